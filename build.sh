@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# offload's one entry point. Usage: ./build.sh <command> [args]
+#   all         setup, then every build below
+#   rust        the Rust vector guest and the Rust workspace (host, CLI: target/debug/offload)
+#   c           the C vector guest
+#   tinygo      the Go vector guest (TinyGo when on PATH, else Go's wasip1 port)
+#   capi        the C-ABI library (target/release/liboffload_capi.so) and its header check
+#   go          the Go host module (go vet, go build)
+#   test        builds the guests, then runs every test (cargo test, go test)
+#   lint        cargo fmt --check, cargo clippy -D warnings, gofmt, go vet
+#   bench       the full benchmark matrix; writes bench-results/<host>-<date>/ (--quick: a short run)
+# Built guests land in build/guests/<path>.wasm with <path>.json naming their compiler.
+set -euo pipefail
+root=$(cd "$(dirname "$0")" && pwd)
+cd "$root"
+s="$root/scripts"
+
+guests() {
+  bash "$s/build-rust-guest.sh"
+  [ -f "$s/build-c-guest.sh" ] && bash "$s/build-c-guest.sh"
+  [ -f "$s/build-go-guest.sh" ] && bash "$s/build-go-guest.sh"
+  return 0
+}
+
+cmd=${1:-all}
+[ $# -gt 0 ] && shift
+case "$cmd" in
+  setup) bash "$s/setup.sh" ;;
+  rust) bash "$s/setup.sh"; bash "$s/build-rust-guest.sh"; cargo build --workspace ;;
+  c) bash "$s/setup.sh"; bash "$s/build-c-guest.sh" ;;
+  tinygo) bash "$s/setup.sh"; bash "$s/build-go-guest.sh" ;;
+  capi) bash "$s/setup.sh"; bash "$s/build-capi.sh" ;;
+  go) bash "$s/setup.sh"; bash "$s/build-go-host.sh" ;;
+  all)
+    bash "$s/setup.sh"
+    guests
+    cargo build --workspace
+    [ -f "$s/build-capi.sh" ] && bash "$s/build-capi.sh"
+    [ -f "$s/build-go-host.sh" ] && bash "$s/build-go-host.sh"
+    ;;
+  test) bash "$s/setup.sh"; guests; bash "$s/test.sh" "$@" ;;
+  lint) bash "$s/setup.sh"; bash "$s/lint.sh" ;;
+  bench) bash "$s/setup.sh"; guests; bash "$s/bench.sh" "$@" ;;
+  *) sed -n '2,13p' "$0" >&2; exit 2 ;;
+esac

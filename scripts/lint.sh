@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Formatting and lints: cargo fmt, clippy (-D warnings), gofmt, go vet.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+cargo fmt --all -- --check
+(cd wasm-modules/rust-guest && cargo fmt -- --check && cargo clippy --release -- -D warnings)
+cargo clippy --workspace --all-targets -- -D warnings
+for d in go-host tinygo-guest; do
+  [ -d "$d" ] || continue
+  bad=$(gofmt -l "$d"); [ -z "$bad" ] || { echo "gofmt: $bad" >&2; exit 1; }
+done
+[ -f go-host/go.mod ] && (cd go-host && go vet ./...)
+exit 0

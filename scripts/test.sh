@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Runs every test suite: cargo test over the workspace, then go test in go-host.
+# The guests must already be built (./build.sh test does that first).
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+export XDG_RUNTIME_DIR=${XDG_RUNTIME_DIR:-/tmp/offload-xdg}
+mkdir -p "$XDG_RUNTIME_DIR"; chmod 700 "$XDG_RUNTIME_DIR"
+echo "== cargo test (workspace)"
+cargo test --workspace 2>&1
+if [ -f go-host/go.mod ]; then
+  bash scripts/build-capi.sh
+  echo "== go test (go-host)"
+  (cd go-host && go test -count=1 ./... 2>&1)
+fi
