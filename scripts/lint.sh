@@ -10,5 +10,6 @@ for d in go-host tinygo-guest; do
   [ -d "$d" ] || continue
   bad=$(gofmt -l "$d"); [ -z "$bad" ] || { echo "gofmt: $bad" >&2; exit 1; }
 done
-[ -f go-host/go.mod ] && (cd go-host && go vet ./...)
+(cd tinygo-guest && go vet ./... && GOOS=wasip1 GOARCH=wasm go vet ./...)
+if [ -f go-host/go.mod ]; then (cd go-host && go vet ./...); fi
 exit 0

@@ -6,6 +6,10 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 export XDG_RUNTIME_DIR=${XDG_RUNTIME_DIR:-/tmp/offload-xdg}
 mkdir -p "$XDG_RUNTIME_DIR"; chmod 700 "$XDG_RUNTIME_DIR"
+echo "== guest exports"
+bash scripts/check-guest-exports.sh build/guests
+echo "== go test (tinygo-guest, native)"
+(cd tinygo-guest && go test -count=1 ./... 2>&1)
 echo "== cargo test (workspace)"
 cargo test --workspace 2>&1
 if [ -f go-host/go.mod ]; then

@@ -1,0 +1,628 @@
+//! Random-forest regression: CART trees with the squared-error criterion, grown on
+//! bootstrap samples (L. Breiman, "Random Forests", Machine Learning 45, 2001; CART:
+//! Breiman, Friedman, Olshen, Stone, "Classification and Regression Trees", 1984).
+//!
+//! Everything here is deterministic for a given [`ForestParams::seed`], so every path
+//! (native, wasm guest, GPU kernels) grows the same forest. The building blocks are
+//! the reference for the ML kernels of the GPU backends and of `wasi:gpu`:
+//!
+//! - **bootstrap-sample** ([`bootstrap_counts`]): tree `t` draws `n` row indices with
+//!   `Pcg32::new(seed, 2·t)`, each `below(n)`; the counts are the sample weights.
+//! - **find-split** ([`find_split`]): the best (feature, threshold) of one node, defined
+//!   exactly below so that every backend picks the same one.
+//! - **average** / **batch-predict** ([`Forest::predict`]): the mean of the trees'
+//!   leaf values for each row.
+//!
+//! ## How a split is chosen
+//! A node holds rows with weights (bootstrap counts). For each candidate feature, in
+//! the order drawn, rows are ordered by value (`f32`, ties by row index); a split may
+//! fall between two consecutive *distinct* values `lo < hi`, at the threshold
+//! `lo + (hi − lo)·0.5` computed in `f32` (or `lo` if rounding reaches `hi`); rows with
+//! `x ≤ threshold` go left. Both sides must hold at least `min_samples_leaf` weight.
+//! The score is `S_L²/W_L + S_R²/W_R` (S: weighted sum of targets, W: weight; sums in
+//! `f64` added in that order), which is maximal where the summed squared error of the
+//! children is minimal. The highest score wins; an exact tie keeps the earlier one
+//! (earlier candidate feature, then lower threshold).
+//!
+//! Candidate features: all `d` in order `0..d` when `max_features` is `None` or `d`,
+//! else `max_features` distinct features drawn per node by a partial Fisher–Yates
+//! shuffle with the tree's second generator, `Pcg32::new(seed, 2·t + 1)`.
+//!
+//! A node becomes a leaf when it reaches `max_depth`, holds less than
+//! `min_samples_split` weight, has (numerically) constant targets, or has no valid
+//! split. Nodes are numbered in creation order (children after their parent, left
+//! then right) and grown depth first, left first.
+
+use alloc::vec;
+use alloc::vec::Vec;
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+use crate::data::Dataset;
+use crate::rng::Pcg32;
+
+/// Hyperparameters of [`Forest::fit`] (names as in scikit-learn's
+/// `RandomForestRegressor`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ForestParams {
+    /// Number of trees (default 200).
+    pub n_trees: usize,
+    /// Features considered per node: `None` = all (scikit-learn's default for
+    /// regression), else `1..=d`.
+    pub max_features: Option<usize>,
+    /// Maximum depth (root = 0): `None` = unlimited.
+    pub max_depth: Option<usize>,
+    /// A node with less weight than this is not split (default 2, at least 2).
+    pub min_samples_split: usize,
+    /// Least weight on each side of a split (default 1, at least 1).
+    pub min_samples_leaf: usize,
+    /// Draw a bootstrap sample per tree (default true); false = every row once.
+    pub bootstrap: bool,
+    /// Seed of every random choice.
+    pub seed: u64,
+}
+
+impl Default for ForestParams {
+    fn default() -> Self {
+        ForestParams {
+            n_trees: 200,
+            max_features: None,
+            max_depth: None,
+            min_samples_split: 2,
+            min_samples_leaf: 1,
+            bootstrap: true,
+            seed: 42,
+        }
+    }
+}
+
+/// Why a forest could not be trained or used.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum ForestError {
+    /// `n_trees` is 0.
+    #[error("n_trees must be at least 1")]
+    NoTrees,
+    /// `max_features` is 0 or over the number of features.
+    #[error("max_features must be in 1..={d}, got {got}")]
+    MaxFeatures {
+        /// Given value.
+        got: usize,
+        /// Number of features.
+        d: usize,
+    },
+    /// `min_samples_leaf` is 0.
+    #[error("min_samples_leaf must be at least 1")]
+    MinSamplesLeaf,
+    /// `min_samples_split` is below 2.
+    #[error("min_samples_split must be at least 2, got {0}")]
+    MinSamplesSplit(usize),
+    /// The training set has no rows or no features.
+    #[error("training data is empty ({rows} rows, {features} features)")]
+    EmptyData {
+        /// Rows.
+        rows: usize,
+        /// Features.
+        features: usize,
+    },
+    /// Rows given to predict have the wrong width.
+    #[error("input has {got} values, not a multiple of the forest's {d} features")]
+    Width {
+        /// Values given.
+        got: usize,
+        /// Features the forest was trained on.
+        d: usize,
+    },
+}
+
+/// One regression tree as flat arrays indexed by node id (root = 0). A leaf has
+/// `feature == -1` and `left == right == -1`; an inner node sends a row left when
+/// `x[feature] <= threshold`. Children ids are absolute within the tree.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Tree {
+    /// Split feature per node, -1 for a leaf.
+    pub feature: Vec<i32>,
+    /// Split threshold per node (0 for a leaf).
+    pub threshold: Vec<f32>,
+    /// Left child per node, -1 for a leaf.
+    pub left: Vec<i32>,
+    /// Right child per node, -1 for a leaf.
+    pub right: Vec<i32>,
+    /// Mean target of the node's (weighted) rows: the prediction at a leaf.
+    pub value: Vec<f32>,
+}
+
+impl Tree {
+    /// Number of nodes.
+    pub fn len(&self) -> usize {
+        self.feature.len()
+    }
+
+    /// True when the tree has no node (never the case for a trained tree).
+    pub fn is_empty(&self) -> bool {
+        self.feature.is_empty()
+    }
+
+    /// The leaf value this tree gives `row` (`row.len()` ≥ the features used).
+    pub fn predict_row(&self, row: &[f32]) -> f32 {
+        let mut i = 0usize;
+        while self.feature[i] >= 0 {
+            let f = self.feature[i] as usize;
+            i = if row[f] <= self.threshold[i] {
+                self.left[i] as usize
+            } else {
+                self.right[i] as usize
+            };
+        }
+        self.value[i]
+    }
+
+    fn push_node(&mut self, value: f32) -> usize {
+        self.feature.push(-1);
+        self.threshold.push(0.0);
+        self.left.push(-1);
+        self.right.push(-1);
+        self.value.push(value);
+        self.feature.len() - 1
+    }
+}
+
+/// A trained forest.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Forest {
+    /// Features per row the forest expects.
+    pub n_features: usize,
+    /// The trees, in training order.
+    pub trees: Vec<Tree>,
+}
+
+/// The best split of one node (see the module docs for how it is chosen).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Split {
+    /// Feature index.
+    pub feature: usize,
+    /// Rows with `x[feature] <= threshold` go left.
+    pub threshold: f32,
+    /// `S_L²/W_L + S_R²/W_R`.
+    pub score: f64,
+    /// Weight sent left.
+    pub weight_left: u64,
+}
+
+/// Bootstrap weights of tree `tree`: `n` draws of `Pcg32::new(seed, 2·tree).below(n)`,
+/// counted per row. Returns `n` counts summing to `n`.
+pub fn bootstrap_counts(n: usize, seed: u64, tree: u64) -> Vec<u32> {
+    let mut rng = Pcg32::new(seed, 2 * tree);
+    let mut w = vec![0u32; n];
+    for _ in 0..n {
+        w[rng.below(n as u32) as usize] += 1;
+    }
+    w
+}
+
+/// The reference find-split: the best split of the node holding `rows` (row indices of
+/// `data`, weights `weights[i]` for `rows[i]`, all > 0) over `candidates` (feature
+/// indices, in that order), each side holding at least `min_leaf` weight. `None` when
+/// no split is valid. Sorts per call; training uses an equivalent presorted version.
+///
+/// # Panics
+/// When `rows` and `weights` differ in length or an index is out of range.
+pub fn find_split(
+    data: &Dataset,
+    rows: &[u32],
+    weights: &[u32],
+    candidates: &[usize],
+    min_leaf: u64,
+) -> Option<Split> {
+    assert_eq!(rows.len(), weights.len(), "rows and weights differ in length");
+    let mut w_of = vec![0u32; data.n_rows];
+    for (&r, &w) in rows.iter().zip(weights) {
+        w_of[r as usize] = w;
+    }
+    let mut best: Option<Split> = None;
+    let mut sorted: Vec<u32> = rows.to_vec();
+    for &f in candidates {
+        sorted.sort_by(|&a, &b| {
+            data.x[a as usize * data.n_features + f]
+                .total_cmp(&data.x[b as usize * data.n_features + f])
+                .then(a.cmp(&b))
+        });
+        scan_feature(data, f, &sorted, &w_of, min_leaf, &mut best);
+    }
+    best
+}
+
+/// Sweeps one feature's rows (sorted by value, ties by row) and updates `best`.
+fn scan_feature(
+    data: &Dataset,
+    f: usize,
+    sorted: &[u32],
+    w_of: &[u32],
+    min_leaf: u64,
+    best: &mut Option<Split>,
+) {
+    let d = data.n_features;
+    let (mut wt, mut st) = (0u64, 0.0f64);
+    for &r in sorted {
+        let w = w_of[r as usize] as u64;
+        wt += w;
+        st += w as f64 * data.y[r as usize];
+    }
+    let (mut wl, mut sl) = (0u64, 0.0f64);
+    for k in 0..sorted.len().saturating_sub(1) {
+        let r = sorted[k] as usize;
+        let w = w_of[r] as u64;
+        wl += w;
+        sl += w as f64 * data.y[r];
+        let lo = data.x[r * d + f];
+        let hi = data.x[sorted[k + 1] as usize * d + f];
+        if lo >= hi {
+            continue;
+        }
+        let wr = wt - wl;
+        if wl < min_leaf || wr < min_leaf {
+            continue;
+        }
+        let sr = st - sl;
+        let score = sl * sl / wl as f64 + sr * sr / wr as f64;
+        if best.is_none_or(|b| score > b.score) {
+            let mut threshold = lo + (hi - lo) * 0.5;
+            if threshold >= hi {
+                threshold = lo;
+            }
+            *best = Some(Split {
+                feature: f,
+                threshold,
+                score,
+                weight_left: wl,
+            });
+        }
+    }
+}
+
+impl ForestParams {
+    /// Checks the hyperparameters against a data set with `d` features.
+    ///
+    /// # Errors
+    /// The first [`ForestError`] found.
+    pub fn validate(&self, d: usize) -> Result<(), ForestError> {
+        if self.n_trees == 0 {
+            return Err(ForestError::NoTrees);
+        }
+        if let Some(m) = self.max_features {
+            if m == 0 || m > d {
+                return Err(ForestError::MaxFeatures { got: m, d });
+            }
+        }
+        if self.min_samples_leaf == 0 {
+            return Err(ForestError::MinSamplesLeaf);
+        }
+        if self.min_samples_split < 2 {
+            return Err(ForestError::MinSamplesSplit(self.min_samples_split));
+        }
+        Ok(())
+    }
+}
+
+/// Per-forest state shared by every tree: each feature's rows presorted once.
+struct Presorted {
+    by_feature: Vec<Vec<u32>>,
+}
+
+impl Presorted {
+    fn new(data: &Dataset) -> Self {
+        let d = data.n_features;
+        let by_feature = (0..d)
+            .map(|f| {
+                let mut idx: Vec<u32> = (0..data.n_rows as u32).collect();
+                idx.sort_by(|&a, &b| {
+                    data.x[a as usize * d + f]
+                        .total_cmp(&data.x[b as usize * d + f])
+                        .then(a.cmp(&b))
+                });
+                idx
+            })
+            .collect();
+        Presorted { by_feature }
+    }
+}
+
+impl Forest {
+    /// Trains a forest on `data` on the calling thread.
+    ///
+    /// # Errors
+    /// [`ForestError`] for bad hyperparameters or empty data.
+    pub fn fit(data: &Dataset, params: &ForestParams) -> Result<Forest, ForestError> {
+        Self::check(data, params)?;
+        let pre = Presorted::new(data);
+        let trees = (0..params.n_trees)
+            .map(|t| grow_tree(data, &pre, params, t as u64))
+            .collect();
+        Ok(Forest {
+            n_features: data.n_features,
+            trees,
+        })
+    }
+
+    /// Trains the same forest as [`Forest::fit`] (bit for bit), one tree per rayon task.
+    ///
+    /// # Errors
+    /// As [`Forest::fit`].
+    #[cfg(feature = "std")]
+    pub fn fit_parallel(data: &Dataset, params: &ForestParams) -> Result<Forest, ForestError> {
+        use rayon::prelude::*;
+        Self::check(data, params)?;
+        let pre = Presorted::new(data);
+        let trees = (0..params.n_trees)
+            .into_par_iter()
+            .map(|t| grow_tree(data, &pre, params, t as u64))
+            .collect();
+        Ok(Forest {
+            n_features: data.n_features,
+            trees,
+        })
+    }
+
+    fn check(data: &Dataset, params: &ForestParams) -> Result<(), ForestError> {
+        if data.n_rows == 0 || data.n_features == 0 {
+            return Err(ForestError::EmptyData {
+                rows: data.n_rows,
+                features: data.n_features,
+            });
+        }
+        params.validate(data.n_features)
+    }
+
+    /// Predicts `x` (`n × n_features` values, row-major): for each row the mean over
+    /// trees of the leaf values, summed in `f64` in tree order. Returns `n` values.
+    ///
+    /// # Errors
+    /// [`ForestError::Width`] when `x.len()` is not a multiple of `n_features`.
+    pub fn predict(&self, x: &[f32]) -> Result<Vec<f64>, ForestError> {
+        let d = self.n_features;
+        if d == 0 || x.len() % d != 0 {
+            return Err(ForestError::Width { got: x.len(), d });
+        }
+        Ok(x.chunks_exact(d).map(|row| self.predict_row(row)).collect())
+    }
+
+    /// The prediction for one row of `n_features` values.
+    pub fn predict_row(&self, row: &[f32]) -> f64 {
+        let s: f64 = self.trees.iter().map(|t| t.predict_row(row) as f64).sum();
+        s / self.trees.len() as f64
+    }
+}
+
+/// Mean squared error of `pred` against `y` (equal lengths; 0 for empty input).
+pub fn mse(pred: &[f64], y: &[f64]) -> f64 {
+    if y.is_empty() {
+        return 0.0;
+    }
+    pred.iter().zip(y).map(|(p, t)| (p - t) * (p - t)).sum::<f64>() / y.len() as f64
+}
+
+/// Coefficient of determination R² = 1 − SS_res / SS_tot.
+pub fn r2(pred: &[f64], y: &[f64]) -> f64 {
+    let mean = y.iter().sum::<f64>() / y.len() as f64;
+    let ss_tot: f64 = y.iter().map(|t| (t - mean) * (t - mean)).sum();
+    1.0 - mse(pred, y) * y.len() as f64 / ss_tot
+}
+
+/// Draws the candidate features of one node (see the module docs).
+fn candidates(d: usize, max_features: Option<usize>, rng: &mut Pcg32, out: &mut Vec<usize>) {
+    out.clear();
+    out.extend(0..d);
+    let m = max_features.unwrap_or(d);
+    if m >= d {
+        return;
+    }
+    for i in 0..m {
+        let j = i + rng.below((d - i) as u32) as usize;
+        out.swap(i, j);
+    }
+    out.truncate(m);
+}
+
+fn grow_tree(data: &Dataset, pre: &Presorted, p: &ForestParams, t: u64) -> Tree {
+    let d = data.n_features;
+    let w_of = if p.bootstrap {
+        bootstrap_counts(data.n_rows, p.seed, t)
+    } else {
+        vec![1u32; data.n_rows]
+    };
+    // Each feature's rows of this tree, in value order; a node is a range of them.
+    let mut order: Vec<Vec<u32>> = pre
+        .by_feature
+        .iter()
+        .map(|o| o.iter().copied().filter(|&r| w_of[r as usize] > 0).collect())
+        .collect();
+    let m = order[0].len();
+    let mut frng = Pcg32::new(p.seed, 2 * t + 1);
+    let mut tree = Tree::default();
+    let mut goes_left = vec![false; data.n_rows];
+    let mut tmp: Vec<u32> = Vec::with_capacity(m);
+    let mut cand = Vec::with_capacity(d);
+    let min_leaf = p.min_samples_leaf as u64;
+
+    tree.push_node(0.0);
+    let mut stack = vec![(0usize, 0usize, m, 0usize)];
+    while let Some((id, start, end, depth)) = stack.pop() {
+        let (mut w, mut s, mut s2) = (0u64, 0.0f64, 0.0f64);
+        for &r in &order[0][start..end] {
+            let (wr, y) = (w_of[r as usize] as u64, data.y[r as usize]);
+            w += wr;
+            s += wr as f64 * y;
+            s2 += wr as f64 * y * y;
+        }
+        let mean = s / w as f64;
+        tree.value[id] = mean as f32;
+        let sse = s2 - s * mean;
+        if p.max_depth.is_some_and(|md| depth >= md)
+            || w < p.min_samples_split as u64
+            || sse <= 1e-12 * s2.abs().max(1.0)
+        {
+            continue;
+        }
+        candidates(d, p.max_features, &mut frng, &mut cand);
+        let mut best = None;
+        for &f in &cand {
+            scan_feature(data, f, &order[f][start..end], &w_of, min_leaf, &mut best);
+        }
+        let Some(split) = best else { continue };
+        // Partition every feature's range, stably: left rows first.
+        for &r in &order[split.feature][start..end] {
+            goes_left[r as usize] = data.x[r as usize * d + split.feature] <= split.threshold;
+        }
+        let mut mid = start;
+        for o in order.iter_mut() {
+            tmp.clear();
+            let range = &mut o[start..end];
+            let mut k = 0;
+            for i in 0..range.len() {
+                let r = range[i];
+                if goes_left[r as usize] {
+                    range[k] = r;
+                    k += 1;
+                } else {
+                    tmp.push(r);
+                }
+            }
+            range[k..].copy_from_slice(&tmp);
+            mid = start + k;
+        }
+        let left = tree.push_node(0.0);
+        let right = tree.push_node(0.0);
+        tree.feature[id] = split.feature as i32;
+        tree.threshold[id] = split.threshold;
+        tree.left[id] = left as i32;
+        tree.right[id] = right as i32;
+        stack.push((right, mid, end, depth + 1));
+        stack.push((left, start, mid, depth + 1));
+    }
+    tree
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::{diabetes, diabetes_split, friedman1};
+
+    fn small_params(n_trees: usize) -> ForestParams {
+        ForestParams {
+            n_trees,
+            ..ForestParams::default()
+        }
+    }
+
+    #[test]
+    fn diabetes_mse_lands_where_a_correct_forest_lands() {
+        let d = diabetes();
+        let (tr, te) = diabetes_split();
+        let (train, test) = (d.subset(&tr), d.subset(&te));
+        let f = Forest::fit(&train, &ForestParams::default()).unwrap();
+        let m = mse(&f.predict(&test.x).unwrap(), &test.y);
+        // scikit-learn's RandomForestRegressor(200) gets about 2966–3073 on this split.
+        assert!((2700.0..3300.0).contains(&m), "test MSE {m}");
+        let r = r2(&f.predict(&test.x).unwrap(), &test.y);
+        assert!((0.35..0.55).contains(&r), "R² {r}");
+    }
+
+    #[test]
+    fn same_seed_same_forest_other_seed_other_forest() {
+        let data = friedman1(300, 8, 0.5, 1);
+        let p = ForestParams {
+            max_features: Some(3),
+            ..small_params(5)
+        };
+        let a = Forest::fit(&data, &p).unwrap();
+        assert_eq!(a, Forest::fit(&data, &p).unwrap());
+        let q = ForestParams { seed: 7, ..p };
+        assert_ne!(a, Forest::fit(&data, &q).unwrap());
+    }
+
+    #[test]
+    fn presorted_training_picks_the_reference_split_at_the_root() {
+        let data = friedman1(200, 6, 0.3, 9);
+        for t in 0..5u64 {
+            let w = bootstrap_counts(200, 3, t);
+            let rows: Vec<u32> = (0..200u32).filter(|&r| w[r as usize] > 0).collect();
+            let ws: Vec<u32> = rows.iter().map(|&r| w[r as usize]).collect();
+            let cand: Vec<usize> = (0..6).collect();
+            let s = find_split(&data, &rows, &ws, &cand, 1).unwrap();
+            let p = ForestParams {
+                seed: 3,
+                ..small_params(t as usize + 1)
+            };
+            let f = Forest::fit(&data, &p).unwrap();
+            let root = &f.trees[t as usize];
+            assert_eq!(root.feature[0], s.feature as i32);
+            assert_eq!(root.threshold[0], s.threshold);
+        }
+    }
+
+    #[test]
+    fn trees_respect_depth_and_leaf_size() {
+        let data = friedman1(400, 5, 0.1, 2);
+        let p = ForestParams {
+            max_depth: Some(3),
+            min_samples_leaf: 5,
+            bootstrap: false,
+            ..small_params(1)
+        };
+        let f = Forest::fit(&data, &p).unwrap();
+        let t = &f.trees[0];
+        assert!(t.len() <= 15);
+        // Every leaf's rows: count them by routing the training data.
+        let mut count = vec![0usize; t.len()];
+        for i in 0..data.n_rows {
+            let mut n = 0usize;
+            while t.feature[n] >= 0 {
+                n = if data.row(i)[t.feature[n] as usize] <= t.threshold[n] {
+                    t.left[n] as usize
+                } else {
+                    t.right[n] as usize
+                };
+            }
+            count[n] += 1;
+        }
+        for n in 0..t.len() {
+            if t.feature[n] < 0 {
+                assert!(count[n] >= 5, "leaf {n} holds {}", count[n]);
+            }
+        }
+    }
+
+    #[test]
+    fn bad_hyperparameters_are_errors() {
+        let data = friedman1(50, 5, 0.1, 2);
+        let fit = |p: ForestParams| Forest::fit(&data, &p).unwrap_err();
+        assert_eq!(fit(small_params(0)), ForestError::NoTrees);
+        let mf = |m| ForestParams {
+            max_features: Some(m),
+            ..small_params(1)
+        };
+        assert_eq!(fit(mf(0)), ForestError::MaxFeatures { got: 0, d: 5 });
+        assert_eq!(fit(mf(6)), ForestError::MaxFeatures { got: 6, d: 5 });
+        let leaf0 = ForestParams {
+            min_samples_leaf: 0,
+            ..small_params(1)
+        };
+        assert_eq!(fit(leaf0), ForestError::MinSamplesLeaf);
+        let split1 = ForestParams {
+            min_samples_split: 1,
+            ..small_params(1)
+        };
+        assert_eq!(fit(split1), ForestError::MinSamplesSplit(1));
+        let f = Forest::fit(&data, &small_params(1)).unwrap();
+        assert_eq!(f.predict(&[0.0; 7]), Err(ForestError::Width { got: 7, d: 5 }));
+    }
+
+    #[test]
+    fn bootstrap_counts_sum_to_n() {
+        let w = bootstrap_counts(353, 42, 0);
+        assert_eq!(w.iter().map(|&c| c as usize).sum::<usize>(), 353);
+        assert_ne!(w, bootstrap_counts(353, 42, 1));
+        // About 1 − 1/e ≈ 63% of rows are drawn at least once.
+        let drawn = w.iter().filter(|&&c| c > 0).count();
+        assert!((190..260).contains(&drawn), "{drawn}");
+    }
+}

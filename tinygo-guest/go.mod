@@ -1,0 +1,3 @@
+module github.com/offload-project/offload/tinygo-guest
+
+go 1.24
