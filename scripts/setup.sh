@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # Installs what offload's builds need, idempotently; silent when everything is there.
 #   apt: clang lld wasi-libc libclang-rt-dev-wasm32 wabt (C guest, wasm tools),
-#        mesa-vulkan-drivers libvulkan1 (lavapipe: software Vulkan for the wgpu tests)
+#        mesa-vulkan-drivers libvulkan1 (lavapipe: software Vulkan for the wgpu tests),
+#        gcc libc6-dev (cgo's default C compiler for go-host; cc for capi's C test)
 #   rustup: targets wasm32-wasip1 wasm32-wasip2 wasm32-unknown-unknown; clippy, rustfmt
 #   go: checks Go >= 1.24 (wasip1 reactors with //go:wasmexport need it)
 set -euo pipefail
 
 say() { printf 'setup: %s\n' "$*" >&2; }
 
-apt_pkgs=(clang lld wasi-libc libclang-rt-dev-wasm32 wabt mesa-vulkan-drivers libvulkan1)
+apt_pkgs=(clang lld wasi-libc libclang-rt-dev-wasm32 wabt mesa-vulkan-drivers libvulkan1 gcc libc6-dev)
 missing=()
 for p in "${apt_pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

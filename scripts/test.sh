@@ -12,8 +12,12 @@ echo "== go test (tinygo-guest, native)"
 (cd tinygo-guest && go test -count=1 ./... 2>&1)
 echo "== cargo test (workspace)"
 cargo test --workspace 2>&1
+echo "== cargo test (offload-core GPU backends: wgpu runs on Mesa lavapipe without a GPU; cuda is skipped, with the reason, without a driver)"
+cargo test -p offload-core --features wgpu,cuda --test gpu -- --nocapture --test-threads=1 2>&1
 if [ -f go-host/go.mod ]; then
   bash scripts/build-capi.sh
   echo "== go test (go-host)"
   (cd go-host && go test -count=1 ./... 2>&1)
+  echo "== go test -race (16 goroutines on one instance, and on a pool)"
+  (cd go-host && go test -count=1 -race -run '^TestConcurrent$' ./... 2>&1)
 fi

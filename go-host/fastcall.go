@@ -1,0 +1,217 @@
+package offload
+
+// The fast call path into wasmtime: wasmtime_func_call_unchecked from the wasmtime C
+// API, linked from the libwasmtime.a that wasmtime-go ships (its package's cgo
+// LDFLAGS put it on the link line). Arguments and results travel in a
+// wasmtime_val_raw_t array allocated once per instance in C memory, so a call
+// allocates nothing and passes no Go pointer to C.
+//
+// wasmtime-go's headers live in its module directory, which cgo cannot name, so the
+// few declarations needed are repeated here; their layout is that of wasmtime 39
+// (wasmtime/extern.h, val.h, func.h, memory.h, trap.h, error.h, config.h), and
+// checkLayout compares their sizes with wasmtime-go's own types before any use, so a
+// wasmtime-go upgrade that changes them fails with an error instead of misbehaving.
+
+/*
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct { uint64_t store_id; void *private_; } off_wt_func_t;       // wasmtime_func_t
+typedef struct { struct { uint64_t store_id; uint32_t p1; } s; uint32_t p2; } off_wt_memory_t; // wasmtime_memory_t (24 bytes)
+typedef union { int32_t i32; int64_t i64; float f32; double f64; uint8_t v128[16]; void *funcref; } off_wt_val_raw_t; // wasmtime_val_raw_t
+typedef struct { size_t size; char *data; } off_wasm_byte_vec_t;              // wasm_byte_vec_t
+
+typedef struct wasmtime_context wasmtime_context_t;
+typedef struct wasmtime_error wasmtime_error_t;
+typedef struct wasm_trap_t wasm_trap_t;
+
+extern wasmtime_error_t *wasmtime_func_call_unchecked(wasmtime_context_t *store, const off_wt_func_t *func,
+	off_wt_val_raw_t *args_and_results, size_t args_and_results_len, wasm_trap_t **trap);
+extern void wasm_trap_message(const wasm_trap_t *trap, off_wasm_byte_vec_t *out);
+extern void wasm_trap_delete(wasm_trap_t *trap);
+extern void wasmtime_error_message(const wasmtime_error_t *error, off_wasm_byte_vec_t *out);
+extern void wasmtime_error_delete(wasmtime_error_t *error);
+extern void wasm_byte_vec_delete(off_wasm_byte_vec_t *vec);
+extern uint8_t *wasmtime_memory_data(const wasmtime_context_t *store, const off_wt_memory_t *memory);
+extern size_t wasmtime_memory_data_size(const wasmtime_context_t *store, const off_wt_memory_t *memory);
+typedef struct wasm_config_t wasm_config_t;
+extern void wasmtime_config_memory_may_move_set(wasm_config_t *config, _Bool may_move);
+
+#define OFF_MAX_FUNCS 16
+
+// One instance's call state, in C memory.
+typedef struct {
+	wasmtime_context_t *ctx;
+	off_wt_memory_t mem;
+	off_wt_val_raw_t args[4];
+	off_wt_func_t funcs[OFF_MAX_FUNCS]; // copies of the exported funcs' handles
+	uint8_t *data;  // linear memory base (fixed: memory never moves)
+	size_t size;    // linear memory size in bytes at creation (memory never shrinks)
+	char *msg;      // malloc'd trap or error message after a failed call
+	size_t msg_len;
+} off_call_t;
+
+static off_call_t *off_call_new(void) { return (off_call_t *)calloc(1, sizeof(off_call_t)); }
+
+static void off_take_msg(off_call_t *c, off_wasm_byte_vec_t *v) {
+	c->msg = (char *)malloc(v->size + 1);
+	if (c->msg != NULL) {
+		memcpy(c->msg, v->data, v->size);
+		c->msg[v->size] = 0;
+		c->msg_len = v->size;
+	}
+	wasm_byte_vec_delete(v);
+}
+
+// Calls f with c->args (nargs in, results written back from args[0]). Returns 0 on
+// success, 1 on a trap, 2 on another wasmtime error. The memory view is not
+// refreshed: engines made by this package never move linear memory.
+static int off_call(off_call_t *c, int fi, size_t nslots) {
+	wasm_trap_t *trap = NULL;
+	wasmtime_error_t *err = wasmtime_func_call_unchecked(c->ctx, &c->funcs[fi], c->args, nslots, &trap);
+	if (err != NULL) {
+		off_wasm_byte_vec_t v = {0, NULL};
+		wasmtime_error_message(err, &v);
+		off_take_msg(c, &v);
+		wasmtime_error_delete(err);
+		return 2;
+	}
+	if (trap != NULL) {
+		off_wasm_byte_vec_t v = {0, NULL};
+		wasm_trap_message(trap, &v);
+		off_take_msg(c, &v);
+		wasm_trap_delete(trap);
+		return 1;
+	}
+	return 0;
+}
+
+static void off_refresh(off_call_t *c) {
+	c->data = wasmtime_memory_data(c->ctx, &c->mem);
+	c->size = wasmtime_memory_data_size(c->ctx, &c->mem);
+}
+*/
+import "C"
+
+import (
+	"fmt"
+	"unsafe"
+
+	"github.com/bytecodealliance/wasmtime-go/v39"
+)
+
+// Sizes of the C API values wasmtime-go wraps; checked at init against its types.
+const (
+	sizeofWtFunc   = C.sizeof_off_wt_func_t
+	sizeofWtMemory = C.sizeof_off_wt_memory_t
+)
+
+// fastCaller holds one instance's C-side call state.
+type fastCaller struct {
+	c      *C.off_call_t
+	nfuncs int
+}
+
+// register copies the wasmtime_func_t inside a wasmtime-go Func (its only field)
+// into C memory and returns its index for call. Only C pointers then cross the
+// boundary on a call, so cgo's pointer check has nothing to inspect.
+func (f *fastCaller) register(fn *wasmtime.Func) (int, error) {
+	if f.nfuncs == C.OFF_MAX_FUNCS {
+		return 0, fmt.Errorf("fast path: more than %d functions", C.OFF_MAX_FUNCS)
+	}
+	i := f.nfuncs
+	f.c.funcs[i] = *(*C.off_wt_func_t)(unsafe.Pointer(fn))
+	f.nfuncs++
+	return i, nil
+}
+
+func checkLayout() error {
+	if s := unsafe.Sizeof(wasmtime.Func{}); s != sizeofWtFunc {
+		return fmt.Errorf("wasmtime-go Func is %d bytes, the fast path expects wasmtime_func_t of %d", s, sizeofWtFunc)
+	}
+	if s, p := unsafe.Sizeof(wasmtime.Config{}), unsafe.Sizeof(uintptr(0)); s != p {
+		return fmt.Errorf("wasmtime-go Config is %d bytes, expected one wasm_config_t pointer (%d)", s, p)
+	}
+	if s := unsafe.Sizeof(wasmtime.Memory{}); s != sizeofWtMemory {
+		return fmt.Errorf("wasmtime-go Memory is %d bytes, the fast path expects wasmtime_memory_t of %d", s, sizeofWtMemory)
+	}
+	return nil
+}
+
+// newFastCaller allocates the C call state for one store and its exported memory.
+// The caller must keep store and mem alive and call free when done.
+func newFastCaller(store *wasmtime.Store, mem *wasmtime.Memory) (*fastCaller, error) {
+	if err := checkLayout(); err != nil {
+		return nil, err
+	}
+	c := C.off_call_new()
+	if c == nil {
+		return nil, fmt.Errorf("fast path: out of C memory")
+	}
+	c.ctx = (*C.wasmtime_context_t)(unsafe.Pointer(store.Context()))
+	c.mem = *(*C.off_wt_memory_t)(unsafe.Pointer(mem))
+	C.off_refresh(c)
+	return &fastCaller{c: c}, nil
+}
+
+// newEngine makes a wasmtime engine whose linear memories never move
+// (wasmtime_config_memory_may_move_set(false): growth beyond the reservation fails
+// instead of relocating), so cached views of guest buffers stay valid across calls.
+func newEngine() (*wasmtime.Engine, error) {
+	if err := checkLayout(); err != nil {
+		return nil, err
+	}
+	cfg := wasmtime.NewConfig()
+	// wasmtime-go's Config holds only its *wasm_config_t (checked by checkLayout).
+	C.wasmtime_config_memory_may_move_set(*(**C.wasm_config_t)(unsafe.Pointer(cfg)), false)
+	return wasmtime.NewEngineWithConfig(cfg), nil
+}
+
+func (f *fastCaller) free() {
+	if f.c != nil {
+		C.free(unsafe.Pointer(f.c))
+		f.c = nil
+	}
+}
+
+// memory is the linear memory as it was at creation, as a Go view of C memory. It
+// stays valid across calls: the engine is configured with memory_may_move = false
+// (see newEngine), so a grow never moves the base, and memory never shrinks; the
+// guest's buffers were checked to lie inside it.
+func (f *fastCaller) memory() []byte {
+	return unsafe.Slice((*byte)(unsafe.Pointer(f.c.data)), int(f.c.size))
+}
+
+// call runs the registered function fi with nslots raw slots (max(params,
+// results)); the arguments must be in place. A trap or error comes back as
+// *TrapError.
+func (f *fastCaller) call(fi int, export string, nslots int) error {
+	rc := C.off_call(f.c, C.int(fi), C.size_t(nslots))
+	if rc == 0 {
+		return nil
+	}
+	msg := "(no message)"
+	if f.c.msg != nil {
+		msg = C.GoStringN(f.c.msg, C.int(f.c.msg_len))
+		C.free(unsafe.Pointer(f.c.msg))
+		f.c.msg = nil
+	}
+	return &TrapError{Export: export, Msg: msg}
+}
+
+func (f *fastCaller) setI32(slot int, v int32) {
+	*(*int32)(unsafe.Pointer(&f.c.args[slot])) = v
+}
+
+func (f *fastCaller) setF64(slot int, v float64) {
+	*(*float64)(unsafe.Pointer(&f.c.args[slot])) = v
+}
+
+func (f *fastCaller) i32(slot int) int32 {
+	return *(*int32)(unsafe.Pointer(&f.c.args[slot]))
+}
+
+func (f *fastCaller) f64(slot int) float64 {
+	return *(*float64)(unsafe.Pointer(&f.c.args[slot]))
+}
