@@ -8,6 +8,7 @@ import (
 // Benchmarks: BenchmarkOp/path=<path>/n=<n> for every path of allPaths, plus
 // BenchmarkEmptyCall/path=<path>, BenchmarkCopyIn/n=<n> (host to guest memory) and
 // BenchmarkGoCopy/n=<n> (Go's copy between two Go slices, the yardstick for CopyIn).
+// The GPU paths (f64 and dtype=f32) and BenchmarkSGEMM are in gpu_bench_test.go.
 // Every benchmark checks its path's answer against the pure-Go reference before
 // timing. OFFLOAD_BENCH_N=100000 (or -short) restricts the sizes.
 
@@ -58,7 +59,15 @@ func benchOp(b *testing.B, op string) {
 					benchSink = sink
 				})
 			}
+			if s.name == "go" && op != "SumSIMD" {
+				// path=go/dtype=f32: the yardstick of the GPU paths' f32 runs.
+				b.Run("dtype=f32", func(b *testing.B) { benchGoF32(b, op) })
+			}
 		})
+	}
+	if op != "SumSIMD" {
+		// path=gpu-wgpu, gpu-wgpu-resident, gpu-cuda, gpu-cuda-resident (gpu_bench_test.go).
+		benchGPUVec(b, op)
 	}
 }
 
@@ -127,10 +136,19 @@ func copySizes(b *testing.B) []int {
 }
 
 func BenchmarkCopyIn(b *testing.B) {
-	w := newOps(b, allPaths[3]).(*WasmVectorOps)
-	defer closeOps(w)
+	// The guest is loaded by the first sub-benchmark that runs, so that a -bench filter
+	// leaving them all out (e.g. '/path=gpu-' on a GPU machine without guests) loads none.
+	var w *WasmVectorOps
+	defer func() {
+		if w != nil {
+			closeOps(w)
+		}
+	}()
 	for _, n := range copySizes(b) {
 		b.Run("n="+strconv.Itoa(n), func(b *testing.B) {
+			if w == nil {
+				w = newOps(b, allPaths[3]).(*WasmVectorOps)
+			}
 			x := randVec(n, 3)
 			if err := w.CopyIn(x); err != nil {
 				b.Fatal(err)

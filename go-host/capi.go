@@ -2,12 +2,13 @@ package offload
 
 // Rust through cgo: liboffload_capi.so, built by scripts/build-capi.sh
 // (cargo build --release -p offload-capi). The rpath lets `go test` find the shared
-// library without LD_LIBRARY_PATH. Only the shared library is linked here: capi's
+// library without LD_LIBRARY_PATH; its second entry, $ORIGIN, lets a binary built by
+// `go test -c` find a copy of the library next to itself on another machine. Only the shared library is linked here: capi's
 // staticlib and wasmtime-go's libwasmtime.a both carry Rust's std and cannot share
 // one binary.
 
 // #cgo CFLAGS: -I${SRCDIR}/../capi/include
-// #cgo LDFLAGS: -L${SRCDIR}/../target/release -loffload_capi -Wl,-rpath,${SRCDIR}/../target/release
+// #cgo LDFLAGS: -L${SRCDIR}/../target/release -loffload_capi -Wl,-rpath,${SRCDIR}/../target/release -Wl,-rpath,$ORIGIN
 /*
 #include <stdlib.h>
 #include <string.h>

@@ -3,6 +3,7 @@
 #ifndef OFFLOAD_H
 #define OFFLOAD_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -27,6 +28,123 @@
 // A Rust panic was caught at the boundary (a bug in offload; the message says where).
 #define OFFLOAD_ERR_PANIC -99
 
+// The backend could not start (no Vulkan adapter, no CUDA driver, a missing library).
+#define OFFLOAD_GPU_ERR_BACKEND_UNAVAILABLE 1
+
+// The device cannot run this kernel or dtype (f64 without `SHADER_F64`, TF32 off CUDA).
+#define OFFLOAD_GPU_ERR_UNSUPPORTED 2
+
+// A buffer handle that was never created on this device, or was destroyed.
+#define OFFLOAD_GPU_ERR_INVALID_HANDLE 3
+
+// An offset + size past the end of a buffer.
+#define OFFLOAD_GPU_ERR_OUT_OF_BOUNDS 4
+
+// A zero-byte buffer or transfer, or a kernel on zero elements.
+#define OFFLOAD_GPU_ERR_ZERO_SIZE 5
+
+// A size over the device's limit (see `max_buffer_bytes` of [`OffloadGpuDeviceInfo`]).
+#define OFFLOAD_GPU_ERR_TOO_LARGE 6
+
+// Operand buffers too small for the kernel's shape, or a matmul output aliasing an input.
+#define OFFLOAD_GPU_ERR_SHAPE_MISMATCH 7
+
+// Any other bad argument: unknown backend name or op code, missing operand, overlapping
+// copy.
+#define OFFLOAD_GPU_ERR_INVALID_ARGUMENT 8
+
+// The device or driver failed (out of memory, launch failure, lost device).
+#define OFFLOAD_GPU_ERR_DEVICE 9
+
+// A device handle that is 0, was never opened, or was closed.
+#define OFFLOAD_GPU_ERR_INVALID_DEVICE 10
+
+// Backend kind `cpu` (the reference kernels on the host).
+#define OFFLOAD_GPU_BACKEND_CPU 0
+
+// Backend kind `wgpu` (WGSL compute shaders on Vulkan/Metal/DX12).
+#define OFFLOAD_GPU_BACKEND_WGPU 1
+
+// Backend kind `cuda` (NVRTC kernels and cuBLAS).
+#define OFFLOAD_GPU_BACKEND_CUDA 2
+
+// Element type IEEE-754 binary32 (4 bytes).
+#define OFFLOAD_GPU_F32 0
+
+// Element type IEEE-754 binary64 (8 bytes); on wgpu only where `supports_f64`.
+#define OFFLOAD_GPU_F64 1
+
+// Reduction Σ a\[i\].
+#define OFFLOAD_GPU_REDUCE_SUM 0
+
+// Reduction min a\[i\].
+#define OFFLOAD_GPU_REDUCE_MIN 1
+
+// Reduction max a\[i\].
+#define OFFLOAD_GPU_REDUCE_MAX 2
+
+// Element-wise out = a·b.
+#define OFFLOAD_GPU_EW_MUL 0
+
+// Element-wise out = a + b.
+#define OFFLOAD_GPU_EW_ADD 1
+
+// Element-wise out = scalar·a.
+#define OFFLOAD_GPU_EW_SCALE 2
+
+// Element-wise out = max(a, 0).
+#define OFFLOAD_GPU_EW_RELU 3
+
+// Matmul in plain FP32 arithmetic (the default).
+#define OFFLOAD_GPU_MATMUL_FP32 0
+
+// Matmul with inputs rounded to TF32 on tensor cores, FP32 accumulation (cuda only).
+#define OFFLOAD_GPU_MATMUL_TF32 1
+
+// Bytes of the NUL-terminated strings in [`OffloadGpuDeviceInfo`] and
+// [`OffloadGpuProbe`] (longer strings are cut at a UTF-8 character boundary).
+#define OFFLOAD_GPU_STR_BYTES 256
+
+// Handle of an open device; 0 is the null handle.
+typedef uint64_t OffloadGpuDevice;
+
+// What a device reports about itself ([`offload_gpu_info`]).
+typedef struct {
+  // `OFFLOAD_GPU_BACKEND_*`.
+  int32_t backend;
+  // Device name, NUL-terminated UTF-8 (e.g. `llvmpipe (LLVM 19.1.7, 256 bits)`).
+  char name[OFFLOAD_GPU_STR_BYTES];
+  // Driver or API details, NUL-terminated UTF-8 (e.g. `CUDA driver 13000, sm_90`).
+  char driver[OFFLOAD_GPU_STR_BYTES];
+  // Device memory in bytes; 0 where the API does not report it.
+  uint64_t memory_bytes;
+  // Largest single buffer in bytes that [`offload_gpu_buffer_create`] accepts.
+  uint64_t max_buffer_bytes;
+  // Whether f64 kernels run (else they fail with [`OFFLOAD_GPU_ERR_UNSUPPORTED`]).
+  bool supports_f64;
+  // Whether [`OFFLOAD_GPU_MATMUL_TF32`] runs.
+  bool supports_tf32;
+  // Whether kernel times are measured on the device (timestamp queries, CUDA events).
+  bool kernel_timing;
+  // Whether the device is a software rasteriser (lavapipe) or the host CPU.
+  bool is_software;
+} OffloadGpuDeviceInfo;
+
+// One backend as seen by [`offload_gpu_probe`]: its device, or why it did not start.
+typedef struct {
+  // `OFFLOAD_GPU_BACKEND_*`.
+  int32_t backend;
+  // Whether the backend started; `info` is valid only then.
+  bool available;
+  // The device, when `available`.
+  OffloadGpuDeviceInfo info;
+  // Why the backend is unavailable (one line, NUL-terminated); empty when available.
+  char reason[OFFLOAD_GPU_STR_BYTES];
+} OffloadGpuProbe;
+
+// Handle of a device buffer, valid on the device that created it; 0 is the null handle.
+typedef uint64_t OffloadGpuBuffer;
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -40,6 +158,222 @@ const char *offload_last_error(void);
 
 // The version of this library, e.g. `"0.1.0"`, as a static NUL-terminated string.
 const char *offload_version(void);
+
+// Opens a backend by name — `"cpu"`, `"wgpu"`, `"cuda"`, or `"auto"` / `""` (cuda if it
+// starts, else wgpu on a hardware adapter, else cpu) — and writes its handle to `*dev`.
+//
+// # Safety
+// `name` must be a NUL-terminated string; `dev` must point to one writable handle.
+//
+// # Errors
+// [`OFFLOAD_GPU_ERR_BACKEND_UNAVAILABLE`] with the reason,
+// [`OFFLOAD_GPU_ERR_INVALID_ARGUMENT`] for an unknown or non-UTF-8 name,
+// [`OFFLOAD_ERR_NULL_POINTER`](crate::OFFLOAD_ERR_NULL_POINTER).
+int32_t offload_gpu_open(const char *name, OffloadGpuDevice *dev);
+
+// Closes a device and frees all its buffers; the handle becomes invalid at once. A call
+// already running on the device on another thread completes normally, and the device is
+// freed after it.
+//
+// # Errors
+// [`OFFLOAD_GPU_ERR_INVALID_DEVICE`] for a handle that is 0, unknown or already closed.
+int32_t offload_gpu_close(OffloadGpuDevice dev);
+
+// Writes what the device reports about itself to `*info`.
+//
+// # Safety
+// `info` must point to one writable [`OffloadGpuDeviceInfo`].
+//
+// # Errors
+// [`OFFLOAD_GPU_ERR_INVALID_DEVICE`], [`OFFLOAD_ERR_NULL_POINTER`](crate::OFFLOAD_ERR_NULL_POINTER).
+int32_t offload_gpu_info(OffloadGpuDevice dev,
+                         OffloadGpuDeviceInfo *info);
+
+// Tries every backend (cpu, wgpu, cuda, in that order), opening and closing each, and
+// writes one [`OffloadGpuProbe`] per backend to `out[0 .. min(cap, 3)]`; `*count`
+// receives the number of backends (3), which may exceed `cap`. `out` may be null with
+// `cap == 0` to ask for the count only.
+//
+// # Safety
+// `out` must point to `cap` writable [`OffloadGpuProbe`]s (or be null with `cap == 0`);
+// `count` must point to one writable `size_t`.
+//
+// # Errors
+// [`OFFLOAD_ERR_NULL_POINTER`](crate::OFFLOAD_ERR_NULL_POINTER).
+int32_t offload_gpu_probe(OffloadGpuProbe *out, size_t cap, size_t *count);
+
+// Allocates a device buffer of `bytes` bytes (contents unspecified) and writes its
+// handle to `*buf`.
+//
+// # Safety
+// `buf` must point to one writable handle.
+//
+// # Errors
+// [`OFFLOAD_GPU_ERR_ZERO_SIZE`], [`OFFLOAD_GPU_ERR_TOO_LARGE`] over `max_buffer_bytes`,
+// [`OFFLOAD_GPU_ERR_DEVICE`] when the device is out of memory,
+// [`OFFLOAD_GPU_ERR_INVALID_DEVICE`], [`OFFLOAD_ERR_NULL_POINTER`](crate::OFFLOAD_ERR_NULL_POINTER).
+int32_t offload_gpu_buffer_create(OffloadGpuDevice dev,
+                                  uint64_t bytes,
+                                  OffloadGpuBuffer *buf);
+
+// Frees a buffer; its handle becomes invalid and is never handed out again.
+//
+// # Errors
+// [`OFFLOAD_GPU_ERR_INVALID_HANDLE`], [`OFFLOAD_GPU_ERR_INVALID_DEVICE`].
+int32_t offload_gpu_buffer_destroy(OffloadGpuDevice dev, OffloadGpuBuffer buf);
+
+// Writes the size of a buffer in bytes to `*bytes`.
+//
+// # Safety
+// `bytes` must point to one writable `uint64_t`.
+//
+// # Errors
+// [`OFFLOAD_GPU_ERR_INVALID_HANDLE`], [`OFFLOAD_GPU_ERR_INVALID_DEVICE`],
+// [`OFFLOAD_ERR_NULL_POINTER`](crate::OFFLOAD_ERR_NULL_POINTER).
+int32_t offload_gpu_buffer_size(OffloadGpuDevice dev, OffloadGpuBuffer buf, uint64_t *bytes);
+
+// Copies `bytes` bytes from host memory `data` to buffer `buf` at byte `offset`.
+//
+// # Safety
+// `data` must point to `bytes` readable bytes (or be null with `bytes == 0`).
+//
+// # Errors
+// [`OFFLOAD_GPU_ERR_ZERO_SIZE`] for `bytes == 0`, [`OFFLOAD_GPU_ERR_OUT_OF_BOUNDS`] for
+// `offset + bytes` past the end, [`OFFLOAD_GPU_ERR_INVALID_HANDLE`],
+// [`OFFLOAD_GPU_ERR_INVALID_DEVICE`], [`OFFLOAD_ERR_NULL_POINTER`](crate::OFFLOAD_ERR_NULL_POINTER).
+int32_t offload_gpu_buffer_write(OffloadGpuDevice dev,
+                                 OffloadGpuBuffer buf,
+                                 uint64_t offset,
+                                 const void *data,
+                                 size_t bytes);
+
+// Copies `bytes` bytes of buffer `buf` from byte `offset` to host memory `data`, after
+// all work queued on the device.
+//
+// # Safety
+// `data` must point to `bytes` writable bytes (or be null with `bytes == 0`) that no
+// other thread touches during the call.
+//
+// # Errors
+// As for [`offload_gpu_buffer_write`]; `data` is untouched when an argument is rejected
+// (its contents are unspecified after [`OFFLOAD_GPU_ERR_DEVICE`]).
+int32_t offload_gpu_buffer_read(OffloadGpuDevice dev,
+                                OffloadGpuBuffer buf,
+                                uint64_t offset,
+                                void *data,
+                                size_t bytes);
+
+// Device-to-device copy of `bytes` bytes from `src` at `src_offset` to `dst` at
+// `dst_offset` (one buffer may be both only for ranges that do not overlap).
+//
+// # Errors
+// [`OFFLOAD_GPU_ERR_ZERO_SIZE`], [`OFFLOAD_GPU_ERR_OUT_OF_BOUNDS`],
+// [`OFFLOAD_GPU_ERR_INVALID_HANDLE`], [`OFFLOAD_GPU_ERR_INVALID_ARGUMENT`] for overlapping
+// ranges, [`OFFLOAD_GPU_ERR_INVALID_DEVICE`].
+int32_t offload_gpu_buffer_copy(OffloadGpuDevice dev,
+                                OffloadGpuBuffer src,
+                                uint64_t src_offset,
+                                OffloadGpuBuffer dst,
+                                uint64_t dst_offset,
+                                uint64_t bytes);
+
+// Waits until all work queued on the device has finished.
+//
+// # Errors
+// [`OFFLOAD_GPU_ERR_DEVICE`], [`OFFLOAD_GPU_ERR_INVALID_DEVICE`].
+int32_t offload_gpu_sync(OffloadGpuDevice dev);
+
+// Reduces the first `n` elements of buffer `a` (dtype `OFFLOAD_GPU_F32`/`_F64`) with
+// `op` (`OFFLOAD_GPU_REDUCE_*`) and writes the result, as a double, to `*out`.
+//
+// # Safety
+// `out` must point to one writable `double`.
+//
+// # Errors
+// [`OFFLOAD_GPU_ERR_ZERO_SIZE`] for `n == 0`, [`OFFLOAD_GPU_ERR_SHAPE_MISMATCH`] when `a`
+// holds fewer than `n` elements, [`OFFLOAD_GPU_ERR_TOO_LARGE`] over 2^32−1 elements,
+// [`OFFLOAD_GPU_ERR_UNSUPPORTED`] for f64 without device f64,
+// [`OFFLOAD_GPU_ERR_INVALID_HANDLE`], [`OFFLOAD_GPU_ERR_INVALID_ARGUMENT`] for an unknown
+// op or dtype, [`OFFLOAD_GPU_ERR_INVALID_DEVICE`],
+// [`OFFLOAD_ERR_NULL_POINTER`](crate::OFFLOAD_ERR_NULL_POINTER).
+int32_t offload_gpu_reduce(OffloadGpuDevice dev,
+                           int32_t op,
+                           int32_t dtype_code,
+                           OffloadGpuBuffer a,
+                           uint64_t n,
+                           double *out);
+
+// Σ a\[i\]·b\[i\] over the first `n` elements of buffers `a` and `b`, written as a double
+// to `*out`.
+//
+// # Safety
+// `out` must point to one writable `double`.
+//
+// # Errors
+// As for [`offload_gpu_reduce`].
+int32_t offload_gpu_dot(OffloadGpuDevice dev,
+                        int32_t dtype_code,
+                        OffloadGpuBuffer a,
+                        OffloadGpuBuffer b,
+                        uint64_t n,
+                        double *out);
+
+// `out[i] = op(a[i], b[i])` for i < n, with `op` one of `OFFLOAD_GPU_EW_*`: `MUL` and
+// `ADD` read `b` (0 there is an error), `SCALE` uses `scalar` (converted to the dtype),
+// `SCALE` and `RELU` ignore `b`. `out` may be `a` or `b` (in place). Queued: returns
+// before the kernel finishes; read `out` or call [`offload_gpu_sync`] to wait.
+//
+// # Errors
+// As for [`offload_gpu_reduce`]; [`OFFLOAD_GPU_ERR_INVALID_ARGUMENT`] for a binary op
+// without `b`.
+int32_t offload_gpu_elementwise(OffloadGpuDevice dev,
+                                int32_t op,
+                                int32_t dtype_code,
+                                OffloadGpuBuffer a,
+                                OffloadGpuBuffer b,
+                                double scalar,
+                                OffloadGpuBuffer out,
+                                uint64_t n);
+
+// f32 matrix product `C = A·B`, row-major: A is m×k in buffer `a`, B is k×n in `b`, C is
+// m×n in `c` (which must differ from `a` and `b`); `precision` is
+// [`OFFLOAD_GPU_MATMUL_FP32`] or [`OFFLOAD_GPU_MATMUL_TF32`]. Queued like
+// [`offload_gpu_elementwise`].
+//
+// # Errors
+// [`OFFLOAD_GPU_ERR_ZERO_SIZE`], [`OFFLOAD_GPU_ERR_SHAPE_MISMATCH`] if a buffer is too
+// small or `c` aliases an input, [`OFFLOAD_GPU_ERR_TOO_LARGE`] over 2^31−1 per dimension,
+// [`OFFLOAD_GPU_ERR_UNSUPPORTED`] for TF32 off CUDA, [`OFFLOAD_GPU_ERR_INVALID_HANDLE`],
+// [`OFFLOAD_GPU_ERR_INVALID_ARGUMENT`], [`OFFLOAD_GPU_ERR_INVALID_DEVICE`].
+int32_t offload_gpu_matmul(OffloadGpuDevice dev,
+                           int32_t precision_code,
+                           OffloadGpuBuffer a,
+                           OffloadGpuBuffer b,
+                           OffloadGpuBuffer c,
+                           uint64_t m,
+                           uint64_t k,
+                           uint64_t n);
+
+// Turns measuring each kernel's device time on or off (timestamp queries on wgpu, CUDA
+// events on cuda, wall-clock time on cpu). Off by default: reading the time back waits
+// for the kernel.
+//
+// # Errors
+// [`OFFLOAD_GPU_ERR_UNSUPPORTED`] where the device cannot time kernels,
+// [`OFFLOAD_GPU_ERR_INVALID_DEVICE`].
+int32_t offload_gpu_set_kernel_timing(OffloadGpuDevice dev, bool on);
+
+// Writes the device time of the last kernel in ns to `*ns` and 1 to `*available`, or 0
+// to both when timing is off or no kernel has run since it was turned on.
+//
+// # Safety
+// `ns` and `available` must each point to one writable value.
+//
+// # Errors
+// [`OFFLOAD_GPU_ERR_INVALID_DEVICE`], [`OFFLOAD_ERR_NULL_POINTER`](crate::OFFLOAD_ERR_NULL_POINTER).
+int32_t offload_gpu_last_kernel_ns(OffloadGpuDevice dev,
+                                   uint64_t *ns,
+                                   bool *available);
 
 // Σ a\[i\] for `len` elements, added left to right; 0.0 when `len == 0`.
 //

@@ -14,14 +14,18 @@
 //! - No Rust panic unwinds across the boundary: every entry point runs under
 //!   `catch_unwind` and turns a panic into [`OFFLOAD_ERR_PANIC`].
 //!
-//! Areas, one module each: [`vector`] (the native vector ops of `offload-core`); the
-//! GPU backends will get their own module.
+//! GPU calls ([`gpu`]) use the same convention with their own positive status codes
+//! (`OFFLOAD_GPU_ERR_*`, mirroring `offload_core::gpu::Status`).
+//!
+//! Areas, one module each: [`vector`] (the native vector ops of `offload-core`) and
+//! [`gpu`] (the GPU backends: devices and buffers as integer handles, kernels).
 #![warn(missing_docs)]
 
 use std::cell::RefCell;
 use std::ffi::{c_char, CString};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
+pub mod gpu;
 pub mod vector;
 
 pub use vector::{
@@ -77,6 +81,12 @@ pub enum CapiError {
     /// See [`OFFLOAD_ERR_PANIC`].
     #[error("panic inside offload: {0}")]
     Panic(String),
+    /// A GPU backend's error; its code is the `offload_core::gpu::Status` (1–9).
+    #[error(transparent)]
+    Gpu(#[from] offload_core::gpu::GpuError),
+    /// See [`gpu::OFFLOAD_GPU_ERR_INVALID_DEVICE`].
+    #[error("invalid device handle {0} (0, never opened, or closed)")]
+    InvalidDevice(u64),
 }
 
 impl CapiError {
@@ -88,6 +98,8 @@ impl CapiError {
             CapiError::Overlap { .. } => OFFLOAD_ERR_OVERLAP,
             CapiError::TooLarge { .. } => OFFLOAD_ERR_TOO_LARGE,
             CapiError::Panic(_) => OFFLOAD_ERR_PANIC,
+            CapiError::Gpu(e) => gpu::gpu_code(e),
+            CapiError::InvalidDevice(_) => gpu::OFFLOAD_GPU_ERR_INVALID_DEVICE,
         }
     }
 }

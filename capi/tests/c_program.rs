@@ -33,6 +33,8 @@ fn c_program_calls_every_function() {
     let _ = std::fs::remove_file(&out);
     let stdout = String::from_utf8_lossy(&run.stdout);
     let stderr = String::from_utf8_lossy(&run.stderr);
+    // Shown with --nocapture: the devices it ran on, or why wgpu was skipped.
+    println!("{stdout}");
     assert!(
         run.status.success(),
         "C program failed:\n{stdout}\n{stderr}"

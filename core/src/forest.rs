@@ -379,7 +379,7 @@ impl Forest {
     /// [`ForestError::Width`] when `x.len()` is not a multiple of `n_features`.
     pub fn predict(&self, x: &[f32]) -> Result<Vec<f64>, ForestError> {
         let d = self.n_features;
-        if d == 0 || x.len() % d != 0 {
+        if d == 0 || !x.len().is_multiple_of(d) {
             return Err(ForestError::Width { got: x.len(), d });
         }
         Ok(x.chunks_exact(d).map(|row| self.predict_row(row)).collect())

@@ -7,6 +7,10 @@
 //!
 //! Modules:
 //! - [`vector`]: `f64` vector kernels (sum, dot, mul, scale) and their SIMD variants.
+//! - [`rng`]: PCG32, the generator every path shares.
+//! - `data`: the diabetes data set, a strict CSV loader, Friedman #1 data (`alloc`).
+//! - `forest`: random-forest regression, CART trees on bootstrap samples (`alloc`).
+//! - `gpu` (feature `std`): the `GpuBackend` trait and its cpu, wgpu and cuda backends.
 #![no_std]
 #![warn(missing_docs)]
 
@@ -15,6 +19,17 @@ extern crate alloc;
 #[cfg(any(feature = "std", test))]
 extern crate std;
 
+pub mod rng;
 pub mod vector;
+
+#[cfg(feature = "alloc")]
+pub mod data;
+#[cfg(feature = "alloc")]
+pub mod forest;
+
+/// GPU offload: the `GpuBackend` trait, the `cpu` reference backend, and the `wgpu` and
+/// `cuda` backends behind their features.
+#[cfg(feature = "std")]
+pub mod gpu;
 
 pub use vector::{ShapeError, SimdLevel};

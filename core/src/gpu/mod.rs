@@ -1,0 +1,639 @@
+//! GPU offload: the [`GpuBackend`] trait and its backends.
+//!
+//! A backend owns a device and a table of device buffers named by integer handles
+//! ([`BufferId`], never 0, never reused after `destroy_buffer`), so that an opaque-handle
+//! C API (device handle, buffer handles as integers, [`Status`] codes) maps onto it one to
+//! one. Buffers are untyped: sizes and offsets are in **bytes**; kernels read their operands
+//! from byte 0 of each buffer and take element counts (`n`) of the given [`DType`].
+//!
+//! Backends, chosen at run time by [`Backend::open`] (or the `OFFLOAD_BACKEND` environment
+//! variable through [`Backend::from_env`]):
+//! - `cpu` ([`cpu::CpuBackend`]): the reference every other backend is checked against.
+//! - `wgpu` (feature `wgpu`): WGSL compute shaders from `core/shaders/` on Vulkan, Metal or
+//!   DX12; Mesa's lavapipe on machines without a GPU.
+//! - `cuda` (feature `cuda`): CUDA C kernels from `core/cuda/` compiled by NVRTC for the
+//!   device's architecture on first use, cuBLAS SGEMM, all loaded dynamically through cudarc.
+//!
+//! A backend that cannot start returns [`GpuError::BackendUnavailable`] with a one-line
+//! reason; [`probe_all`] lists every backend with its device or that reason.
+
+pub mod cpu;
+#[cfg(feature = "cuda")]
+pub mod cuda;
+#[cfg(feature = "wgpu")]
+pub mod wgpu;
+
+use std::collections::HashMap;
+use std::string::{String, ToString};
+use std::vec::Vec;
+
+/// Handle of a device buffer, unique within one backend instance. 0 is never a valid handle
+/// (it is the C API's null handle); a destroyed handle is never handed out again.
+pub type BufferId = u64;
+
+/// Element type of a kernel's operands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum DType {
+    /// IEEE-754 binary32.
+    F32,
+    /// IEEE-754 binary64; on wgpu only where the adapter has `SHADER_F64`.
+    F64,
+}
+
+impl DType {
+    /// Size of one element in bytes.
+    pub const fn size(self) -> u64 {
+        match self {
+            DType::F32 => 4,
+            DType::F64 => 8,
+        }
+    }
+    /// Lower-case name (`f32`, `f64`), as used in benchmark ids.
+    pub const fn name(self) -> &'static str {
+        match self {
+            DType::F32 => "f32",
+            DType::F64 => "f64",
+        }
+    }
+}
+
+/// Reduction of one vector to a scalar.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ReduceOp {
+    /// Σ a\[i\].
+    Sum,
+    /// min a\[i\] (NaN handling on GPUs follows the device's `min`, not IEEE `minimum`).
+    Min,
+    /// max a\[i\].
+    Max,
+}
+
+/// Element-wise kernel `out[i] = f(a[i], b[i])`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ElementwiseOp {
+    /// out = a · b (needs `b`).
+    Mul,
+    /// out = a + b (needs `b`).
+    Add,
+    /// out = scalar · a.
+    Scale,
+    /// out = max(a, 0).
+    Relu,
+}
+
+impl ElementwiseOp {
+    /// Whether the op reads a second operand `b`.
+    pub const fn is_binary(self) -> bool {
+        matches!(self, ElementwiseOp::Mul | ElementwiseOp::Add)
+    }
+}
+
+/// Arithmetic of an f32 matrix product.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum MatmulPrecision {
+    /// Plain FP32 FMA arithmetic (the default; relative error ≤ 1e-4 against cpu).
+    Fp32,
+    /// Inputs rounded to TF32 (10-bit mantissa) on tensor cores, FP32 accumulation; cuda
+    /// only, opt-in, reported under its own name (`gpu-cuda-tf32`); error ≤ 5e-3.
+    Tf32,
+}
+
+/// Which implementation a backend is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum BackendKind {
+    /// The reference implementation on the host CPU.
+    Cpu,
+    /// WGSL compute shaders through wgpu.
+    Wgpu,
+    /// CUDA through cudarc (NVRTC kernels, cuBLAS).
+    Cuda,
+}
+
+impl BackendKind {
+    /// Every kind, in the order [`probe_all`] lists them.
+    pub const ALL: [BackendKind; 3] = [BackendKind::Cpu, BackendKind::Wgpu, BackendKind::Cuda];
+    /// Name accepted by [`Backend::open`].
+    pub const fn name(self) -> &'static str {
+        match self {
+            BackendKind::Cpu => "cpu",
+            BackendKind::Wgpu => "wgpu",
+            BackendKind::Cuda => "cuda",
+        }
+    }
+}
+
+/// What a backend reports about its device.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeviceInfo {
+    /// The backend.
+    pub backend: BackendKind,
+    /// Device name (e.g. `NVIDIA H100 80GB HBM3`, `llvmpipe (LLVM 19.1.7, 256 bits)`).
+    pub name: String,
+    /// Driver or API details (e.g. `Vulkan, Mesa 25.0.7`, `CUDA driver 13000, sm_90`).
+    pub driver: String,
+    /// Device memory in bytes, where the API reports it.
+    pub memory_bytes: Option<u64>,
+    /// Largest single buffer in bytes that `create_buffer` accepts.
+    pub max_buffer_bytes: u64,
+    /// Whether f64 kernels run (else they return [`GpuError::Unsupported`]).
+    pub supports_f64: bool,
+    /// Whether [`MatmulPrecision::Tf32`] runs.
+    pub supports_tf32: bool,
+    /// Whether kernel times are measured on the device (timestamp queries, CUDA events).
+    pub kernel_timing: bool,
+    /// Whether the device is a software rasteriser (lavapipe) or the host CPU.
+    pub is_software: bool,
+}
+
+/// Status codes of the C API; [`GpuError::status`] maps each error to one. 0 is success.
+#[repr(i32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Status {
+    /// Success.
+    Ok = 0,
+    /// The backend could not start.
+    BackendUnavailable = 1,
+    /// The device cannot run this kernel or dtype.
+    Unsupported = 2,
+    /// A buffer handle that was never created or was destroyed.
+    InvalidHandle = 3,
+    /// An offset + size past the end of a buffer.
+    OutOfBounds = 4,
+    /// A zero size or zero element count.
+    ZeroSize = 5,
+    /// A size over the device's limit.
+    TooLarge = 6,
+    /// Operand sizes that do not fit the kernel's shape.
+    ShapeMismatch = 7,
+    /// Any other argument error (unknown backend name, missing operand).
+    InvalidArgument = 8,
+    /// The device or driver failed (out of memory, launch failure, lost device).
+    Device = 9,
+}
+
+/// Errors of the GPU API. Every bad input is an error, never a panic, and the backend stays
+/// usable after it.
+#[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
+pub enum GpuError {
+    /// The backend could not start: no Vulkan adapter, no CUDA driver, a missing library
+    /// (named), or the crate was built without the backend's feature.
+    #[error("backend {backend} unavailable: {reason}")]
+    BackendUnavailable {
+        /// `cpu`, `wgpu` or `cuda`.
+        backend: &'static str,
+        /// One line saying why.
+        reason: String,
+    },
+    /// The device cannot run this (f64 without SHADER_F64, TF32 off CUDA, ...).
+    #[error("unsupported: {0}")]
+    Unsupported(String),
+    /// The handle was never created, or was destroyed.
+    #[error("invalid buffer handle {0}")]
+    InvalidHandle(BufferId),
+    /// `offset + bytes` past the end of the buffer.
+    #[error(
+        "out of bounds: offset {offset} + {bytes} bytes past the end of buffer {id} ({size} bytes)"
+    )]
+    OutOfBounds {
+        /// The buffer.
+        id: BufferId,
+        /// Offset in bytes.
+        offset: u64,
+        /// Bytes asked for.
+        bytes: u64,
+        /// Buffer size in bytes.
+        size: u64,
+    },
+    /// A zero-byte buffer or transfer, or a kernel on zero elements.
+    #[error("zero size: {0}")]
+    ZeroSize(&'static str),
+    /// A size over the device's limit.
+    #[error("too large: {what} is {requested}, limit {limit}")]
+    TooLarge {
+        /// What was too large.
+        what: &'static str,
+        /// The size asked for.
+        requested: u64,
+        /// The device's or API's limit.
+        limit: u64,
+    },
+    /// Operands that do not fit the kernel's shape.
+    #[error("shape mismatch: {0}")]
+    ShapeMismatch(String),
+    /// Any other bad argument.
+    #[error("invalid argument: {0}")]
+    InvalidArgument(String),
+    /// The device or driver failed.
+    #[error("device error: {0}")]
+    Device(String),
+}
+
+impl GpuError {
+    /// The C API status code of this error.
+    pub fn status(&self) -> Status {
+        match self {
+            GpuError::BackendUnavailable { .. } => Status::BackendUnavailable,
+            GpuError::Unsupported(_) => Status::Unsupported,
+            GpuError::InvalidHandle(_) => Status::InvalidHandle,
+            GpuError::OutOfBounds { .. } => Status::OutOfBounds,
+            GpuError::ZeroSize(_) => Status::ZeroSize,
+            GpuError::TooLarge { .. } => Status::TooLarge,
+            GpuError::ShapeMismatch(_) => Status::ShapeMismatch,
+            GpuError::InvalidArgument(_) => Status::InvalidArgument,
+            GpuError::Device(_) => Status::Device,
+        }
+    }
+}
+
+/// Result of the GPU API.
+pub type Result<T, E = GpuError> = core::result::Result<T, E>;
+
+/// A compute device with buffers named by handles and the kernels of offload.
+///
+/// Methods take `&mut self`: one backend instance is used by one thread at a time (a C API
+/// wraps it in a mutex). Kernels are queued in order on the device; `read`, `reduce` and
+/// `dot` return once their result is on the host, `sync` waits for everything queued.
+///
+/// Room for the ML kernels of the random forest (bootstrap-sample, find-split, average,
+/// batch-predict) is left as further methods with a default that returns
+/// [`GpuError::Unsupported`], so that adding them does not break existing backends.
+pub trait GpuBackend: Send {
+    /// The device this backend runs on.
+    fn info(&self) -> &DeviceInfo;
+
+    /// Allocates a device buffer of `bytes` bytes (contents unspecified).
+    /// Errors: `ZeroSize`, `TooLarge` over [`DeviceInfo::max_buffer_bytes`], `Device` when
+    /// the device is out of memory.
+    fn create_buffer(&mut self, bytes: u64) -> Result<BufferId>;
+    /// Frees a buffer; its handle becomes invalid. Error: `InvalidHandle`.
+    fn destroy_buffer(&mut self, id: BufferId) -> Result<()>;
+    /// Size of a buffer in bytes. Error: `InvalidHandle`.
+    fn buffer_size(&self, id: BufferId) -> Result<u64>;
+    /// Copies `data` from the host to `id` at byte `offset` (through pinned or mapped
+    /// staging memory). Errors: `InvalidHandle`, `ZeroSize`, `OutOfBounds`.
+    fn write(&mut self, id: BufferId, offset: u64, data: &[u8]) -> Result<()>;
+    /// Copies `out.len()` bytes of `id` from byte `offset` to the host, after all queued
+    /// work. Errors: `InvalidHandle`, `ZeroSize`, `OutOfBounds`.
+    fn read(&mut self, id: BufferId, offset: u64, out: &mut [u8]) -> Result<()>;
+    /// Device-to-device copy of `bytes` bytes (`src` and `dst` may be the same buffer only if
+    /// the ranges do not overlap). Errors: `InvalidHandle`, `ZeroSize`, `OutOfBounds`,
+    /// `InvalidArgument` for overlapping ranges.
+    fn copy(
+        &mut self,
+        src: BufferId,
+        src_offset: u64,
+        dst: BufferId,
+        dst_offset: u64,
+        bytes: u64,
+    ) -> Result<()>;
+    /// Waits until all queued work on the device has finished.
+    fn sync(&mut self) -> Result<()>;
+
+    /// Reduces the first `n` elements of `a` to a scalar, returned as f64.
+    /// Errors: `InvalidHandle`, `ZeroSize`, `ShapeMismatch` if `a` holds fewer than `n`
+    /// elements, `TooLarge` over 2^32−1 elements, `Unsupported` for f64 without device f64.
+    fn reduce(&mut self, op: ReduceOp, dtype: DType, a: BufferId, n: u64) -> Result<f64>;
+    /// Σ a\[i\]·b\[i\] over the first `n` elements, returned as f64. Errors as for `reduce`.
+    fn dot(&mut self, dtype: DType, a: BufferId, b: BufferId, n: u64) -> Result<f64>;
+    /// `out[i] = op(a[i], b[i])` for i < n; `b` is needed by `Mul` and `Add`
+    /// (`InvalidArgument` without it) and ignored otherwise; `scalar` is used by `Scale`.
+    /// `out` may be `a` or `b` (in place). Errors as for `reduce`.
+    #[allow(clippy::too_many_arguments)]
+    fn elementwise(
+        &mut self,
+        op: ElementwiseOp,
+        dtype: DType,
+        a: BufferId,
+        b: Option<BufferId>,
+        scalar: f64,
+        out: BufferId,
+        n: u64,
+    ) -> Result<()>;
+    /// f32 matrix product `C = A·B`, row-major, A m×k, B k×n, C m×n (`c` must differ from
+    /// `a` and `b`). Errors: `ZeroSize`, `ShapeMismatch` if a buffer is too small or `c`
+    /// aliases an input, `TooLarge` over 2^31−1 per dimension, `Unsupported` for a
+    /// precision the device lacks.
+    #[allow(clippy::too_many_arguments)]
+    fn matmul(
+        &mut self,
+        precision: MatmulPrecision,
+        a: BufferId,
+        b: BufferId,
+        c: BufferId,
+        m: u64,
+        k: u64,
+        n: u64,
+    ) -> Result<()>;
+
+    /// Turns on measuring each kernel's device time (timestamp queries on wgpu, CUDA events
+    /// on cuda); `Unsupported` where the device has neither. Off by default because reading
+    /// timestamps back waits for the kernel.
+    fn set_kernel_timing(&mut self, on: bool) -> Result<()>;
+    /// Device time of the last kernel in ns (the whole kernel, all its passes), when timing
+    /// is on; the cpu backend reports wall-clock time.
+    fn last_kernel_ns(&self) -> Option<u64>;
+}
+
+/// An open backend: [`GpuBackend`] behind a box, chosen by name at run time.
+pub struct Backend {
+    inner: std::boxed::Box<dyn GpuBackend>,
+}
+
+impl core::fmt::Debug for Backend {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Backend")
+            .field("info", self.inner.info())
+            .finish()
+    }
+}
+
+impl core::ops::Deref for Backend {
+    type Target = dyn GpuBackend;
+    fn deref(&self) -> &Self::Target {
+        &*self.inner
+    }
+}
+
+impl core::ops::DerefMut for Backend {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut *self.inner
+    }
+}
+
+/// Environment variable read by [`Backend::from_env`]: `cpu`, `wgpu`, `cuda` or `auto`.
+pub const BACKEND_ENV: &str = "OFFLOAD_BACKEND";
+
+impl Backend {
+    /// Opens a backend by name: `cpu`, `wgpu`, `cuda`, or `auto` (cuda if it starts, else
+    /// wgpu on a hardware adapter, else cpu; a software adapter such as lavapipe is not
+    /// chosen by `auto`, only by `wgpu`).
+    /// Errors: `BackendUnavailable` with the reason, `InvalidArgument` for another name.
+    pub fn open(name: &str) -> Result<Backend> {
+        let kind = match name.trim().to_ascii_lowercase().as_str() {
+            "cpu" => BackendKind::Cpu,
+            "wgpu" => BackendKind::Wgpu,
+            "cuda" => BackendKind::Cuda,
+            "auto" | "" => return Self::open_auto(),
+            other => {
+                return Err(GpuError::InvalidArgument(std::format!(
+                    "unknown backend {other:?} (expected cpu, wgpu, cuda or auto)"
+                )))
+            }
+        };
+        Self::open_kind(kind)
+    }
+
+    /// Opens the backend named by `OFFLOAD_BACKEND`, `auto` when unset.
+    pub fn from_env() -> Result<Backend> {
+        match std::env::var(BACKEND_ENV) {
+            Ok(v) => Self::open(&v),
+            Err(_) => Self::open_auto(),
+        }
+    }
+
+    /// Opens one kind of backend.
+    pub fn open_kind(kind: BackendKind) -> Result<Backend> {
+        let inner: std::boxed::Box<dyn GpuBackend> = match kind {
+            BackendKind::Cpu => std::boxed::Box::new(cpu::CpuBackend::new()),
+            BackendKind::Wgpu => open_wgpu()?,
+            BackendKind::Cuda => open_cuda()?,
+        };
+        Ok(Backend { inner })
+    }
+
+    fn open_auto() -> Result<Backend> {
+        if let Ok(b) = Self::open_kind(BackendKind::Cuda) {
+            return Ok(b);
+        }
+        if let Ok(b) = Self::open_kind(BackendKind::Wgpu) {
+            if !b.info().is_software {
+                return Ok(b);
+            }
+        }
+        Self::open_kind(BackendKind::Cpu)
+    }
+
+    /// Which backend this is.
+    pub fn kind(&self) -> BackendKind {
+        self.inner.info().backend
+    }
+}
+
+#[cfg(feature = "wgpu")]
+fn open_wgpu() -> Result<std::boxed::Box<dyn GpuBackend>> {
+    Ok(std::boxed::Box::new(wgpu::WgpuBackend::new()?))
+}
+#[cfg(not(feature = "wgpu"))]
+fn open_wgpu() -> Result<std::boxed::Box<dyn GpuBackend>> {
+    Err(GpuError::BackendUnavailable {
+        backend: "wgpu",
+        reason: "offload-core was built without the `wgpu` feature".into(),
+    })
+}
+#[cfg(feature = "cuda")]
+fn open_cuda() -> Result<std::boxed::Box<dyn GpuBackend>> {
+    Ok(std::boxed::Box::new(cuda::CudaBackend::new()?))
+}
+#[cfg(not(feature = "cuda"))]
+fn open_cuda() -> Result<std::boxed::Box<dyn GpuBackend>> {
+    Err(GpuError::BackendUnavailable {
+        backend: "cuda",
+        reason: "offload-core was built without the `cuda` feature".into(),
+    })
+}
+
+/// One line of [`probe_all`]: a backend and its device, or why it is unavailable.
+#[derive(Clone, Debug)]
+pub struct Probe {
+    /// The backend.
+    pub kind: BackendKind,
+    /// Its device, or the reason it did not start.
+    pub device: core::result::Result<DeviceInfo, String>,
+}
+
+/// Tries every backend (cpu, wgpu, cuda) and reports each one's device or why it is
+/// unavailable. Opens and closes each backend in turn.
+pub fn probe_all() -> Vec<Probe> {
+    BackendKind::ALL
+        .iter()
+        .map(|&kind| Probe {
+            kind,
+            device: Backend::open_kind(kind)
+                .map(|b| b.info().clone())
+                .map_err(|e| e.to_string()),
+        })
+        .collect()
+}
+
+// ---------------------------------------------------------------------------------------
+// Shared validation, used by every backend so that they reject bad input identically.
+
+/// Handle table shared by the backends: ids from 1, never reused.
+pub(crate) struct BufferTable<B> {
+    next: BufferId,
+    bufs: HashMap<BufferId, B>,
+}
+
+impl<B> BufferTable<B> {
+    pub(crate) fn new() -> Self {
+        BufferTable {
+            next: 1,
+            bufs: HashMap::new(),
+        }
+    }
+    pub(crate) fn insert(&mut self, b: B) -> BufferId {
+        let id = self.next;
+        self.next += 1;
+        self.bufs.insert(id, b);
+        id
+    }
+    pub(crate) fn get(&self, id: BufferId) -> Result<&B> {
+        self.bufs.get(&id).ok_or(GpuError::InvalidHandle(id))
+    }
+    pub(crate) fn get_mut(&mut self, id: BufferId) -> Result<&mut B> {
+        self.bufs.get_mut(&id).ok_or(GpuError::InvalidHandle(id))
+    }
+    pub(crate) fn remove(&mut self, id: BufferId) -> Result<B> {
+        self.bufs.remove(&id).ok_or(GpuError::InvalidHandle(id))
+    }
+    /// Removes every buffer (for a backend's Drop).
+    #[allow(dead_code)]
+    pub(crate) fn drain(&mut self) -> impl Iterator<Item = B> + '_ {
+        self.bufs.drain().map(|(_, b)| b)
+    }
+}
+
+/// Checks a new buffer's size against zero and the device limit.
+pub(crate) fn check_create(bytes: u64, limit: u64) -> Result<()> {
+    if bytes == 0 {
+        return Err(GpuError::ZeroSize("buffer of 0 bytes"));
+    }
+    if bytes > limit {
+        return Err(GpuError::TooLarge {
+            what: "buffer size in bytes",
+            requested: bytes,
+            limit,
+        });
+    }
+    Ok(())
+}
+
+/// Checks `offset + bytes <= size` for a transfer on buffer `id`.
+pub(crate) fn check_range(id: BufferId, size: u64, offset: u64, bytes: u64) -> Result<()> {
+    if bytes == 0 {
+        return Err(GpuError::ZeroSize("transfer of 0 bytes"));
+    }
+    match offset.checked_add(bytes) {
+        Some(end) if end <= size => Ok(()),
+        _ => Err(GpuError::OutOfBounds {
+            id,
+            offset,
+            bytes,
+            size,
+        }),
+    }
+}
+
+/// Largest element count of one vector kernel (indices are u32 in the shaders).
+pub(crate) const MAX_KERNEL_ELEMS: u64 = u32::MAX as u64;
+
+/// Checks a vector kernel's element count against zero, the index limit and the buffer.
+pub(crate) fn check_elems(id: BufferId, size: u64, dtype: DType, n: u64) -> Result<()> {
+    if n == 0 {
+        return Err(GpuError::ZeroSize("kernel on 0 elements"));
+    }
+    if n > MAX_KERNEL_ELEMS {
+        return Err(GpuError::TooLarge {
+            what: "element count",
+            requested: n,
+            limit: MAX_KERNEL_ELEMS,
+        });
+    }
+    if n * dtype.size() > size {
+        return Err(GpuError::ShapeMismatch(std::format!(
+            "buffer {id} holds {size} bytes, {n} {} elements need {}",
+            dtype.name(),
+            n * dtype.size()
+        )));
+    }
+    Ok(())
+}
+
+/// Checks matmul dimensions (each in 1..=2^31−1) and buffer sizes; returns (m, k, n) as u32.
+pub(crate) fn check_matmul(
+    sizes: [(BufferId, u64); 3],
+    m: u64,
+    k: u64,
+    n: u64,
+) -> Result<(u32, u32, u32)> {
+    if m == 0 || k == 0 || n == 0 {
+        return Err(GpuError::ZeroSize("matmul dimension of 0"));
+    }
+    for d in [m, k, n] {
+        if d > i32::MAX as u64 {
+            return Err(GpuError::TooLarge {
+                what: "matmul dimension",
+                requested: d,
+                limit: i32::MAX as u64,
+            });
+        }
+    }
+    let [(a, sa), (b, sb), (c, sc)] = sizes;
+    if c == a || c == b {
+        return Err(GpuError::ShapeMismatch(
+            "matmul output must not alias an input".into(),
+        ));
+    }
+    for (id, size, rows, cols, name) in [(a, sa, m, k, "A"), (b, sb, k, n, "B"), (c, sc, m, n, "C")]
+    {
+        let need = rows.checked_mul(cols).and_then(|e| e.checked_mul(4));
+        match need {
+            Some(need) if need <= size => {}
+            _ => {
+                return Err(GpuError::ShapeMismatch(std::format!(
+                    "{name} is {rows}×{cols} f32 but buffer {id} holds {size} bytes"
+                )))
+            }
+        }
+    }
+    Ok((m as u32, k as u32, n as u32))
+}
+
+/// Checks the `b` operand of an element-wise op.
+pub(crate) fn elementwise_b(op: ElementwiseOp, b: Option<BufferId>) -> Result<Option<BufferId>> {
+    match (op.is_binary(), b) {
+        (true, None) => Err(GpuError::InvalidArgument(std::format!(
+            "{op:?} needs a second operand b"
+        ))),
+        (true, Some(b)) => Ok(Some(b)),
+        (false, _) => Ok(None),
+    }
+}
+
+/// Rejects overlapping ranges of a same-buffer copy.
+pub(crate) fn check_no_overlap(
+    src: BufferId,
+    src_offset: u64,
+    dst: BufferId,
+    dst_offset: u64,
+    bytes: u64,
+) -> Result<()> {
+    if src == dst && src_offset < dst_offset + bytes && dst_offset < src_offset + bytes {
+        return Err(GpuError::InvalidArgument(
+            "copy within one buffer with overlapping ranges".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// Message of a caught panic, for errors at a backend's boundary.
+#[cfg(any(feature = "cuda", feature = "wgpu"))]
+pub(crate) fn panic_message(p: &(dyn core::any::Any + Send)) -> String {
+    if let Some(s) = p.downcast_ref::<&str>() {
+        (*s).to_string()
+    } else if let Some(s) = p.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "panic with a non-string payload".to_string()
+    }
+}
