@@ -19,6 +19,7 @@ guests() {
   bash "$s/build-rust-guest.sh"
   [ -f "$s/build-c-guest.sh" ] && bash "$s/build-c-guest.sh"
   [ -f "$s/build-go-guest.sh" ] && bash "$s/build-go-guest.sh"
+  bash "$s/build-forest-guest.sh"
   return 0
 }
 

@@ -1,0 +1,217 @@
+//! Random-forest benchmarks (criterion): training and prediction of 200 trees on each
+//! path. Ids:
+//! - `forest-train/<path>/353`: fit on the diabetes training split (353 rows × 10);
+//! - `forest-predict/<path>/89`: predict its 89 test rows with that forest;
+//! - `forest-train/<path>/<rows>`: fit on Friedman #1 data (`offload_core::data::friedman1`,
+//!   10 features, noise 1.0, seed 42) of `rows` rows: 1000 and 10000 (both with and
+//!   without `OFFLOAD_BENCH_QUICK`; 100000 takes tens of seconds per fit and path, so it
+//!   runs only when asked for with `OFFLOAD_FOREST_ROWS=1000,10000,100000`).
+//!
+//! Paths: `rust-native` (`Forest::fit` on one thread), `rust-native-rayon`
+//! (`Forest::fit_parallel`, one tree per rayon task on every core; it grows the same
+//! forest), `wasm-rust` (the forest guest `build/guests/forest/forest-rust.wasm` in
+//! wasmtime through `ForestGuest`; the times include copying the inputs into linear
+//! memory and the predictions out). `forest-predict/rust-native-rayon` is skipped:
+//! offload-core has no parallel predict, so it would time `Forest::predict` again.
+//!
+//! Before anything is timed each path's answer is checked: the diabetes test MSE must lie
+//! in 2700–3300 (where a correct 200-tree forest lands; scikit-learn gets about 2966),
+//! the Friedman MSE on 1000 fresh rows must be under half their variance, and the wasm
+//! guest's predictions must equal native ones bit for bit. A path that cannot run (the
+//! guest is not built) prints `SKIP <group>/<path>: <reason>`.
+//!
+//! Environment: `OFFLOAD_BENCH_QUICK=1` (fewer samples, shorter measurement),
+//! `OFFLOAD_FOREST_ROWS=1000,10000` (Friedman sizes), `OFFLOAD_FOREST_GUEST=<file>` (the
+//! guest module; default `../build/guests/forest/forest-rust.wasm` from `host/`).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use criterion::{BenchmarkId, Criterion, SamplingMode};
+use offload_core::data::{diabetes, diabetes_split, friedman1, Dataset};
+use offload_core::forest::{mse, r2, Forest, ForestParams};
+use offload_host::forest_guest::{ForestGuest, DEFAULT_PATH};
+
+const TREES: usize = 200;
+const NATIVE: &str = "rust-native";
+const RAYON: &str = "rust-native-rayon";
+const WASM: &str = "wasm-rust";
+
+struct Cfg {
+    quick: bool,
+    rows: Vec<usize>,
+    guest: PathBuf,
+}
+
+impl Cfg {
+    fn from_env() -> Cfg {
+        let var = |v: &str| std::env::var(v).ok().filter(|s| !s.is_empty());
+        let rows = match var("OFFLOAD_FOREST_ROWS") {
+            Some(s) => s
+                .split(',')
+                .map(|x| match x.trim().parse::<usize>() {
+                    Ok(n) if n >= 2 => n,
+                    _ => panic!("OFFLOAD_FOREST_ROWS: {x:?} is not a row count ≥ 2"),
+                })
+                .collect(),
+            None => vec![1000, 10000],
+        };
+        Cfg {
+            quick: var("OFFLOAD_BENCH_QUICK").is_some_and(|s| s != "0"),
+            rows,
+            guest: var("OFFLOAD_FOREST_GUEST")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| {
+                    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                        .join("..")
+                        .join(DEFAULT_PATH)
+                }),
+        }
+    }
+}
+
+fn params() -> ForestParams {
+    ForestParams {
+        n_trees: TREES,
+        ..ForestParams::default()
+    }
+}
+
+/// Loads the guest, or prints why it cannot and returns `None`.
+fn load_guest(cfg: &Cfg) -> Option<ForestGuest> {
+    match ForestGuest::load(&cfg.guest) {
+        Ok(g) => Some(g),
+        Err(e) => {
+            println!("SKIP forest-train/{WASM}: {e} (build it with scripts/build-forest-guest.sh)");
+            println!("SKIP forest-predict/{WASM}: {e}");
+            None
+        }
+    }
+}
+
+/// Panics unless `a` and `b` are equal bit for bit.
+fn check_same(what: &str, a: &[f64], b: &[f64]) {
+    assert_eq!(a.len(), b.len(), "{what}: lengths differ");
+    for (i, (x, y)) in a.iter().zip(b).enumerate() {
+        assert_eq!(
+            x.to_bits(),
+            y.to_bits(),
+            "{what}: row {i}: {x} vs native {y}"
+        );
+    }
+}
+
+fn bench_diabetes(c: &mut Criterion, guest: &mut Option<ForestGuest>) {
+    let d = diabetes();
+    let (tr, te) = diabetes_split();
+    let (train, test) = (d.subset(&tr), d.subset(&te));
+    let p = params();
+    let n_train = train.n_rows;
+
+    // Check every path before timing.
+    let native = Forest::fit(&train, &p).expect("native fit");
+    let native_pred = native.predict(&test.x).expect("native predict");
+    let m = mse(&native_pred, &test.y);
+    assert!(
+        (2700.0..3300.0).contains(&m),
+        "{NATIVE}: diabetes test MSE {m}"
+    );
+    let par = Forest::fit_parallel(&train, &p).expect("rayon fit");
+    assert!(par == native, "{RAYON}: the forest differs from {NATIVE}'s");
+    if let Some(g) = guest.as_mut() {
+        g.fit(&train, &p).expect("wasm fit");
+        check_same(
+            WASM,
+            &g.predict(&test.x).expect("wasm predict"),
+            &native_pred,
+        );
+    }
+    println!(
+        "forest diabetes: test MSE {m:.1}, R² {:.4} on every path; {} nodes; rayon on {} threads",
+        r2(&native_pred, &test.y),
+        native.trees.iter().map(|t| t.len()).sum::<usize>(),
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    );
+
+    let mut g = c.benchmark_group("forest-train");
+    g.sampling_mode(SamplingMode::Flat);
+    g.bench_function(BenchmarkId::new(NATIVE, n_train), |b| {
+        b.iter(|| Forest::fit(&train, &p).expect("fit"))
+    });
+    g.bench_function(BenchmarkId::new(RAYON, n_train), |b| {
+        b.iter(|| Forest::fit_parallel(&train, &p).expect("fit"))
+    });
+    if let Some(gu) = guest.as_mut() {
+        g.bench_function(BenchmarkId::new(WASM, n_train), |b| {
+            b.iter(|| gu.fit(&train, &p).expect("fit"))
+        });
+    }
+    g.finish();
+
+    let n_test = test.n_rows;
+    let mut g = c.benchmark_group("forest-predict");
+    g.bench_function(BenchmarkId::new(NATIVE, n_test), |b| {
+        b.iter(|| native.predict(&test.x).expect("predict"))
+    });
+    println!(
+        "SKIP forest-predict/{RAYON}: offload-core has no parallel predict (it would time {NATIVE}'s Forest::predict again)"
+    );
+    if let Some(gu) = guest.as_mut() {
+        // The guest holds the diabetes forest from the last timed fit.
+        check_same(WASM, &gu.predict(&test.x).expect("predict"), &native_pred);
+        g.bench_function(BenchmarkId::new(WASM, n_test), |b| {
+            b.iter(|| gu.predict(&test.x).expect("predict"))
+        });
+    }
+    g.finish();
+}
+
+fn variance(y: &[f64]) -> f64 {
+    let mean = y.iter().sum::<f64>() / y.len() as f64;
+    y.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / y.len() as f64
+}
+
+fn bench_friedman(c: &mut Criterion, cfg: &Cfg, guest: &mut Option<ForestGuest>) {
+    let probe = friedman1(1000, 10, 1.0, 43);
+    let p = params();
+    let mut g = c.benchmark_group("forest-train");
+    g.sampling_mode(SamplingMode::Flat);
+    for &rows in &cfg.rows {
+        let data: Dataset = friedman1(rows, 10, 1.0, 42);
+        let native = Forest::fit_parallel(&data, &p).expect("fit");
+        let pred = native.predict(&probe.x).expect("predict");
+        let (m, var) = (mse(&pred, &probe.y), variance(&probe.y));
+        assert!(
+            m < 0.5 * var,
+            "Friedman #1, {rows} rows: MSE {m} is not under half the variance {var}"
+        );
+        println!("forest friedman1 {rows} rows: probe MSE {m:.3} (variance {var:.3})");
+        g.bench_function(BenchmarkId::new(NATIVE, rows), |b| {
+            b.iter(|| Forest::fit(&data, &p).expect("fit"))
+        });
+        g.bench_function(BenchmarkId::new(RAYON, rows), |b| {
+            b.iter(|| Forest::fit_parallel(&data, &p).expect("fit"))
+        });
+        if let Some(gu) = guest.as_mut() {
+            gu.fit(&data, &p).expect("wasm fit");
+            check_same(WASM, &gu.predict(&probe.x).expect("wasm predict"), &pred);
+            g.bench_function(BenchmarkId::new(WASM, rows), |b| {
+                b.iter(|| gu.fit(&data, &p).expect("fit"))
+            });
+        }
+    }
+    g.finish();
+}
+
+fn main() {
+    let cfg = Cfg::from_env();
+    let mut c = Criterion::default()
+        .sample_size(10)
+        .warm_up_time(Duration::from_millis(if cfg.quick { 100 } else { 500 }))
+        .measurement_time(Duration::from_secs(if cfg.quick { 1 } else { 3 }))
+        .configure_from_args();
+    let mut guest = load_guest(&cfg);
+    bench_diabetes(&mut c, &mut guest);
+    bench_friedman(&mut c, &cfg, &mut guest);
+    c.final_summary();
+}

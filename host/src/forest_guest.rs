@@ -1,0 +1,687 @@
+//! [`ForestGuest`]: the random-forest guest (`wasm-modules/forest-guest`, forest ABI v1)
+//! run by wasmtime.
+//!
+//! The guest is `offload-core`'s forest compiled for `wasm32-wasip1`; it exports
+//! `forest_alloc`/`forest_free` (blocks of linear memory for the host's inputs and
+//! outputs), `forest_fit`, `forest_predict`, `forest_last_error`, `forest_node_count`
+//! and `forest_abi_version` (the table is in the guest's crate docs). The host copies
+//! features (`f32`, row-major) and targets (`f64`) into guest-allocated blocks, calls
+//! the export, and copies `f64` predictions out. Every pointer the guest returns is
+//! checked on the host side (non-null, 8-aligned, inside linear memory) before a byte
+//! is written or read, and every count is checked to fit the ABI's `i32`.
+//!
+//! ```no_run
+//! use offload_core::data::{diabetes, diabetes_split};
+//! use offload_core::forest::ForestParams;
+//! let d = diabetes();
+//! let (tr, te) = diabetes_split();
+//! let mut g = offload_host::forest_guest::ForestGuest::load(
+//!     offload_host::forest_guest::DEFAULT_PATH,
+//! )?;
+//! g.fit(&d.subset(&tr), &ForestParams::default())?;
+//! let pred = g.predict(&d.subset(&te).x)?;
+//! assert_eq!(pred.len(), 89);
+//! # Ok::<(), offload_host::forest_guest::ForestGuestError>(())
+//! ```
+
+use std::path::Path;
+
+use offload_core::data::Dataset;
+use offload_core::forest::{ForestError, ForestParams};
+use wasmtime::{Extern, InstancePre, Linker, Memory, Module, Store, TypedFunc};
+use wasmtime_wasi::p1::WasiP1Ctx;
+use wasmtime_wasi::WasiCtxBuilder;
+
+use crate::guest::{compile_file, default_engine};
+
+/// Where `scripts/build-forest-guest.sh` puts the guest, relative to the repository
+/// root. (Not beside the vector guests in `build/guests/`: everything reading
+/// `build/guests/*.wasm` expects the vector-guest ABI there.)
+pub const DEFAULT_PATH: &str = "build/guests/forest/forest-rust.wasm";
+
+/// The forest ABI version this host speaks (`forest_abi_version()` must return it).
+pub const FOREST_ABI_VERSION: i32 = 1;
+
+/// Guest error code: a pointer or count is bad.
+pub const ERR_ARGUMENT: i32 = -1;
+/// Guest error code: a hyperparameter is out of range.
+pub const ERR_PARAMS: i32 = -2;
+/// Guest error code: predict before a successful fit.
+pub const ERR_NOT_FITTED: i32 = -3;
+/// Guest error code: the guest could not allocate.
+pub const ERR_OOM: i32 = -4;
+/// Guest error code: the training data is empty.
+pub const ERR_DATA: i32 = -5;
+
+/// Longest error message read back from the guest, in bytes.
+const MAX_MESSAGE: i32 = 4096;
+
+/// Everything that can go wrong loading or calling the forest guest. None leaves the
+/// [`ForestGuest`] unusable: after [`ForestGuestError::Trap`] the instance has been
+/// rebuilt (without a forest).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ForestGuestError {
+    /// Reading, validating or compiling the module failed, or the engine could not be
+    /// created (see [`crate::Error`]).
+    #[error(transparent)]
+    Load(#[from] crate::Error),
+
+    /// Linking or instantiating failed (an import other than WASI preview 1, a start
+    /// function that failed, ...).
+    #[error("cannot instantiate {origin}: {message}")]
+    Instantiate {
+        /// Where the module came from.
+        origin: String,
+        /// wasmtime's message.
+        message: String,
+    },
+
+    /// A forest ABI export is absent or has the wrong type.
+    #[error("{origin}: export `{name}`: {message}")]
+    Export {
+        /// Where the module came from.
+        origin: String,
+        /// The export's name.
+        name: &'static str,
+        /// What is wrong (missing, or wasmtime's type mismatch).
+        message: String,
+    },
+
+    /// `forest_abi_version()` is not [`FOREST_ABI_VERSION`].
+    #[error("forest ABI version mismatch: the guest's forest_abi_version() is {found}, this host speaks {expected}")]
+    AbiVersion {
+        /// What the guest returned.
+        found: i32,
+        /// [`FOREST_ABI_VERSION`].
+        expected: i32,
+    },
+
+    /// The guest returned an error code; `message` is its `forest_last_error`.
+    #[error("guest `{op}` returned error {code}: {message}")]
+    Guest {
+        /// The export that failed.
+        op: &'static str,
+        /// The code ([`ERR_ARGUMENT`], [`ERR_PARAMS`], [`ERR_NOT_FITTED`], [`ERR_OOM`],
+        /// [`ERR_DATA`], or another negative value).
+        code: i32,
+        /// The guest's message.
+        message: String,
+    },
+
+    /// The guest trapped (or called `proc_exit`); the instance was rebuilt and holds no
+    /// forest.
+    #[error("guest trapped in `{op}`: {message} (instance rebuilt, forest dropped)")]
+    Trap {
+        /// The export that was running.
+        op: &'static str,
+        /// wasmtime's description.
+        message: String,
+    },
+
+    /// The guest handed back a pointer the host refuses to use.
+    #[error("guest `forest_alloc({bytes})` returned {ptr}: {reason}")]
+    BadPointer {
+        /// The pointer (a linear-memory offset).
+        ptr: i32,
+        /// Bytes asked for.
+        bytes: usize,
+        /// Why it was refused (misaligned, past the end of linear memory).
+        reason: String,
+    },
+
+    /// Bad hyperparameters or input shape, caught on the host with `offload-core`'s own
+    /// check (the same error the native path gives).
+    #[error(transparent)]
+    Forest(#[from] ForestError),
+
+    /// The input cannot be expressed in the forest ABI (a count over `i32`, lengths
+    /// that disagree, `max_depth = Some(0)`, `bootstrap = false`).
+    #[error("input not expressible in the forest ABI: {0}")]
+    Input(String),
+
+    /// [`ForestGuest::predict`] or [`ForestGuest::node_count`] before a successful fit.
+    #[error("no forest: call fit first (or the last fit failed)")]
+    NotFitted,
+
+    /// After a trap the instance could not be rebuilt; the next call tries again.
+    #[error("cannot rebuild the instance of {origin}: {message}")]
+    Rebuild {
+        /// Where the module came from.
+        origin: String,
+        /// Why.
+        message: String,
+    },
+}
+
+/// `Result` with [`ForestGuestError`].
+pub type Result<T, E = ForestGuestError> = std::result::Result<T, E>;
+
+/// The hyperparameters exactly as `forest_fit` receives them (`i32` each, `seed` as
+/// the `u64`'s bits): `max_features` 0 = all, `max_depth` 0 = unlimited, every tree
+/// bootstrapped. [`ForestGuest::fit_raw`] passes them unchecked, so conformance tests
+/// can hand the guest values that [`ForestParams`] cannot hold (negative ones).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RawParams {
+    /// Trees (≥ 1).
+    pub n_trees: i32,
+    /// Features per node, 0 = all, else 1..=d.
+    pub max_features: i32,
+    /// Depth limit, 0 = unlimited.
+    pub max_depth: i32,
+    /// Least weight of a node that is split (≥ 2).
+    pub min_samples_split: i32,
+    /// Least weight on each side of a split (≥ 1).
+    pub min_samples_leaf: i32,
+    /// Seed bits.
+    pub seed: i64,
+}
+
+impl RawParams {
+    /// Converts [`ForestParams`] for data with `d` features.
+    ///
+    /// # Errors
+    /// [`ForestGuestError::Forest`] for `max_features = Some(0)` (the ABI's 0 means
+    /// "all", so the guest could not see the mistake); [`ForestGuestError::Input`] for a
+    /// value over `i32::MAX`, `max_depth = Some(0)` (0 means unlimited in the ABI) or
+    /// `bootstrap = false` (the ABI always bootstraps). Everything else is left to the
+    /// guest to check.
+    pub fn from_params(p: &ForestParams, d: usize) -> Result<RawParams> {
+        if p.max_features == Some(0) {
+            return Err(ForestError::MaxFeatures { got: 0, d }.into());
+        }
+        if p.max_depth == Some(0) {
+            return Err(ForestGuestError::Input(
+                "max_depth = Some(0) (root-only trees): the ABI reads 0 as unlimited".into(),
+            ));
+        }
+        if !p.bootstrap {
+            return Err(ForestGuestError::Input(
+                "bootstrap = false: forest ABI v1 always draws bootstrap samples".into(),
+            ));
+        }
+        Ok(RawParams {
+            n_trees: to_i32("n_trees", p.n_trees)?,
+            max_features: to_i32("max_features", p.max_features.unwrap_or(0))?,
+            max_depth: to_i32("max_depth", p.max_depth.unwrap_or(0))?,
+            min_samples_split: to_i32("min_samples_split", p.min_samples_split)?,
+            min_samples_leaf: to_i32("min_samples_leaf", p.min_samples_leaf)?,
+            seed: p.seed as i64,
+        })
+    }
+}
+
+fn to_i32(what: &str, v: usize) -> Result<i32> {
+    i32::try_from(v).map_err(|_| ForestGuestError::Input(format!("{what} = {v} is over i32::MAX")))
+}
+
+type FitParams = (i32, i32, i32, i32, i32, i32, i32, i32, i32, i64);
+
+/// The forest ABI exports of one live instance, typed.
+struct Exports {
+    memory: Memory,
+    alloc: TypedFunc<i32, i32>,
+    free: TypedFunc<(i32, i32), i32>,
+    fit: TypedFunc<FitParams, i32>,
+    predict: TypedFunc<(i32, i32, i32), i32>,
+    last_error: TypedFunc<(i32, i32), i32>,
+    node_count: TypedFunc<(), i32>,
+}
+
+/// One live instance.
+struct Live {
+    store: Store<WasiP1Ctx>,
+    x: Exports,
+}
+
+/// The random-forest guest in wasmtime: one instance, holding at most one forest.
+///
+/// WASI preview 1 is linked (the guest's `std` imports `fd_write`, `environ_*`,
+/// `proc_exit`) with no stdio, no environment, no arguments and no preopened
+/// directory. The engine is [`default_engine`] (shared with the vector guests).
+///
+/// **Traps.** When a call traps, the error is returned and the instance is rebuilt from
+/// the cached [`InstancePre`]: the `ForestGuest` stays usable but holds no forest.
+pub struct ForestGuest {
+    origin: String,
+    pre: InstancePre<WasiP1Ctx>,
+    live: Option<Live>,
+    /// Features of the forest inside the instance, `None` when there is none.
+    fitted: Option<usize>,
+    rebuilds: u64,
+}
+
+impl std::fmt::Debug for ForestGuest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ForestGuest")
+            .field("origin", &self.origin)
+            .field("fitted", &self.fitted)
+            .field("rebuilds", &self.rebuilds)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ForestGuest {
+    /// Loads the guest file at `path` with [`default_engine`].
+    ///
+    /// # Errors
+    /// [`ForestGuestError::Load`] (I/O, not wasm, malformed), then as
+    /// [`Self::from_module`].
+    pub fn load(path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref();
+        let module = compile_file(&default_engine()?, path)?;
+        Self::from_module(&module, &path.display().to_string())
+    }
+
+    /// Instantiates a compiled module; `origin` names it in errors.
+    ///
+    /// # Errors
+    /// [`ForestGuestError::Instantiate`], [`ForestGuestError::Export`],
+    /// [`ForestGuestError::AbiVersion`], [`ForestGuestError::Trap`].
+    pub fn from_module(module: &Module, origin: &str) -> Result<Self> {
+        let inst_err = |e: wasmtime::Error| ForestGuestError::Instantiate {
+            origin: origin.to_string(),
+            message: format!("{e:#}"),
+        };
+        let mut linker: Linker<WasiP1Ctx> = Linker::new(module.engine());
+        wasmtime_wasi::p1::add_to_linker_sync(&mut linker, |cx| cx).map_err(inst_err)?;
+        let pre = linker.instantiate_pre(module).map_err(inst_err)?;
+        let live = instantiate(&pre, origin)?;
+        Ok(ForestGuest {
+            origin: origin.to_string(),
+            pre,
+            live: Some(live),
+            fitted: None,
+            rebuilds: 0,
+        })
+    }
+
+    /// Where the module came from.
+    pub fn origin(&self) -> &str {
+        &self.origin
+    }
+
+    /// How many times the instance was rebuilt after a trap.
+    pub fn rebuilds(&self) -> u64 {
+        self.rebuilds
+    }
+
+    /// Features per row of the forest inside the instance, `None` before a fit.
+    pub fn n_features(&self) -> Option<usize> {
+        self.fitted
+    }
+
+    /// Trains a forest on `data` inside the guest (same algorithm and seed handling
+    /// as [`offload_core::forest::Forest::fit`]), replacing any previous one.
+    ///
+    /// # Errors
+    /// As [`RawParams::from_params`]; then as [`Self::fit_raw`].
+    pub fn fit(&mut self, data: &Dataset, params: &ForestParams) -> Result<()> {
+        let raw = RawParams::from_params(params, data.n_features)?;
+        self.fit_raw(&data.x, &data.y, data.n_features, raw)
+    }
+
+    /// Trains on `x` (`y.len() × n_features` `f32`, row-major) and `y` with the ABI's
+    /// hyperparameters as they are: the guest checks them.
+    ///
+    /// # Errors
+    /// [`ForestGuestError::Input`] when `x.len() != y.len() × n_features` or a size is
+    /// over `i32::MAX`; [`ForestGuestError::Guest`] with [`ERR_PARAMS`] for a bad
+    /// hyperparameter, [`ERR_DATA`] for empty data, [`ERR_OOM`]; [`ForestGuestError::Trap`].
+    /// On any error the instance holds no forest.
+    pub fn fit_raw(&mut self, x: &[f32], y: &[f64], n_features: usize, p: RawParams) -> Result<()> {
+        self.fitted = None;
+        let n = y.len();
+        if n.checked_mul(n_features) != Some(x.len()) {
+            return Err(ForestGuestError::Input(format!(
+                "x has {} values, y has {n} rows of {n_features} features",
+                x.len()
+            )));
+        }
+        let (n_i, d_i) = (to_i32("n_rows", n)?, to_i32("n_features", n_features)?);
+        // Empty data: let the guest report it (no block can be 0 bytes).
+        let (xb, yb) = if n == 0 || n_features == 0 {
+            ((8, 8), (8, 8))
+        } else {
+            let xb = self.put("forest_fit", bytemuck::cast_slice(x))?;
+            let yb = match self.put("forest_fit", bytemuck::cast_slice(y)) {
+                Ok(b) => b,
+                Err(e) => {
+                    self.release(xb);
+                    return Err(e);
+                }
+            };
+            (xb, yb)
+        };
+        let args = (
+            xb.0,
+            yb.0,
+            n_i,
+            d_i,
+            p.n_trees,
+            p.max_features,
+            p.max_depth,
+            p.min_samples_split,
+            p.min_samples_leaf,
+            p.seed,
+        );
+        let rc = self.call("forest_fit", |s, x| x.fit.call(s, args));
+        // After a trap the blocks went down with the old instance.
+        if rc.is_ok() && n > 0 && n_features > 0 {
+            self.release(xb);
+            self.release(yb);
+        }
+        self.check_rc("forest_fit", rc?)?;
+        self.fitted = Some(n_features);
+        Ok(())
+    }
+
+    /// Predicts `x` (`n × n_features` `f32`, row-major) with the forest inside the
+    /// guest: `n` means of the trees' leaf values, bit for bit what
+    /// [`offload_core::forest::Forest::predict`] gives for the same forest.
+    ///
+    /// # Errors
+    /// [`ForestGuestError::NotFitted`]; [`ForestGuestError::Forest`] (`Width`) when
+    /// `x.len()` is not a multiple of `n_features`; [`ForestGuestError::Input`] for a
+    /// size over `i32::MAX`; [`ForestGuestError::Guest`]; [`ForestGuestError::Trap`].
+    pub fn predict(&mut self, x: &[f32]) -> Result<Vec<f64>> {
+        let d = self.fitted.ok_or(ForestGuestError::NotFitted)?;
+        if !x.len().is_multiple_of(d) {
+            return Err(ForestError::Width { got: x.len(), d }.into());
+        }
+        let n = x.len() / d;
+        if n == 0 {
+            return Ok(Vec::new());
+        }
+        let n_i = to_i32("n_rows", n)?;
+        let out_bytes = n
+            .checked_mul(8)
+            .filter(|&b| b <= i32::MAX as usize)
+            .ok_or_else(|| {
+                ForestGuestError::Input(format!(
+                    "{n} predictions of 8 bytes are over i32::MAX bytes"
+                ))
+            })?;
+        let xb = self.put("forest_predict", bytemuck::cast_slice(x))?;
+        let ob = match self.alloc("forest_predict", out_bytes) {
+            Ok(p) => (p, out_bytes as i32),
+            Err(e) => {
+                self.release(xb);
+                return Err(e);
+            }
+        };
+        let rc = self.call("forest_predict", |s, x| {
+            x.predict.call(s, (xb.0, n_i, ob.0))
+        });
+        let result = rc
+            .and_then(|rc| self.check_rc("forest_predict", rc))
+            .and_then(|()| {
+                let live = self.live.as_ref().ok_or_else(|| self.rebuild_error())?;
+                let mem = live.x.memory.data(&live.store);
+                let start = ob.0 as usize;
+                let bytes = mem.get(start..start + out_bytes).ok_or_else(|| {
+                    ForestGuestError::BadPointer {
+                        ptr: ob.0,
+                        bytes: out_bytes,
+                        reason: "the block no longer lies inside linear memory".into(),
+                    }
+                })?;
+                let mut out = vec![0.0f64; n];
+                bytemuck::cast_slice_mut::<f64, u8>(&mut out).copy_from_slice(bytes);
+                Ok(out)
+            });
+        // After a trap the blocks went down with the old instance.
+        if !matches!(result, Err(ForestGuestError::Trap { .. })) {
+            self.release(xb);
+            self.release(ob);
+        }
+        result
+    }
+
+    /// Nodes over all trees of the forest inside the guest.
+    ///
+    /// # Errors
+    /// [`ForestGuestError::NotFitted`]; [`ForestGuestError::Trap`].
+    pub fn node_count(&mut self) -> Result<usize> {
+        if self.fitted.is_none() {
+            return Err(ForestGuestError::NotFitted);
+        }
+        let rc = self.call("forest_node_count", |s, x| x.node_count.call(s, ()))?;
+        self.check_rc("forest_node_count", rc)?;
+        Ok(rc as usize)
+    }
+
+    /// Allocates a block of `bytes` in the guest, copies `data` (exactly `bytes`) into
+    /// it and returns `(ptr, bytes)`.
+    fn put(&mut self, op: &'static str, data: &[u8]) -> Result<(i32, i32)> {
+        let bytes = data.len();
+        if bytes > i32::MAX as usize {
+            return Err(ForestGuestError::Input(format!(
+                "{op}: {bytes} bytes of input are over i32::MAX"
+            )));
+        }
+        let p = self.alloc(op, bytes)?;
+        let live = self
+            .live
+            .as_mut()
+            .ok_or_else(|| ForestGuestError::Rebuild {
+                origin: self.origin.clone(),
+                message: "the instance went down during the call".into(),
+            })?;
+        let start = p as usize;
+        live.x.memory.data_mut(&mut live.store)[start..start + bytes].copy_from_slice(data);
+        Ok((p, bytes as i32))
+    }
+
+    /// `forest_alloc(bytes)`, with the pointer checked: non-null, 8-aligned, and the
+    /// whole block inside linear memory.
+    fn alloc(&mut self, op: &'static str, bytes: usize) -> Result<i32> {
+        let b = bytes as i32; // callers keep bytes ≤ i32::MAX
+        let p = self.call("forest_alloc", |s, x| x.alloc.call(s, b))?;
+        if p == 0 {
+            let message = self.last_error();
+            return Err(ForestGuestError::Guest {
+                op,
+                code: ERR_OOM,
+                message: format!("forest_alloc({bytes}) failed: {message}"),
+            });
+        }
+        let live = self.live.as_ref().ok_or_else(|| self.rebuild_error())?;
+        let size = live.x.memory.data_size(&live.store);
+        let reason = if p < 0 {
+            Some("negative offset".to_string())
+        } else if p % 8 != 0 {
+            Some("not 8-byte aligned".to_string())
+        } else if p as usize + bytes > size {
+            Some(format!("the block ends past linear memory ({size} bytes)"))
+        } else {
+            None
+        };
+        match reason {
+            Some(reason) => Err(ForestGuestError::BadPointer {
+                ptr: p,
+                bytes,
+                reason,
+            }),
+            None => Ok(p),
+        }
+    }
+
+    /// Frees a block; a failure is ignored (the block leaks inside the sandbox, and
+    /// after a trap the instance it belonged to is gone anyway).
+    fn release(&mut self, (p, bytes): (i32, i32)) {
+        if let Some(live) = self.live.as_mut() {
+            if live.x.free.call(&mut live.store, (p, bytes)).is_err() {
+                self.poison();
+            }
+        }
+    }
+
+    /// Turns a negative return code into [`ForestGuestError::Guest`].
+    fn check_rc(&mut self, op: &'static str, rc: i32) -> Result<()> {
+        if rc >= 0 {
+            return Ok(());
+        }
+        let message = self.last_error();
+        Err(ForestGuestError::Guest {
+            op,
+            code: rc,
+            message,
+        })
+    }
+
+    /// The guest's last error message (read through a guest block), or why it could not
+    /// be read. A trap while reading it drops the instance.
+    fn last_error(&mut self) -> String {
+        let Some(live) = self.live.as_mut() else {
+            return "(no instance to ask)".into();
+        };
+        match read_last_error(&mut live.store, &live.x) {
+            Ok(text) => text,
+            Err(e) => {
+                self.poison();
+                format!("(reading the message trapped: {e})")
+            }
+        }
+    }
+
+    /// Calls into the live instance (rebuilding it first if a trap took it down); a trap
+    /// becomes [`ForestGuestError::Trap`] and drops the instance, which is rebuilt at
+    /// once.
+    fn call<R>(
+        &mut self,
+        op: &'static str,
+        f: impl FnOnce(&mut Store<WasiP1Ctx>, &Exports) -> wasmtime::Result<R>,
+    ) -> Result<R> {
+        if self.live.is_none() {
+            self.rebuild()?;
+        }
+        let Some(live) = self.live.as_mut() else {
+            return Err(self.rebuild_error());
+        };
+        match f(&mut live.store, &live.x) {
+            Ok(r) => Ok(r),
+            Err(e) => {
+                let message = match e.downcast_ref::<wasmtime_wasi::I32Exit>() {
+                    Some(exit) => format!("proc_exit({})", exit.0),
+                    None => match e.downcast_ref::<wasmtime::Trap>() {
+                        Some(t) => t.to_string(),
+                        None => format!("{e:#}"),
+                    },
+                };
+                self.poison();
+                // A failed rebuild is reported by the next call.
+                let _ = self.rebuild();
+                Err(ForestGuestError::Trap { op, message })
+            }
+        }
+    }
+
+    fn poison(&mut self) {
+        self.live = None;
+        self.fitted = None;
+    }
+
+    fn rebuild(&mut self) -> Result<()> {
+        match instantiate(&self.pre, &self.origin) {
+            Ok(live) => {
+                self.live = Some(live);
+                self.fitted = None;
+                self.rebuilds += 1;
+                Ok(())
+            }
+            Err(e) => Err(ForestGuestError::Rebuild {
+                origin: self.origin.clone(),
+                message: e.to_string(),
+            }),
+        }
+    }
+
+    fn rebuild_error(&self) -> ForestGuestError {
+        ForestGuestError::Rebuild {
+            origin: self.origin.clone(),
+            message: "the instance went down during the call".into(),
+        }
+    }
+}
+
+/// `forest_last_error` through a guest block of at most [`MAX_MESSAGE`] bytes; `Err`
+/// only when the guest trapped.
+fn read_last_error(store: &mut Store<WasiP1Ctx>, x: &Exports) -> wasmtime::Result<String> {
+    let len = x.last_error.call(&mut *store, (0, 0))?;
+    if len <= 0 {
+        return Ok(format!("(no message; forest_last_error returned {len})"));
+    }
+    let cap = len.min(MAX_MESSAGE);
+    let buf = x.alloc.call(&mut *store, cap)?;
+    if buf <= 0 {
+        return Ok(format!(
+            "(a message of {len} bytes the guest has no room to copy)"
+        ));
+    }
+    let n = x.last_error.call(&mut *store, (buf, cap))?;
+    let text = if n < 0 {
+        format!("(forest_last_error returned {n})")
+    } else {
+        let k = n.min(cap) as usize;
+        let start = buf as usize;
+        match x.memory.data(&*store).get(start..start + k) {
+            Some(b) => String::from_utf8_lossy(b).into_owned(),
+            None => format!("(message block {start}+{k} outside linear memory)"),
+        }
+    };
+    x.free.call(&mut *store, (buf, cap))?;
+    Ok(text)
+}
+
+/// Instantiates one instance, checks `forest_abi_version()` and types every export.
+fn instantiate(pre: &InstancePre<WasiP1Ctx>, origin: &str) -> Result<Live> {
+    let wasi = WasiCtxBuilder::new().build_p1();
+    let mut store = Store::new(pre.module().engine(), wasi);
+    let instance = pre
+        .instantiate(&mut store)
+        .map_err(|e| ForestGuestError::Instantiate {
+            origin: origin.to_string(),
+            message: format!("{e:#}"),
+        })?;
+    let export_err = |name: &'static str, message: String| ForestGuestError::Export {
+        origin: origin.to_string(),
+        name,
+        message,
+    };
+    macro_rules! typed {
+        ($name:literal, $p:ty, $r:ty) => {
+            instance
+                .get_typed_func::<$p, $r>(&mut store, $name)
+                .map_err(|e| export_err($name, format!("{e:#}")))?
+        };
+    }
+    let version = typed!("forest_abi_version", (), i32);
+    let found = version
+        .call(&mut store, ())
+        .map_err(|e| ForestGuestError::Trap {
+            op: "forest_abi_version",
+            message: format!("{e:#}"),
+        })?;
+    if found != FOREST_ABI_VERSION {
+        return Err(ForestGuestError::AbiVersion {
+            found,
+            expected: FOREST_ABI_VERSION,
+        });
+    }
+    let memory = match instance.get_export(&mut store, "memory") {
+        Some(Extern::Memory(m)) => m,
+        Some(_) => return Err(export_err("memory", "not a memory".into())),
+        None => return Err(export_err("memory", "missing".into())),
+    };
+    let x = Exports {
+        memory,
+        alloc: typed!("forest_alloc", i32, i32),
+        free: typed!("forest_free", (i32, i32), i32),
+        fit: typed!("forest_fit", FitParams, i32),
+        predict: typed!("forest_predict", (i32, i32, i32), i32),
+        last_error: typed!("forest_last_error", (i32, i32), i32),
+        node_count: typed!("forest_node_count", (), i32),
+    };
+    Ok(Live { store, x })
+}

@@ -1,0 +1,796 @@
+//! [`VectorGuest`]: one instance of a vector guest (ABI v1) in wasmtime.
+
+use std::path::Path;
+use std::sync::OnceLock;
+
+use wasmtime::{
+    Config, Engine, Extern, InstancePre, Linker, Memory, Module, OptLevel, Store, TypedFunc,
+    WasmParams, WasmResults,
+};
+use wasmtime_wasi::p1::WasiP1Ctx;
+use wasmtime_wasi::WasiCtxBuilder;
+
+use crate::error::{Error, Result};
+use crate::Op;
+
+// The buffers are reinterpreted in place as `f64`; wasm linear memory is little-endian.
+#[cfg(target_endian = "big")]
+compile_error!("offload-host views wasm linear memory as host f64 and needs a little-endian host");
+
+/// The vector guest ABI version this host speaks (`abi_version()` must return it).
+pub const ABI_VERSION: i32 = 1;
+
+/// The WASI preview 1 import module name; a guest importing from it gets WASI linked.
+pub const WASI_P1_MODULE: &str = "wasi_snapshot_preview1";
+
+const T_GETTER: &str = "func () -> i32";
+const T_REDUCE: &str = "func (i32) -> f64";
+const T_MUL: &str = "func (i32)";
+const T_SCALE: &str = "func (f64, i32)";
+
+/// The exports ABI v1 requires, with their types (in the notation of
+/// [`Error::WrongExportType`]).
+pub const ABI_EXPORTS: [(&str, &str); 11] = [
+    ("memory", "memory"),
+    ("abi_version", T_GETTER),
+    ("get_capacity", T_GETTER),
+    ("get_buffer_a_offset", T_GETTER),
+    ("get_buffer_b_offset", T_GETTER),
+    ("get_result_offset", T_GETTER),
+    ("sum", T_REDUCE),
+    ("dot", T_REDUCE),
+    ("mul", T_MUL),
+    ("scale", T_SCALE),
+    ("sum_simd", T_REDUCE),
+];
+
+/// The wasmtime configuration every guest runs under: Cranelift at `OptLevel::Speed`,
+/// the SIMD proposal (simd128) on, signal-based traps (bounds checks by guard pages,
+/// the cheapest calls), wasm backtraces off (they only cost time on a trap and the
+/// host reports the trap by op name anyway).
+pub fn engine_config() -> Config {
+    let mut config = Config::new();
+    config
+        .cranelift_opt_level(OptLevel::Speed)
+        .wasm_simd(true)
+        .signals_based_traps(true)
+        .wasm_backtrace_max_frames(None);
+    config
+}
+
+/// A process-wide [`Engine`] built from [`engine_config`] (an `Engine` is a cheap
+/// handle; compiled [`Module`]s can be shared between guests of the same engine).
+///
+/// # Errors
+/// [`Error::Engine`] when wasmtime rejects the configuration on this machine.
+pub fn default_engine() -> Result<Engine> {
+    static ENGINE: OnceLock<std::result::Result<Engine, String>> = OnceLock::new();
+    ENGINE
+        .get_or_init(|| Engine::new(&engine_config()).map_err(|e| format!("{e:#}")))
+        .clone()
+        .map_err(|message| Error::Engine { message })
+}
+
+/// Reads and compiles a guest file with `engine`.
+///
+/// # Errors
+/// [`Error::Io`] when the file cannot be read, then as [`compile`].
+pub fn compile_file(engine: &Engine, path: impl AsRef<Path>) -> Result<Module> {
+    let path = path.as_ref();
+    let bytes = std::fs::read(path).map_err(|error| Error::Io {
+        path: path.to_path_buf(),
+        error,
+    })?;
+    compile(engine, &bytes, &path.display().to_string())
+}
+
+/// Validates and compiles a binary module; `origin` names it in errors. WAT text is
+/// not accepted (a guest is a built artefact).
+///
+/// # Errors
+/// [`Error::NotWasm`] without the `\0asm` magic; [`Error::Malformed`] when wasmtime
+/// cannot decode, validate or compile it (truncated file, bad section, ...).
+pub fn compile(engine: &Engine, bytes: &[u8], origin: &str) -> Result<Module> {
+    if !bytes.starts_with(b"\0asm") {
+        return Err(Error::NotWasm {
+            origin: origin.to_string(),
+        });
+    }
+    Module::from_binary(engine, bytes).map_err(|e| Error::Malformed {
+        origin: origin.to_string(),
+        message: format!("{e:#}"),
+    })
+}
+
+/// How a guest is instantiated.
+#[derive(Debug, Clone, Default)]
+pub struct LoadOptions {
+    /// Give a WASI guest the host's stdin/stdout/stderr (off: it gets none, so a Go
+    /// panic message is lost but nothing leaks onto the host's terminal).
+    pub inherit_stdio: bool,
+}
+
+/// One of the three static `f64` buffers of a guest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Buffer {
+    /// Input `a` (`get_buffer_a_offset`).
+    A,
+    /// Input `b` (`get_buffer_b_offset`).
+    B,
+    /// Output (`get_result_offset`).
+    Result,
+}
+
+/// Where a guest keeps its buffers; read once per instance and checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Layout {
+    /// Elements (`f64`) in each buffer; > 0.
+    pub capacity: usize,
+    /// Byte offset of buffer `a` in linear memory; 8-aligned.
+    pub a_offset: usize,
+    /// Byte offset of buffer `b`; 8-aligned.
+    pub b_offset: usize,
+    /// Byte offset of the result buffer; 8-aligned.
+    pub result_offset: usize,
+}
+
+impl Layout {
+    /// Byte offset of `which`.
+    pub fn offset(&self, which: Buffer) -> usize {
+        match which {
+            Buffer::A => self.a_offset,
+            Buffer::B => self.b_offset,
+            Buffer::Result => self.result_offset,
+        }
+    }
+
+    /// Checks alignment, bounds (against `memory_bytes`, the linear memory size) and
+    /// that the three buffers do not overlap.
+    fn check(&self, memory_bytes: usize) -> Result<()> {
+        let bytes = self.capacity * 8;
+        let named = [
+            ("a", self.a_offset),
+            ("b", self.b_offset),
+            ("result", self.result_offset),
+        ];
+        for (name, off) in named {
+            if !off.is_multiple_of(8) {
+                return Err(Error::BadLayout {
+                    reason: format!("buffer {name} offset {off} is not 8-byte aligned"),
+                });
+            }
+            if off + bytes > memory_bytes {
+                return Err(Error::BadLayout {
+                    reason: format!(
+                        "buffer {name} [{off}, {}) is out of bounds of linear memory ({memory_bytes} bytes)",
+                        off + bytes
+                    ),
+                });
+            }
+        }
+        for i in 0..3 {
+            for j in i + 1..3 {
+                let (ni, oi) = named[i];
+                let (nj, oj) = named[j];
+                if oi < oj + bytes && oj < oi + bytes {
+                    return Err(Error::BadLayout {
+                        reason: format!(
+                            "buffers {ni} (offset {oi}) and {nj} (offset {oj}) overlap ({bytes} bytes each)"
+                        ),
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Store data: the WASI context, only for guests that import WASI.
+struct HostState {
+    wasi: Option<WasiP1Ctx>,
+}
+
+/// The exports of one live instance, typed.
+struct Exports {
+    memory: Memory,
+    sum: TypedFunc<i32, f64>,
+    dot: TypedFunc<i32, f64>,
+    mul: TypedFunc<i32, ()>,
+    scale: TypedFunc<(f64, i32), ()>,
+    sum_simd: TypedFunc<i32, f64>,
+}
+
+/// A vector guest (ABI v1, see `shared/DESIGN.md`) instantiated in wasmtime.
+///
+/// Loading validates the module, links WASI preview 1 (no preopened directories,
+/// no environment, no arguments, stdio only with [`LoadOptions::inherit_stdio`]) only
+/// when the module imports `wasi_snapshot_preview1`, calls `_initialize` when it is
+/// exported (Go's `-buildmode=c-shared` reactor needs it), checks `abi_version() == 1`,
+/// reads the capacity and the three buffer offsets once and checks them (8-aligned,
+/// inside linear memory, disjoint), and caches every export as a [`TypedFunc`].
+///
+/// The user-facing ops ([`sum`](Self::sum), [`dot`](Self::dot), [`mul`](Self::mul),
+/// [`scale`](Self::scale), [`sum_simd`](Self::sum_simd)) copy the inputs into the
+/// guest's buffers through zero-copy `&mut [f64]` views of linear memory, call the
+/// export, and copy the result out; inputs longer than the capacity run in
+/// capacity-sized chunks (partial sums are added in chunk order).
+///
+/// **Traps.** When a call traps (or a WASI guest calls `proc_exit`), the error is
+/// returned and the instance is thrown away and rebuilt from the cached
+/// [`InstancePre`] (fresh store, fresh memory, `_initialize` again, layout re-checked),
+/// so the `VectorGuest` stays usable; buffer contents written before the trap are
+/// lost. If the rebuild itself fails, every later call retries it first and returns
+/// [`Error::Rebuild`] while it keeps failing.
+pub struct VectorGuest {
+    origin: String,
+    module: Module,
+    pre: InstancePre<HostState>,
+    wasi: bool,
+    options: LoadOptions,
+    store: Store<HostState>,
+    exports: Exports,
+    layout: Layout,
+    poisoned: bool,
+    rebuilds: u64,
+}
+
+impl std::fmt::Debug for VectorGuest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VectorGuest")
+            .field("origin", &self.origin)
+            .field("wasi", &self.wasi)
+            .field("layout", &self.layout)
+            .field("rebuilds", &self.rebuilds)
+            .finish_non_exhaustive()
+    }
+}
+
+impl VectorGuest {
+    /// Loads a guest file with [`default_engine`] and default [`LoadOptions`].
+    ///
+    /// # Errors
+    /// I/O, [`Error::NotWasm`], [`Error::Malformed`], then as [`Self::from_module`].
+    pub fn load(path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref();
+        let module = compile_file(&default_engine()?, path)?;
+        Self::from_module(
+            &module,
+            &path.display().to_string(),
+            &LoadOptions::default(),
+        )
+    }
+
+    /// Loads a guest from the bytes of a binary module; `origin` names it in errors.
+    ///
+    /// # Errors
+    /// As [`compile`] and [`Self::from_module`].
+    pub fn from_bytes(bytes: &[u8], origin: &str) -> Result<Self> {
+        let module = compile(&default_engine()?, bytes, origin)?;
+        Self::from_module(&module, origin, &LoadOptions::default())
+    }
+
+    /// Instantiates an already compiled module (compile once, instantiate many).
+    ///
+    /// # Errors
+    /// [`Error::Instantiate`] for an import other than WASI preview 1 or a failing
+    /// start; [`Error::Trap`]/[`Error::ProcExit`] from `_initialize`;
+    /// [`Error::AbiVersion`]; [`Error::MissingExport`]; [`Error::WrongExportType`];
+    /// [`Error::BadLayout`].
+    pub fn from_module(module: &Module, origin: &str, options: &LoadOptions) -> Result<Self> {
+        let wasi = module
+            .imports()
+            .any(|import| import.module() == WASI_P1_MODULE);
+        let mut linker: Linker<HostState> = Linker::new(module.engine());
+        if wasi {
+            wasmtime_wasi::p1::add_to_linker_sync(&mut linker, |state: &mut HostState| {
+                state
+                    .wasi
+                    .get_or_insert_with(|| WasiCtxBuilder::new().build_p1())
+            })
+            .map_err(|e| Error::Instantiate {
+                origin: origin.to_string(),
+                message: format!("linking WASI preview 1: {e:#}"),
+            })?;
+        }
+        let pre = linker
+            .instantiate_pre(module)
+            .map_err(|e| Error::Instantiate {
+                origin: origin.to_string(),
+                message: format!("{e:#}"),
+            })?;
+        let (store, exports, layout) = instantiate(&pre, wasi, options, origin)?;
+        Ok(VectorGuest {
+            origin: origin.to_string(),
+            module: module.clone(),
+            pre,
+            wasi,
+            options: options.clone(),
+            store,
+            exports,
+            layout,
+            poisoned: false,
+            rebuilds: 0,
+        })
+    }
+
+    /// Where the module came from (its path, or the origin given to [`Self::from_bytes`]).
+    pub fn origin(&self) -> &str {
+        &self.origin
+    }
+
+    /// The compiled module.
+    pub fn module(&self) -> &Module {
+        &self.module
+    }
+
+    /// Whether the module imports WASI preview 1 (and so had it linked).
+    pub fn imports_wasi(&self) -> bool {
+        self.wasi
+    }
+
+    /// Names of every export of the module, in module order.
+    pub fn export_names(&self) -> Vec<String> {
+        self.module
+            .exports()
+            .map(|e| e.name().to_string())
+            .collect()
+    }
+
+    /// The checked buffer layout.
+    pub fn layout(&self) -> Layout {
+        self.layout
+    }
+
+    /// Elements in each guest buffer.
+    pub fn capacity(&self) -> usize {
+        self.layout.capacity
+    }
+
+    /// How many times the instance was rebuilt after a trap or `proc_exit`.
+    pub fn rebuilds(&self) -> u64 {
+        self.rebuilds
+    }
+
+    /// Σ a\[i\] through the guest's `sum`, chunked past the capacity.
+    ///
+    /// # Errors
+    /// [`Error::Trap`]/[`Error::ProcExit`] when the guest fails (instance rebuilt).
+    pub fn sum(&mut self, a: &[f64]) -> Result<f64> {
+        self.reduce(Op::Sum, a, None)
+    }
+
+    /// Σ a\[i\] through the guest's `sum_simd` (simd128 partial sums), chunked.
+    ///
+    /// # Errors
+    /// As [`Self::sum`].
+    pub fn sum_simd(&mut self, a: &[f64]) -> Result<f64> {
+        self.reduce(Op::SumSimd, a, None)
+    }
+
+    /// Σ a\[i\]·b\[i\] through the guest's `dot`, chunked.
+    ///
+    /// # Errors
+    /// [`Error::LengthMismatch`] when `b.len() != a.len()`; as [`Self::sum`].
+    pub fn dot(&mut self, a: &[f64], b: &[f64]) -> Result<f64> {
+        check_len("b", b.len(), a.len())?;
+        self.reduce(Op::Dot, a, Some(b))
+    }
+
+    /// out\[i\] = a\[i\]·b\[i\] through the guest's `mul`, chunked.
+    ///
+    /// # Errors
+    /// [`Error::LengthMismatch`] when `b` or `out` is not as long as `a`; as [`Self::sum`].
+    pub fn mul(&mut self, a: &[f64], b: &[f64], out: &mut [f64]) -> Result<()> {
+        check_len("b", b.len(), a.len())?;
+        check_len("out", out.len(), a.len())?;
+        self.map(Op::Mul, 0.0, a, Some(b), out)
+    }
+
+    /// out\[i\] = s·a\[i\] through the guest's `scale`, chunked.
+    ///
+    /// # Errors
+    /// [`Error::LengthMismatch`] when `out` is not as long as `a`; as [`Self::sum`].
+    pub fn scale(&mut self, s: f64, a: &[f64], out: &mut [f64]) -> Result<()> {
+        check_len("out", out.len(), a.len())?;
+        self.map(Op::Scale, s, a, None, out)
+    }
+
+    /// Copies `a` into buffer `a` (`a.len()` ≤ capacity).
+    ///
+    /// # Errors
+    /// [`Error::OverCapacity`] when `a` is longer than the capacity.
+    pub fn write_a(&mut self, a: &[f64]) -> Result<()> {
+        self.buffer_mut(Buffer::A, a.len())?.copy_from_slice(a);
+        Ok(())
+    }
+
+    /// Copies `b` into buffer `b` (`b.len()` ≤ capacity).
+    ///
+    /// # Errors
+    /// [`Error::OverCapacity`] when `b` is longer than the capacity.
+    pub fn write_b(&mut self, b: &[f64]) -> Result<()> {
+        self.buffer_mut(Buffer::B, b.len())?.copy_from_slice(b);
+        Ok(())
+    }
+
+    /// Copies the first `out.len()` elements of the result buffer into `out`.
+    ///
+    /// # Errors
+    /// [`Error::OverCapacity`] when `out` is longer than the capacity.
+    pub fn read_result(&mut self, out: &mut [f64]) -> Result<()> {
+        out.copy_from_slice(self.buffer(Buffer::Result, out.len())?);
+        Ok(())
+    }
+
+    /// A zero-copy mutable view of the first `len` elements of a guest buffer.
+    ///
+    /// # Errors
+    /// [`Error::OverCapacity`] when `len` > capacity; [`Error::Rebuild`] when the
+    /// instance is down after a trap and cannot be rebuilt.
+    pub fn buffer_mut(&mut self, which: Buffer, len: usize) -> Result<&mut [f64]> {
+        self.ensure_live()?;
+        let range = self.range(which, len)?;
+        let data = self.exports.memory.data_mut(&mut self.store);
+        let bytes = data.get_mut(range).ok_or_else(out_of_bounds)?;
+        bytemuck::try_cast_slice_mut(bytes).map_err(misaligned)
+    }
+
+    /// A zero-copy view of the first `len` elements of a guest buffer.
+    ///
+    /// # Errors
+    /// As [`Self::buffer_mut`].
+    pub fn buffer(&mut self, which: Buffer, len: usize) -> Result<&[f64]> {
+        self.ensure_live()?;
+        let range = self.range(which, len)?;
+        let data = self.exports.memory.data(&self.store);
+        let bytes = data.get(range).ok_or_else(out_of_bounds)?;
+        bytemuck::try_cast_slice(bytes).map_err(misaligned)
+    }
+
+    /// Runs `op` on the first `len` elements already in the guest's buffers (resident
+    /// data, no copies); `scalar` is used by [`Op::Scale`] only. Returns the scalar
+    /// result of `sum`, `dot` and `sum_simd`, `None` for `mul` and `scale` (their
+    /// output is in [`Buffer::Result`]).
+    ///
+    /// # Errors
+    /// [`Error::OverCapacity`] when `len` > capacity (checked before the call);
+    /// [`Error::Trap`]/[`Error::ProcExit`].
+    pub fn call(&mut self, op: Op, len: usize, scalar: f64) -> Result<Option<f64>> {
+        if len > self.layout.capacity {
+            return Err(Error::OverCapacity {
+                len,
+                capacity: self.layout.capacity,
+            });
+        }
+        // capacity fits in i32 (checked when the layout was read).
+        self.call_raw(op, len as i32, scalar)
+    }
+
+    /// Like [`Self::call`] but passes `len` to the guest unchecked, so that a bad
+    /// length reaches the guest (which must trap); for conformance tests.
+    ///
+    /// # Errors
+    /// [`Error::Trap`]/[`Error::ProcExit`] (the instance is rebuilt before returning).
+    #[inline]
+    pub fn call_raw(&mut self, op: Op, len: i32, scalar: f64) -> Result<Option<f64>> {
+        self.ensure_live()?;
+        let store = &mut self.store;
+        let x = &self.exports;
+        let result = match op {
+            Op::Sum => x.sum.call(store, len).map(Some),
+            Op::Dot => x.dot.call(store, len).map(Some),
+            Op::SumSimd => x.sum_simd.call(store, len).map(Some),
+            Op::Mul => x.mul.call(store, len).map(|()| None),
+            Op::Scale => x.scale.call(store, (scalar, len)).map(|()| None),
+        };
+        result.map_err(|e| self.failed(op.export(), e))
+    }
+
+    /// The cheapest call into the guest: `sum(0)`, for measuring call overhead.
+    /// Returns the guest's answer (0.0).
+    ///
+    /// # Errors
+    /// [`Error::Trap`]/[`Error::ProcExit`].
+    #[inline]
+    pub fn empty_call(&mut self) -> Result<f64> {
+        self.ensure_live()?;
+        match self.exports.sum.call(&mut self.store, 0) {
+            Ok(v) => Ok(v),
+            Err(e) => Err(self.failed("sum", e)),
+        }
+    }
+
+    fn range(&self, which: Buffer, len: usize) -> Result<std::ops::Range<usize>> {
+        if len > self.layout.capacity {
+            return Err(Error::OverCapacity {
+                len,
+                capacity: self.layout.capacity,
+            });
+        }
+        let off = self.layout.offset(which);
+        Ok(off..off + len * 8)
+    }
+
+    /// Sum-like ops: chunk, copy in, call, add the partial results.
+    fn reduce(&mut self, op: Op, a: &[f64], b: Option<&[f64]>) -> Result<f64> {
+        let cap = self.layout.capacity;
+        if a.is_empty() {
+            return Ok(self.call(op, 0, 0.0)?.unwrap_or(0.0));
+        }
+        let mut total: Option<f64> = None;
+        for (i, chunk) in a.chunks(cap).enumerate() {
+            self.write_a(chunk)?;
+            if let Some(b) = b {
+                self.write_b(&b[i * cap..i * cap + chunk.len()])?;
+            }
+            let part = self.call(op, chunk.len(), 0.0)?.unwrap_or(0.0);
+            total = Some(match total {
+                None => part,
+                Some(t) => t + part,
+            });
+        }
+        Ok(total.unwrap_or(0.0))
+    }
+
+    /// Element-wise ops: chunk, copy in, call, copy the result chunk out.
+    fn map(
+        &mut self,
+        op: Op,
+        scalar: f64,
+        a: &[f64],
+        b: Option<&[f64]>,
+        out: &mut [f64],
+    ) -> Result<()> {
+        let cap = self.layout.capacity;
+        if a.is_empty() {
+            self.call(op, 0, scalar)?;
+            return Ok(());
+        }
+        for (i, chunk) in a.chunks(cap).enumerate() {
+            let range = i * cap..i * cap + chunk.len();
+            self.write_a(chunk)?;
+            if let Some(b) = b {
+                self.write_b(&b[range.clone()])?;
+            }
+            self.call(op, chunk.len(), scalar)?;
+            self.read_result(&mut out[range])?;
+        }
+        Ok(())
+    }
+
+    /// Turns a failed call into an [`Error`] and rebuilds the instance.
+    #[cold]
+    fn failed(&mut self, op: &'static str, e: wasmtime::Error) -> Error {
+        let err = call_error(op, e);
+        self.poisoned = true;
+        // A failed rebuild leaves `poisoned` set; the next call retries and reports it.
+        let _ = self.rebuild();
+        err
+    }
+
+    #[inline]
+    fn ensure_live(&mut self) -> Result<()> {
+        if self.poisoned {
+            self.rebuild()?;
+        }
+        Ok(())
+    }
+
+    #[cold]
+    fn rebuild(&mut self) -> Result<()> {
+        let fresh = instantiate(&self.pre, self.wasi, &self.options, &self.origin).and_then(
+            |(store, exports, layout)| {
+                if layout == self.layout {
+                    Ok((store, exports))
+                } else {
+                    Err(Error::BadLayout {
+                        reason: format!(
+                            "the rebuilt instance reports {layout:?}, the first reported {:?}",
+                            self.layout
+                        ),
+                    })
+                }
+            },
+        );
+        match fresh {
+            Ok((store, exports)) => {
+                self.store = store;
+                self.exports = exports;
+                self.poisoned = false;
+                self.rebuilds += 1;
+                Ok(())
+            }
+            Err(e) => Err(Error::Rebuild {
+                origin: self.origin.clone(),
+                message: e.to_string(),
+            }),
+        }
+    }
+}
+
+fn check_len(what: &'static str, got: usize, expected: usize) -> Result<()> {
+    if got == expected {
+        Ok(())
+    } else {
+        Err(Error::LengthMismatch {
+            what,
+            got,
+            expected,
+        })
+    }
+}
+
+fn out_of_bounds() -> Error {
+    Error::BadLayout {
+        reason: "a buffer lies outside linear memory".to_string(),
+    }
+}
+
+fn misaligned(e: bytemuck::PodCastError) -> Error {
+    Error::BadLayout {
+        reason: format!("linear memory cannot be viewed as f64: {e}"),
+    }
+}
+
+/// Maps a wasmtime call error to [`Error::ProcExit`] or [`Error::Trap`].
+fn call_error(op: &'static str, e: wasmtime::Error) -> Error {
+    if let Some(exit) = e.downcast_ref::<wasmtime_wasi::I32Exit>() {
+        return Error::ProcExit { op, code: exit.0 };
+    }
+    let message = match e.downcast_ref::<wasmtime::Trap>() {
+        Some(trap) => trap.to_string(),
+        None => format!("{e:#}"),
+    };
+    Error::Trap { op, message }
+}
+
+/// Instantiates, initialises and checks one instance.
+fn instantiate(
+    pre: &InstancePre<HostState>,
+    wasi: bool,
+    options: &LoadOptions,
+    origin: &str,
+) -> Result<(Store<HostState>, Exports, Layout)> {
+    let wasi_ctx = wasi.then(|| {
+        let mut builder = WasiCtxBuilder::new();
+        if options.inherit_stdio {
+            builder.inherit_stdio();
+        }
+        builder.build_p1()
+    });
+    let mut store = Store::new(pre.module().engine(), HostState { wasi: wasi_ctx });
+    let instance = pre
+        .instantiate(&mut store)
+        .map_err(|e| Error::Instantiate {
+            origin: origin.to_string(),
+            message: format!("{e:#}"),
+        })?;
+
+    let func =
+        |store: &mut Store<HostState>, name: &'static str, expected: &'static str| match instance
+            .get_export(&mut *store, name)
+        {
+            None => Err(Error::MissingExport { name }),
+            Some(Extern::Func(f)) => Ok(f),
+            Some(other) => Err(Error::WrongExportType {
+                name,
+                expected,
+                found: extern_kind(&other).to_string(),
+            }),
+        };
+
+    if instance.get_export(&mut store, "_initialize").is_some() {
+        let init = func(&mut store, "_initialize", "func ()")?;
+        let init = typed::<(), ()>(&store, init, "_initialize", "func ()")?;
+        init.call(&mut store, ())
+            .map_err(|e| call_error("_initialize", e))?;
+    }
+
+    let abi = func(&mut store, "abi_version", T_GETTER)?;
+    let abi = typed::<(), i32>(&store, abi, "abi_version", T_GETTER)?;
+    let found = abi
+        .call(&mut store, ())
+        .map_err(|e| call_error("abi_version", e))?;
+    if found != ABI_VERSION {
+        return Err(Error::AbiVersion {
+            found,
+            expected: ABI_VERSION,
+        });
+    }
+
+    let memory = match instance.get_export(&mut store, "memory") {
+        None => return Err(Error::MissingExport { name: "memory" }),
+        Some(Extern::Memory(m)) => m,
+        Some(other) => {
+            return Err(Error::WrongExportType {
+                name: "memory",
+                expected: "memory",
+                found: extern_kind(&other).to_string(),
+            })
+        }
+    };
+
+    let getter = |store: &mut Store<HostState>, name: &'static str| -> Result<i32> {
+        let f = func(store, name, T_GETTER)?;
+        let f = typed::<(), i32>(store, f, name, T_GETTER)?;
+        f.call(&mut *store, ()).map_err(|e| call_error(name, e))
+    };
+    let capacity = getter(&mut store, "get_capacity")?;
+    let a = getter(&mut store, "get_buffer_a_offset")?;
+    let b = getter(&mut store, "get_buffer_b_offset")?;
+    let r = getter(&mut store, "get_result_offset")?;
+
+    let f = func(&mut store, "sum", T_REDUCE)?;
+    let sum = typed::<i32, f64>(&store, f, "sum", T_REDUCE)?;
+    let f = func(&mut store, "dot", T_REDUCE)?;
+    let dot = typed::<i32, f64>(&store, f, "dot", T_REDUCE)?;
+    let f = func(&mut store, "mul", T_MUL)?;
+    let mul = typed::<i32, ()>(&store, f, "mul", T_MUL)?;
+    let f = func(&mut store, "scale", T_SCALE)?;
+    let scale = typed::<(f64, i32), ()>(&store, f, "scale", T_SCALE)?;
+    let f = func(&mut store, "sum_simd", T_REDUCE)?;
+    let sum_simd = typed::<i32, f64>(&store, f, "sum_simd", T_REDUCE)?;
+
+    if capacity <= 0 {
+        return Err(Error::BadLayout {
+            reason: format!("get_capacity() returned {capacity}; it must be > 0"),
+        });
+    }
+    // Offsets are wasm32 addresses: unsigned.
+    let layout = Layout {
+        capacity: capacity as usize,
+        a_offset: a as u32 as usize,
+        b_offset: b as u32 as usize,
+        result_offset: r as u32 as usize,
+    };
+    layout.check(memory.data_size(&store))?;
+
+    Ok((
+        store,
+        Exports {
+            memory,
+            sum,
+            dot,
+            mul,
+            scale,
+            sum_simd,
+        },
+        layout,
+    ))
+}
+
+fn typed<P: WasmParams, R: WasmResults>(
+    store: &Store<HostState>,
+    f: wasmtime::Func,
+    name: &'static str,
+    expected: &'static str,
+) -> Result<TypedFunc<P, R>> {
+    f.typed::<P, R>(store).map_err(|_| Error::WrongExportType {
+        name,
+        expected,
+        found: describe_func(&f.ty(store)),
+    })
+}
+
+/// `func (p, ...) -> r`, the notation of [`ABI_EXPORTS`].
+fn describe_func(ty: &wasmtime::FuncType) -> String {
+    let params: Vec<String> = ty.params().map(|p| p.to_string()).collect();
+    let results: Vec<String> = ty.results().map(|r| r.to_string()).collect();
+    let mut s = format!("func ({})", params.join(", "));
+    if !results.is_empty() {
+        s.push_str(" -> ");
+        s.push_str(&results.join(", "));
+    }
+    s
+}
+
+fn extern_kind(e: &Extern) -> &'static str {
+    match e {
+        Extern::Func(_) => "func",
+        Extern::Global(_) => "global",
+        Extern::Table(_) => "table",
+        Extern::Memory(_) => "memory",
+        Extern::SharedMemory(_) => "shared memory",
+        Extern::Tag(_) => "tag",
+    }
+}

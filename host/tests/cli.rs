@@ -1,0 +1,49 @@
+//! The `offload` binary end to end, on the Rust guest (always built first).
+
+mod common;
+
+use std::process::Command;
+
+fn offload(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_offload"))
+        .args(args)
+        .env("OFFLOAD_GUESTS_DIR", common::guests_dir())
+        .output()
+        .expect("running offload")
+}
+
+#[test]
+fn run_checks_against_core() {
+    common::guest_path("wasm-rust");
+    for op in ["sum", "dot", "mul", "scale", "sum_simd"] {
+        let out = offload(&["run", "wasm-rust", op, "--n", "1234", "--seed", "3"]);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{op}: {stdout}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(stdout.lines().any(|l| l == "OK"), "{stdout}");
+        assert!(stdout.contains("max_rel_err:"), "{stdout}");
+        assert!(stdout.contains("time_ns:"), "{stdout}");
+    }
+}
+
+#[test]
+fn run_unknown_guest_fails_with_a_hint() {
+    let out = offload(&["run", "wasm-nope", "sum", "--n", "3"]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("wasm-nope.wasm"), "{stderr}");
+    assert!(stderr.contains("./build.sh all"), "{stderr}");
+}
+
+#[test]
+fn guests_lists_the_rust_guest() {
+    common::guest_path("wasm-rust");
+    let out = offload(&["guests"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("wasm-rust"), "{stdout}");
+    assert!(stdout.contains("capacity:  "), "{stdout}");
+    assert!(stdout.contains("sum_simd"), "{stdout}");
+}

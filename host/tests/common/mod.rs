@@ -1,0 +1,209 @@
+//! Shared by the integration tests: where the built guests are, compiled once per
+//! test binary, and a small hand-written ABI v1 guest in WAT.
+#![allow(dead_code)] // each test binary uses a different part
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Mutex, OnceLock};
+
+use offload_host::{LoadOptions, VectorGuest};
+use wasmtime::Module;
+
+/// The three shipped guests, by path name.
+pub const GUESTS: [&str; 3] = ["wasm-rust", "wasm-c", "wasm-go"];
+
+/// `$OFFLOAD_GUESTS_DIR`, else `<workspace>/build/guests`.
+pub fn guests_dir() -> PathBuf {
+    match std::env::var_os("OFFLOAD_GUESTS_DIR") {
+        Some(dir) => PathBuf::from(dir),
+        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../build/guests"),
+    }
+}
+
+/// The `.wasm` file of a shipped guest; panics (fails the test) when it is not built.
+pub fn guest_path(name: &str) -> PathBuf {
+    let path = guests_dir().join(format!("{name}.wasm"));
+    assert!(
+        path.is_file(),
+        "guest {name} is not built: {} is missing; run ./build.sh test (or ./build.sh all) first",
+        path.display()
+    );
+    path
+}
+
+/// A shipped guest compiled once per test binary (cranelift in a debug build is the
+/// slow part), instantiated fresh for each caller.
+pub fn guest(name: &str) -> VectorGuest {
+    static MODULES: OnceLock<Mutex<HashMap<String, Module>>> = OnceLock::new();
+    let path = guest_path(name);
+    let module = {
+        let mut cache = MODULES.get_or_init(Default::default).lock().unwrap();
+        match cache.get(name) {
+            Some(m) => m.clone(),
+            None => {
+                let engine = offload_host::default_engine().expect("engine");
+                let m = offload_host::compile_file(&engine, &path)
+                    .unwrap_or_else(|e| panic!("compiling {name}: {e}"));
+                cache.insert(name.to_string(), m.clone());
+                m
+            }
+        }
+    };
+    VectorGuest::from_module(
+        &module,
+        &path.display().to_string(),
+        &LoadOptions::default(),
+    )
+    .unwrap_or_else(|e| panic!("instantiating {name}: {e}"))
+}
+
+/// How [`wat_guest`] deviates from a correct ABI v1 guest.
+#[derive(Debug, Clone)]
+pub struct WatSpec {
+    pub abi: i32,
+    pub capacity: i32,
+    pub a: i32,
+    pub b: i32,
+    pub result: i32,
+    /// Linear memory pages (64 KiB each).
+    pub pages: u32,
+    /// Exports to leave out.
+    pub omit: Vec<&'static str>,
+    /// `sum` exported as `(i32) -> i32` instead of `(i32) -> f64`.
+    pub sum_returns_i32: bool,
+    /// An extra import the host does not provide.
+    pub foreign_import: bool,
+    /// Import WASI `proc_exit` and call `proc_exit(3)` from `sum(7)`.
+    pub exit_on_len7: bool,
+}
+
+impl Default for WatSpec {
+    fn default() -> Self {
+        WatSpec {
+            abi: 1,
+            capacity: 4,
+            a: 1024,
+            b: 2048,
+            result: 4096,
+            pages: 1,
+            omit: vec![],
+            sum_returns_i32: false,
+            foreign_import: false,
+            exit_on_len7: false,
+        }
+    }
+}
+
+/// A small ABI v1 guest in WAT (sequential loops, traps on a bad length), shaped by
+/// `spec`, as binary wasm.
+pub fn wat_guest(spec: &WatSpec) -> Vec<u8> {
+    let WatSpec {
+        abi,
+        capacity: cap,
+        a,
+        b,
+        result: r,
+        pages,
+        ..
+    } = spec.clone();
+    let ex = |name: &str| {
+        if spec.omit.contains(&name) {
+            String::new()
+        } else {
+            format!("(export \"{name}\")")
+        }
+    };
+    let import = if spec.foreign_import {
+        r#"(import "env" "host_log" (func $log (param i32)))"#
+    } else {
+        ""
+    };
+    let (exit_import, exit_call) = if spec.exit_on_len7 {
+        (
+            r#"(import "wasi_snapshot_preview1" "proc_exit" (func $proc_exit (param i32)))"#,
+            "(if (i32.eq (local.get $n) (i32.const 7)) (then (call $proc_exit (i32.const 3))))",
+        )
+    } else {
+        ("", "")
+    };
+    let bad_sum = if spec.sum_returns_i32 {
+        format!(
+            "(func {} (param $n i32) (result i32) (i32.const 0))",
+            ex("sum")
+        )
+    } else {
+        String::new()
+    };
+    let good_sum_export = if spec.sum_returns_i32 {
+        String::new()
+    } else {
+        ex("sum")
+    };
+    let text = format!(
+        r#"(module
+  {import}
+  {exit_import}
+  (memory {mem} {pages})
+  (func {abi_ex} (result i32) (i32.const {abi}))
+  (func {cap_ex} (result i32) (i32.const {cap}))
+  (func {a_ex} (result i32) (i32.const {a}))
+  (func {b_ex} (result i32) (i32.const {b}))
+  (func {r_ex} (result i32) (i32.const {r}))
+  (func $check (param $n i32)
+    (if (i32.or (i32.lt_s (local.get $n) (i32.const 0))
+                (i32.gt_s (local.get $n) (i32.const {cap})))
+      (then unreachable)))
+  (func $sum {good_sum_export} (param $n i32) (result f64) (local $i i32) (local $s f64)
+    (call $check (local.get $n))
+    {exit_call}
+    (block $done (loop $l
+      (br_if $done (i32.ge_s (local.get $i) (local.get $n)))
+      (local.set $s (f64.add (local.get $s)
+        (f64.load offset={a} (i32.shl (local.get $i) (i32.const 3)))))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br $l)))
+    (local.get $s))
+  {bad_sum}
+  (func {simd_ex} (param $n i32) (result f64) (call $sum (local.get $n)))
+  (func {dot_ex} (param $n i32) (result f64) (local $i i32) (local $s f64) (local $p i32)
+    (call $check (local.get $n))
+    (block $done (loop $l
+      (br_if $done (i32.ge_s (local.get $i) (local.get $n)))
+      (local.set $p (i32.shl (local.get $i) (i32.const 3)))
+      (local.set $s (f64.add (local.get $s)
+        (f64.mul (f64.load offset={a} (local.get $p)) (f64.load offset={b} (local.get $p)))))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br $l)))
+    (local.get $s))
+  (func {mul_ex} (param $n i32) (local $i i32) (local $p i32)
+    (call $check (local.get $n))
+    (block $done (loop $l
+      (br_if $done (i32.ge_s (local.get $i) (local.get $n)))
+      (local.set $p (i32.shl (local.get $i) (i32.const 3)))
+      (f64.store offset={r} (local.get $p)
+        (f64.mul (f64.load offset={a} (local.get $p)) (f64.load offset={b} (local.get $p))))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br $l))))
+  (func {scale_ex} (param $s f64) (param $n i32) (local $i i32) (local $p i32)
+    (call $check (local.get $n))
+    (block $done (loop $l
+      (br_if $done (i32.ge_s (local.get $i) (local.get $n)))
+      (local.set $p (i32.shl (local.get $i) (i32.const 3)))
+      (f64.store offset={r} (local.get $p)
+        (f64.mul (local.get $s) (f64.load offset={a} (local.get $p))))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br $l))))
+)"#,
+        mem = ex("memory"),
+        abi_ex = ex("abi_version"),
+        cap_ex = ex("get_capacity"),
+        a_ex = ex("get_buffer_a_offset"),
+        b_ex = ex("get_buffer_b_offset"),
+        r_ex = ex("get_result_offset"),
+        simd_ex = ex("sum_simd"),
+        dot_ex = ex("dot"),
+        mul_ex = ex("mul"),
+        scale_ex = ex("scale"),
+    );
+    wat::parse_str(&text).unwrap_or_else(|e| panic!("test WAT does not parse: {e}\n{text}"))
+}

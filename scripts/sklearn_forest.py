@@ -1,0 +1,148 @@
+#!/usr/bin/env python3
+"""The scikit-learn peer of offload's random forest (issue 6, item 7).
+
+Runs scikit-learn's RandomForestRegressor(n_estimators=200, n_jobs=1, random_state=42)
+(CART, squared error, bootstrap, max_features=1.0 i.e. all features: the same
+hyperparameters as offload's ForestParams::default()) and prints one JSON line per run:
+train ms (fit), predict ms (predict on the test rows), test MSE and R², with the
+versions of scikit-learn, numpy and Python.
+
+Data:
+  * diabetes: offload's shipped copy, core/data/diabetes/diabetes.csv with the split in
+    train_idx.txt / test_idx.txt (scikit-learn's train_test_split(test_size=0.2,
+    random_state=42): 353 train / 89 test rows), so the MSE compares directly with every
+    offload path.
+  * friedman1: for each size n in --sizes, n training rows and --test-rows test rows of
+    sklearn.datasets.make_friedman1(n_features=10, noise=--noise). These are the same
+    distribution as offload-core's data::friedman1 (Friedman 1991: ten features uniform in
+    [0, 1), y = 10 sin(pi x0 x1) + 20 (x2 - 0.5)^2 + 10 x3 + 5 x4 + noise N(0, 1)) but
+    not the same draws (numpy's generator, not offload's PCG32): compare timings and the
+    order of magnitude of the MSE, not MSEs to the digit.
+
+Features are passed as float32, which is what scikit-learn's trees use internally (and
+what offload uses), so no conversion is timed.
+
+Usage:
+  python3 scripts/sklearn_forest.py [--data diabetes,friedman1] [--sizes 1000,10000]
+                                    [--trees 200] [--seed 42] [--repeat 1]
+                                    [--noise 1.0] [--test-rows 1000]
+Needs scikit-learn (and numpy): pip install scikit-learn
+"""
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+
+try:
+    import numpy as np
+    import sklearn
+    from sklearn.datasets import make_friedman1
+    from sklearn.ensemble import RandomForestRegressor
+    from sklearn.metrics import mean_squared_error, r2_score
+except ImportError as e:  # pragma: no cover - depends on the machine
+    sys.exit(f"sklearn_forest.py: {e}; install scikit-learn with: pip install scikit-learn")
+
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
+DIABETES = os.path.join(ROOT, "core", "data", "diabetes")
+
+
+def load_diabetes():
+    """Returns (x_train, y_train, x_test, y_test) of offload's shipped split."""
+    path = os.path.join(DIABETES, "diabetes.csv")
+    data = np.loadtxt(path, delimiter=",", skiprows=1, dtype=np.float64)
+    if data.shape != (442, 11):
+        sys.exit(f"sklearn_forest.py: {path}: expected 442 rows x 11 columns, got {data.shape}")
+    x, y = data[:, :10].astype(np.float32), data[:, 10]
+    idx = {}
+    for name in ("train_idx.txt", "test_idx.txt"):
+        idx[name] = np.loadtxt(os.path.join(DIABETES, name), dtype=np.int64)
+    tr, te = idx["train_idx.txt"], idx["test_idx.txt"]
+    if len(tr) != 353 or len(te) != 89:
+        sys.exit(f"sklearn_forest.py: split has {len(tr)}/{len(te)} rows, expected 353/89")
+    return x[tr], y[tr], x[te], y[te]
+
+
+def load_friedman(n, test_rows, noise, seed):
+    """n training rows and test_rows test rows of make_friedman1 (10 features)."""
+    x, y = make_friedman1(n_samples=n + test_rows, n_features=10, noise=noise,
+                          random_state=seed)
+    x = x.astype(np.float32)
+    return x[:n], y[:n], x[n:], y[n:]
+
+
+def run(name, split, args, rep):
+    x_tr, y_tr, x_te, y_te = split
+    model = RandomForestRegressor(n_estimators=args.trees, n_jobs=1, random_state=args.seed)
+    t0 = time.perf_counter_ns()
+    model.fit(x_tr, y_tr)
+    t1 = time.perf_counter_ns()
+    pred = model.predict(x_te)
+    t2 = time.perf_counter_ns()
+    nodes = int(sum(e.tree_.node_count for e in model.estimators_))
+    print(json.dumps({
+        "peer": "scikit-learn",
+        "data": name,
+        "rows_train": int(len(y_tr)),
+        "rows_test": int(len(y_te)),
+        "features": int(x_tr.shape[1]),
+        "n_estimators": args.trees,
+        "n_jobs": 1,
+        "random_state": args.seed,
+        "repeat": rep,
+        "train_ms": (t1 - t0) / 1e6,
+        "predict_ms": (t2 - t1) / 1e6,
+        "mse": float(mean_squared_error(y_te, pred)),
+        "r2": float(r2_score(y_te, pred)),
+        "nodes": nodes,
+        "sklearn": sklearn.__version__,
+        "numpy": np.__version__,
+        "python": platform.python_version(),
+        "machine": platform.node(),
+    }), flush=True)
+
+
+def ints(text):
+    try:
+        out = [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected comma-separated integers")
+    if not out or any(v <= 0 for v in out):
+        raise argparse.ArgumentTypeError(f"{text!r}: expected positive integers")
+    return out
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--data", default="diabetes,friedman1",
+                    help="comma-separated: diabetes, friedman1 (default both)")
+    ap.add_argument("--sizes", type=ints, default=[1000, 10000],
+                    help="Friedman #1 training rows (default 1000,10000)")
+    ap.add_argument("--trees", type=int, default=200)
+    ap.add_argument("--seed", type=int, default=42)
+    ap.add_argument("--repeat", type=int, default=1, help="runs per data set")
+    ap.add_argument("--noise", type=float, default=1.0, help="Friedman #1 noise (default 1.0)")
+    ap.add_argument("--test-rows", type=int, default=1000,
+                    help="Friedman #1 test rows (default 1000)")
+    args = ap.parse_args()
+    wanted = [d.strip() for d in args.data.split(",") if d.strip()]
+    unknown = [d for d in wanted if d not in ("diabetes", "friedman1")]
+    if unknown or not wanted:
+        ap.error(f"--data: unknown data set(s) {unknown}; use diabetes and/or friedman1")
+    if args.trees < 1 or args.repeat < 1 or args.test_rows < 1:
+        ap.error("--trees, --repeat and --test-rows must be at least 1")
+
+    if "diabetes" in wanted:
+        split = load_diabetes()
+        for rep in range(args.repeat):
+            run("diabetes", split, args, rep)
+    if "friedman1" in wanted:
+        for n in args.sizes:
+            split = load_friedman(n, args.test_rows, args.noise, args.seed)
+            for rep in range(args.repeat):
+                run("friedman1", split, args, rep)
+
+
+if __name__ == "__main__":
+    main()
