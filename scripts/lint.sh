@@ -5,6 +5,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 cargo fmt --all -- --check
 (cd wasm-modules/rust-guest && cargo fmt -- --check && cargo clippy --release -- -D warnings)
+(cd wasm-modules/forest-guest && cargo fmt -- --check && cargo clippy --release -- -D warnings)
 cargo clippy --workspace --all-targets -- -D warnings
 for d in go-host tinygo-guest; do
   [ -d "$d" ] || continue

@@ -198,7 +198,9 @@ pub fn parse_index_list(file: &str, text: &str, n_rows: usize) -> Result<Vec<usi
             .parse()
             .map_err(|_| bad(format!("{l:?} is not a row index")))?;
         if v >= n_rows {
-            return Err(bad(format!("row {v} out of range (the data has {n_rows} rows)")));
+            return Err(bad(format!(
+                "row {v} out of range (the data has {n_rows} rows)"
+            )));
         }
         out.push(v);
     }
@@ -305,22 +307,42 @@ mod tests {
         let mut all: Vec<usize> = tr.iter().chain(&te).copied().collect();
         all.sort_unstable();
         all.dedup();
-        assert_eq!(all.len(), 442, "train and test are disjoint and cover every row");
+        assert_eq!(
+            all.len(),
+            442,
+            "train and test are disjoint and cover every row"
+        );
     }
 
     #[test]
     fn malformed_csv_names_file_line_and_column() {
         let e = parse_csv("f.csv", "").unwrap_err();
-        assert_eq!(e.to_string(), "f.csv: empty file (need a header line and at least one data row)");
+        assert_eq!(
+            e.to_string(),
+            "f.csv: empty file (need a header line and at least one data row)"
+        );
         let e = parse_csv("f.csv", "a,b,y\n1,2,3\n1,2\n").unwrap_err();
         assert_eq!(e.to_string(), "f.csv:3: expected 3 columns, found 2");
         let e = parse_csv("f.csv", "a,b,y\n1,2,3\n1,zz,3\n").unwrap_err();
         assert_eq!(e.to_string(), "f.csv:3:2: \"zz\" is not a finite number");
         let e = parse_csv("f.csv", "a,b,y\n1,NaN,3\n").unwrap_err();
-        assert!(matches!(e, DataError::NotANumber { line: 2, column: 2, .. }));
-        assert!(matches!(parse_csv("f.csv", "a,b,y\n"), Err(DataError::Empty { .. })));
+        assert!(matches!(
+            e,
+            DataError::NotANumber {
+                line: 2,
+                column: 2,
+                ..
+            }
+        ));
+        assert!(matches!(
+            parse_csv("f.csv", "a,b,y\n"),
+            Err(DataError::Empty { .. })
+        ));
         let e = parse_index_list("i.txt", "1\n9\n", 5).unwrap_err();
-        assert_eq!(e.to_string(), "i.txt:2: row 9 out of range (the data has 5 rows)");
+        assert_eq!(
+            e.to_string(),
+            "i.txt:2: row 9 out of range (the data has 5 rows)"
+        );
     }
 
     #[test]

@@ -213,7 +213,11 @@ pub fn find_split(
     candidates: &[usize],
     min_leaf: u64,
 ) -> Option<Split> {
-    assert_eq!(rows.len(), weights.len(), "rows and weights differ in length");
+    assert_eq!(
+        rows.len(),
+        weights.len(),
+        "rows and weights differ in length"
+    );
     let mut w_of = vec![0u32; data.n_rows];
     for (&r, &w) in rows.iter().zip(weights) {
         w_of[r as usize] = w;
@@ -397,7 +401,11 @@ pub fn mse(pred: &[f64], y: &[f64]) -> f64 {
     if y.is_empty() {
         return 0.0;
     }
-    pred.iter().zip(y).map(|(p, t)| (p - t) * (p - t)).sum::<f64>() / y.len() as f64
+    pred.iter()
+        .zip(y)
+        .map(|(p, t)| (p - t) * (p - t))
+        .sum::<f64>()
+        / y.len() as f64
 }
 
 /// Coefficient of determination R² = 1 − SS_res / SS_tot.
@@ -433,7 +441,12 @@ fn grow_tree(data: &Dataset, pre: &Presorted, p: &ForestParams, t: u64) -> Tree 
     let mut order: Vec<Vec<u32>> = pre
         .by_feature
         .iter()
-        .map(|o| o.iter().copied().filter(|&r| w_of[r as usize] > 0).collect())
+        .map(|o| {
+            o.iter()
+                .copied()
+                .filter(|&r| w_of[r as usize] > 0)
+                .collect()
+        })
         .collect();
     let m = order[0].len();
     let mut frng = Pcg32::new(p.seed, 2 * t + 1);
@@ -613,7 +626,10 @@ mod tests {
         };
         assert_eq!(fit(split1), ForestError::MinSamplesSplit(1));
         let f = Forest::fit(&data, &small_params(1)).unwrap();
-        assert_eq!(f.predict(&[0.0; 7]), Err(ForestError::Width { got: 7, d: 5 }));
+        assert_eq!(
+            f.predict(&[0.0; 7]),
+            Err(ForestError::Width { got: 7, d: 5 })
+        );
     }
 
     #[test]

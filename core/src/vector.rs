@@ -455,7 +455,10 @@ mod tests {
             assert!(rel_close(sum_simd(a), sum(a), 1e-12, abs), "sum n={n}");
             let absd: f64 = a.iter().zip(b).map(|(x, y)| (x * y).abs()).sum();
             let d = dot(a, b).unwrap();
-            assert!(rel_close(dot_simd(a, b).unwrap(), d, 1e-12, absd), "dot n={n}");
+            assert!(
+                rel_close(dot_simd(a, b).unwrap(), d, 1e-12, absd),
+                "dot n={n}"
+            );
         }
     }
 

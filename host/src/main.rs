@@ -2,7 +2,11 @@
 //!
 //! - `offload guests [--dir build/guests]` lists the built vector guests;
 //! - `offload run <guest> <op> --n N [--seed S]` runs one op in a guest on seeded
-//!   data, checks it against `offload-core` and prints the result and the time.
+//!   data, checks it against `offload-core` and prints the result and the time;
+//! - `offload devices` lists every GPU backend with its device, or why it is unavailable;
+//! - `offload report <dir>` renders a benchmark report (`--compare OLD NEW` compares two);
+//! - `offload forest --path native|wasm` trains and tests the random forest on the
+//!   diabetes split and prints train ms, predict ms, test MSE and R².
 //!
 //! Exit status: 0 on success, 1 when a result does not match the reference, 2 on
 //! any other error (message on stderr).
@@ -33,6 +37,51 @@ enum Command {
     Guests(GuestsArgs),
     /// Run one op in one guest on generated data and check it against offload-core.
     Run(RunArgs),
+    /// List every GPU backend (cpu, wgpu, cuda) with its device, or why it is unavailable.
+    Devices,
+    /// Train a random forest on the diabetes split and report time, test MSE and R².
+    Forest(ForestArgs),
+    /// Benchmark reports: re-render, --ingest, --collect-env, --compare OLD NEW.
+    Report(offload_report::ReportArgs),
+}
+
+/// Where the forest runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum ForestPath {
+    /// offload-core compiled for this machine (one thread, or rayon with --threads).
+    Native,
+    /// offload-core compiled to wasm32 (build/guests/forest/forest-rust.wasm) in wasmtime.
+    Wasm,
+}
+
+#[derive(Debug, Args)]
+struct ForestArgs {
+    /// Native Rust or the wasm guest.
+    #[arg(long, value_enum, default_value = "native")]
+    path: ForestPath,
+    /// Where the ML kernels run. Only `cpu` exists so far: the GPU ML kernels
+    /// (bootstrap-sample, find-split, batch-predict) are not implemented yet, and
+    /// asking for them is an error rather than a silent CPU run.
+    #[arg(long, default_value = "cpu")]
+    backend: String,
+    /// Number of trees.
+    #[arg(long, default_value_t = 200)]
+    trees: usize,
+    /// Seed of the bootstrap samples and feature draws.
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    /// Features per split (default: all, as scikit-learn's regressor).
+    #[arg(long)]
+    max_features: Option<usize>,
+    /// Maximum depth (default: unlimited).
+    #[arg(long)]
+    max_depth: Option<usize>,
+    /// Native path only: train one tree per rayon task.
+    #[arg(long)]
+    parallel: bool,
+    /// The forest guest (wasm path).
+    #[arg(long, default_value = offload_host::forest_guest::DEFAULT_PATH)]
+    guest: PathBuf,
 }
 
 /// Where built guests are looked up.
@@ -77,6 +126,9 @@ fn main() -> ExitCode {
     let outcome = match cli.command {
         Command::Guests(args) => cmd_guests(&args),
         Command::Run(args) => cmd_run(&args),
+        Command::Devices => cmd_devices(),
+        Command::Forest(args) => cmd_forest(&args),
+        Command::Report(a) => offload_report::run(a).map(|()| ExitCode::SUCCESS),
     };
     match outcome {
         Ok(code) => code,
@@ -219,4 +271,105 @@ fn cmd_run(args: &RunArgs) -> anyhow::Result<ExitCode> {
         println!("MISMATCH (tolerance: {tol})");
         Ok(ExitCode::from(1))
     }
+}
+
+fn cmd_devices() -> anyhow::Result<ExitCode> {
+    for p in offload_core::gpu::probe_all() {
+        match &p.device {
+            Ok(d) => {
+                let mem = d
+                    .memory_bytes
+                    .map(|b| format!("{:.1} GiB", b as f64 / (1u64 << 30) as f64))
+                    .unwrap_or_else(|| "not reported".into());
+                println!("{:<5} {} [{}]", p.kind.name(), d.name, d.driver);
+                println!(
+                    "      memory {mem}, max buffer {} MiB, f64 {}, tf32 {}, kernel timing {}{}",
+                    d.max_buffer_bytes >> 20,
+                    yes_no(d.supports_f64),
+                    yes_no(d.supports_tf32),
+                    yes_no(d.kernel_timing),
+                    if d.is_software {
+                        ", software device"
+                    } else {
+                        ""
+                    }
+                );
+            }
+            Err(why) => println!("{:<5} unavailable: {why}", p.kind.name()),
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn yes_no(b: bool) -> &'static str {
+    if b {
+        "yes"
+    } else {
+        "no"
+    }
+}
+
+fn cmd_forest(args: &ForestArgs) -> anyhow::Result<ExitCode> {
+    use offload_core::data::{diabetes, diabetes_split};
+    use offload_core::forest::{mse, r2, Forest, ForestParams};
+    if args.backend != "cpu" {
+        anyhow::bail!(
+            "backend `{}`: the forest's GPU ML kernels (bootstrap-sample, find-split, \
+             batch-predict) are not implemented yet; only `cpu` runs",
+            args.backend
+        );
+    }
+    let data = diabetes();
+    let (tr, te) = diabetes_split();
+    let (train, test) = (data.subset(&tr), data.subset(&te));
+    let params = ForestParams {
+        n_trees: args.trees,
+        max_features: args.max_features,
+        max_depth: args.max_depth,
+        seed: args.seed,
+        ..ForestParams::default()
+    };
+    let (train_ns, predict_ns, pred, label) = match args.path {
+        ForestPath::Native => {
+            let t0 = Instant::now();
+            let forest = if args.parallel {
+                Forest::fit_parallel(&train, &params)?
+            } else {
+                Forest::fit(&train, &params)?
+            };
+            let train_ns = t0.elapsed().as_nanos();
+            let t1 = Instant::now();
+            let pred = forest.predict(&test.x)?;
+            let label = if args.parallel {
+                "rust-native-rayon"
+            } else {
+                "rust-native"
+            };
+            (train_ns, t1.elapsed().as_nanos(), pred, label)
+        }
+        ForestPath::Wasm => {
+            let mut g =
+                offload_host::forest_guest::ForestGuest::load(&args.guest).with_context(|| {
+                    format!(
+                        "loading {} (build it with ./build.sh all)",
+                        args.guest.display()
+                    )
+                })?;
+            let t0 = Instant::now();
+            g.fit(&train, &params)?;
+            let train_ns = t0.elapsed().as_nanos();
+            let t1 = Instant::now();
+            let pred = g.predict(&test.x)?;
+            (train_ns, t1.elapsed().as_nanos(), pred, "wasm-rust")
+        }
+    };
+    println!(
+        "forest:      {label}, {} trees, seed {}, diabetes split {} train / {} test",
+        args.trees, args.seed, train.n_rows, test.n_rows
+    );
+    println!("train_ms:    {:.2}", train_ns as f64 / 1e6);
+    println!("predict_ms:  {:.3}", predict_ns as f64 / 1e6);
+    println!("test_mse:    {:.1}", mse(&pred, &test.y));
+    println!("test_r2:     {:.4}", r2(&pred, &test.y));
+    Ok(ExitCode::SUCCESS)
 }

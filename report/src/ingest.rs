@@ -1,0 +1,599 @@
+//! Reads a results folder's raw inputs into [`Results`]:
+//!
+//! | input | written by | read as |
+//! | --- | --- | --- |
+//! | `criterion/` | `cargo bench` with `CRITERION_HOME` pointing there | every `<id>/new/{benchmark,estimates,sample}.json` |
+//! | `go-bench.txt` | `go test -bench . -count N -benchmem` | benchmark lines, one sample per line; skip lines |
+//! | `cargo-bench.log` | stdout+stderr of `cargo bench` | skip lines only |
+//! | `env.json` | [`crate::env::collect`] (`offload report --collect-env`) | the [`crate::Environment`] |
+//!
+//! Only `env.json` is required; a run with just one harness leaves the other's input out.
+
+use crate::error::{ReportError, Result};
+use crate::model::{Device, Environment, Harness, Record, Results, Skip, SCHEMA_VERSION};
+use crate::names;
+use crate::stats;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// File names inside a results folder.
+pub mod files {
+    /// criterion's output folder (its `CRITERION_HOME`).
+    pub const CRITERION: &str = "criterion";
+    /// Raw `go test -bench` output, benchstat-readable.
+    pub const GO_BENCH: &str = "go-bench.txt";
+    /// Captured output of `cargo bench` (for skip lines).
+    pub const CARGO_LOG: &str = "cargo-bench.log";
+    /// The environment.
+    pub const ENV: &str = "env.json";
+    /// The joined results.
+    pub const RESULTS: &str = "results.json";
+    /// The rendered report.
+    pub const REPORT: &str = "REPORT.md";
+    /// SVG plots.
+    pub const PLOTS: &str = "plots";
+}
+
+fn read(path: &Path) -> Result<String> {
+    std::fs::read_to_string(path).map_err(|e| ReportError::io(path, e))
+}
+
+/// Reads and deserializes a JSON file; truncated or malformed JSON names the file.
+pub fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T> {
+    if !path.exists() {
+        return Err(ReportError::Missing {
+            path: path.to_path_buf(),
+            what: "file not found".into(),
+        });
+    }
+    serde_json::from_str(&read(path)?).map_err(|e| ReportError::Json {
+        path: path.to_path_buf(),
+        source: e,
+    })
+}
+
+#[derive(Deserialize)]
+struct CriterionId {
+    group_id: String,
+    function_id: Option<String>,
+    value_str: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct CriterionCi {
+    confidence_level: f64,
+    lower_bound: f64,
+    upper_bound: f64,
+}
+
+#[derive(Deserialize)]
+struct CriterionEstimate {
+    confidence_interval: CriterionCi,
+    point_estimate: f64,
+}
+
+#[derive(Deserialize)]
+struct CriterionEstimates {
+    median: CriterionEstimate,
+}
+
+#[derive(Deserialize)]
+struct CriterionSample {
+    iters: Vec<f64>,
+    times: Vec<f64>,
+}
+
+fn rel(root: &Path, p: &Path) -> String {
+    p.strip_prefix(root)
+        .unwrap_or(p)
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// Reads every benchmark under a criterion output folder (criterion 0.8 layout:
+/// `<dir>/<group>/<function>/<value>/new/benchmark.json`, found by walking for
+/// `new/benchmark.json` exactly as criterion's own HTML index does; `base/` and
+/// `change/` are ignored). `root` is used to make `source` paths relative.
+pub fn read_criterion(dir: &Path, root: &Path) -> Result<Vec<Record>> {
+    if !dir.is_dir() {
+        return Err(ReportError::Missing {
+            path: dir.to_path_buf(),
+            what: "criterion output folder (CRITERION_HOME of cargo bench)".into(),
+        });
+    }
+    let mut out = Vec::new();
+    let mut ids: Vec<PathBuf> = walkdir::WalkDir::new(dir)
+        .into_iter()
+        .filter_map(|e| e.ok())
+        .filter(|e| {
+            e.file_name() == "benchmark.json"
+                && e.path()
+                    .parent()
+                    .and_then(|p| p.file_name())
+                    .is_some_and(|n| n == "new")
+        })
+        .map(|e| e.into_path())
+        .collect();
+    ids.sort();
+    for id_file in ids {
+        let new_dir = id_file.parent().expect("benchmark.json has a parent");
+        let id: CriterionId = read_json(&id_file)?;
+        let name = names::parse_criterion(
+            &id.group_id,
+            id.function_id.as_deref(),
+            id.value_str.as_deref(),
+        )
+        .map_err(|why| ReportError::UnknownBenchmark {
+            path: id_file.clone(),
+            name: [
+                Some(id.group_id.as_str()),
+                id.function_id.as_deref(),
+                id.value_str.as_deref(),
+            ]
+            .iter()
+            .flatten()
+            .copied()
+            .collect::<Vec<_>>()
+            .join("/"),
+            why,
+        })?;
+        let est_file = new_dir.join("estimates.json");
+        let est: CriterionEstimates = read_json(&est_file)?;
+        let sample_file = new_dir.join("sample.json");
+        let sample: CriterionSample = read_json(&sample_file)?;
+        if sample.iters.len() != sample.times.len() || sample.iters.is_empty() {
+            return Err(ReportError::Parse {
+                path: sample_file,
+                line: 0,
+                message: format!(
+                    "{} iteration counts but {} times",
+                    sample.iters.len(),
+                    sample.times.len()
+                ),
+            });
+        }
+        let samples: Vec<f64> = sample
+            .times
+            .iter()
+            .zip(&sample.iters)
+            .map(|(t, i)| t / i)
+            .collect();
+        out.push(Record {
+            op: name.op,
+            dtype: name.dtype,
+            path: name.path,
+            n: name.n,
+            harness: Harness::Criterion,
+            unit: "ns".into(),
+            median: est.median.point_estimate,
+            ci_low: est.median.confidence_interval.lower_bound,
+            ci_high: est.median.confidence_interval.upper_bound,
+            ci_level: est.median.confidence_interval.confidence_level,
+            ci_method: "criterion bootstrap of the median".into(),
+            mean: stats::mean(&samples),
+            cv: stats::cv(&samples),
+            samples,
+            bytes_per_op: None,
+            allocs_per_op: None,
+            source: rel(root, &est_file),
+        });
+    }
+    Ok(out)
+}
+
+/// One go test result line: ns/op, and B/op, allocs/op when `-benchmem` was given.
+struct GoRun {
+    ns: f64,
+    bytes: Option<f64>,
+    allocs: Option<f64>,
+}
+
+/// Confidence level asked of the go median interval.
+pub const GO_CI_LEVEL: f64 = 0.95;
+
+/// Parses `go test -bench` output (the text benchstat reads). Lines that are not
+/// benchmark results (`goos:`, `PASS`, logs) are ignored, except skip lines
+/// (see [`parse_skip_lines`]). Each result line is one sample; the `-count` repetitions
+/// of a name are joined into one record whose interval is [`stats::median_ci`].
+pub fn read_go(file: &Path, root: &Path) -> Result<(Vec<Record>, Vec<Skip>)> {
+    let text = read(file)?;
+    let mut runs: BTreeMap<names::BenchName, Vec<GoRun>> = BTreeMap::new();
+    for (i, line) in text.lines().enumerate() {
+        if !line.starts_with("Benchmark") {
+            continue;
+        }
+        let mut fields = line.split_whitespace();
+        let name = fields.next().unwrap_or_default();
+        let rest: Vec<&str> = fields.collect();
+        // A name alone on its line is go's progress output for a benchmark that then
+        // failed or was skipped; a result line has iterations then value/unit pairs.
+        if rest.is_empty() {
+            continue;
+        }
+        let parse_err = |message: String| ReportError::Parse {
+            path: file.to_path_buf(),
+            line: i + 1,
+            message,
+        };
+        rest[0]
+            .parse::<u64>()
+            .map_err(|_| parse_err(format!("`{}` is not an iteration count", rest[0])))?;
+        let mut ns = None;
+        let mut bytes = None;
+        let mut allocs = None;
+        for pair in rest[1..].chunks(2) {
+            if let [v, unit] = pair {
+                let v: f64 = v
+                    .parse()
+                    .map_err(|_| parse_err(format!("`{v}` is not a number")))?;
+                match *unit {
+                    "ns/op" => ns = Some(v),
+                    "B/op" => bytes = Some(v),
+                    "allocs/op" => allocs = Some(v),
+                    _ => {}
+                }
+            }
+        }
+        let ns = ns.ok_or_else(|| parse_err("no ns/op on a benchmark line".into()))?;
+        let bn = names::parse_go(name).map_err(|why| ReportError::UnknownBenchmark {
+            path: file.to_path_buf(),
+            name: name.to_string(),
+            why,
+        })?;
+        runs.entry(bn)
+            .or_default()
+            .push(GoRun { ns, bytes, allocs });
+    }
+    let source = rel(root, file);
+    let records = runs
+        .into_iter()
+        .map(|(bn, rs)| {
+            let samples: Vec<f64> = rs.iter().map(|r| r.ns).collect();
+            let med = stats::median(&samples);
+            let ci = stats::median_ci(&samples, GO_CI_LEVEL);
+            let opt_median = |f: fn(&GoRun) -> Option<f64>| {
+                let v: Vec<f64> = rs.iter().filter_map(f).collect();
+                (!v.is_empty()).then(|| stats::median(&v))
+            };
+            Record {
+                op: bn.op,
+                dtype: bn.dtype,
+                path: bn.path,
+                n: bn.n,
+                harness: Harness::Go,
+                unit: "ns".into(),
+                median: med,
+                ci_low: ci.map_or(med, |c| c.low),
+                ci_high: ci.map_or(med, |c| c.high),
+                ci_level: ci.map_or(0.0, |c| c.level),
+                ci_method: "order-statistic interval of the median over -count runs \
+                            (Hollander & Wolfe §3.6, as benchstat)"
+                    .into(),
+                mean: stats::mean(&samples),
+                cv: stats::cv(&samples),
+                bytes_per_op: opt_median(|r| r.bytes),
+                allocs_per_op: opt_median(|r| r.allocs),
+                samples,
+                source: source.clone(),
+            }
+        })
+        .collect();
+    Ok((records, parse_skip_lines(&text, Harness::Go)))
+}
+
+/// Finds skip lines in a harness's output. Two forms are recognised:
+///
+/// 1. the project convention, anywhere in a line (so a `file.go:12: ` or log prefix is
+///    fine): `SKIP <path>: <reason>`, `SKIP <op>/<path>: <reason>` or
+///    `SKIP <op>/<path>/<n>: <reason>` (`<op>` as in the benchmark id, e.g. `sum_f32`);
+/// 2. go test's verbose form (`-v`): `--- SKIP: BenchmarkSum/path=gpu-cuda/...` followed
+///    by an indented `file_test.go:NN: <reason>` line;
+/// 3. the form host/benches/vector.rs prints for a guest that is not built:
+///    `offload bench: skipping <path>: <reason>`.
+///
+/// The same (op, path, reason) is reported once.
+pub fn parse_skip_lines(text: &str, harness: Harness) -> Vec<Skip> {
+    let mut out: Vec<Skip> = Vec::new();
+    let lines: Vec<&str> = text.lines().collect();
+    for (i, line) in lines.iter().enumerate() {
+        if let Some(rest) = line.trim_start().strip_prefix("--- SKIP: ") {
+            let name = rest.trim();
+            let path = name
+                .split('/')
+                .find_map(|s| s.strip_prefix("path="))
+                .map(|p| p.to_string());
+            let op = names::parse_go(name).ok().map(|b| b.op);
+            let reason = lines
+                .get(i + 1)
+                .filter(|l| l.starts_with("    "))
+                .map(|l| {
+                    let l = l.trim();
+                    // strip "file_test.go:NN: "
+                    match l.split_once(": ") {
+                        Some((loc, r)) if loc.contains(".go:") => r.to_string(),
+                        _ => l.to_string(),
+                    }
+                })
+                .unwrap_or_else(|| "no reason given".into());
+            if reason.contains("SKIP ") {
+                continue; // the convention line below handles it
+            }
+            if let Some(path) = path {
+                let n = names::parse_go(name).ok().map(|b| b.n);
+                out.push(Skip {
+                    harness,
+                    op,
+                    path,
+                    n,
+                    reason,
+                });
+            }
+            continue;
+        }
+        if let Some(rest) = line.split("offload bench: skipping ").nth(1) {
+            if let Some((path, reason)) = rest.split_once(": ") {
+                out.push(Skip {
+                    harness,
+                    op: None,
+                    path: path.trim().to_string(),
+                    n: None,
+                    reason: reason.trim().to_string(),
+                });
+            }
+            continue;
+        }
+        let Some(pos) = line.find("SKIP ") else {
+            continue;
+        };
+        if pos > 0 && line.as_bytes()[pos - 1].is_ascii_alphanumeric() {
+            continue;
+        }
+        let rest = &line[pos + 5..];
+        let Some((target, reason)) = rest.split_once(':') else {
+            continue;
+        };
+        let target = target.trim();
+        if target.is_empty() || target.contains(char::is_whitespace) {
+            continue;
+        }
+        let parts: Vec<&str> = target.split('/').collect();
+        let (op, path, n) = match parts.as_slice() {
+            [path] => (None, *path, None),
+            [op, path] => (Some(op.to_string()), *path, None),
+            [op, path, n] => match n.parse::<u64>() {
+                Ok(n) => (Some(op.to_string()), *path, Some(n)),
+                Err(_) => continue,
+            },
+            _ => continue,
+        };
+        out.push(Skip {
+            harness,
+            op,
+            path: path.to_string(),
+            n,
+            reason: reason.trim().to_string(),
+        });
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// Finds failures in a harness's output: go's `--- FAIL: Benchmark...` with its indented
+/// message line, and a Rust panic (`thread '...' panicked at <file:line:col>:` followed by
+/// the message).
+pub fn parse_failures(text: &str, harness: Harness) -> Vec<Skip> {
+    let lines: Vec<&str> = text.lines().collect();
+    let mut out = Vec::new();
+    for (i, line) in lines.iter().enumerate() {
+        let next = lines.get(i + 1).map(|l| l.trim()).unwrap_or_default();
+        if let Some(name) = line.trim_start().strip_prefix("--- FAIL: ") {
+            let name = name.split_whitespace().next().unwrap_or_default();
+            let parsed = names::parse_go(name).ok();
+            let reason = match next.split_once(": ") {
+                Some((loc, r)) if loc.contains(".go:") => r.to_string(),
+                _ => next.to_string(),
+            };
+            out.push(Skip {
+                harness,
+                op: parsed.as_ref().map(|b| b.op.clone()),
+                path: parsed.as_ref().map_or("-".into(), |b| b.path.clone()),
+                n: parsed.as_ref().map(|b| b.n),
+                reason: format!("{name}: {reason}"),
+            });
+        } else if line.starts_with("thread '") && line.contains(" panicked at ") {
+            let at = line.split(" panicked at ").nth(1).unwrap_or_default();
+            out.push(Skip {
+                harness,
+                op: None,
+                path: "-".into(),
+                n: None,
+                reason: format!("panic at {}: {next}", at.trim_end_matches(':')),
+            });
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// Finds the device lines a GPU bench prints when a backend opens:
+/// `<path>: <adapter> (<driver>)` at the start of a line, or `DEVICE <path>: <description>`
+/// anywhere, with `<path>` a `gpu-*` path of [`names::KNOWN_PATHS`].
+pub fn parse_device_lines(text: &str, harness: Harness) -> Vec<Device> {
+    let mut out: Vec<Device> = text
+        .lines()
+        .filter_map(|line| {
+            let l = match line.find("DEVICE ") {
+                Some(i) => &line[i + 7..],
+                None => line,
+            };
+            let (path, desc) = l.split_once(": ")?;
+            (path.starts_with("gpu-") && names::KNOWN_PATHS.contains(&path)).then(|| Device {
+                harness,
+                path: path.to_string(),
+                description: desc.trim().to_string(),
+            })
+        })
+        .collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// Ingests a results folder (see the module docs) into [`Results`]. `criterion_dir`
+/// overrides `<dir>/criterion`.
+pub fn ingest(dir: &Path, criterion_dir: Option<&Path>) -> Result<Results> {
+    let env_file = dir.join(files::ENV);
+    if !env_file.exists() {
+        return Err(ReportError::Missing {
+            path: env_file,
+            what: "the run's environment; write it with `offload report --collect-env <dir>`"
+                .into(),
+        });
+    }
+    let environment: Environment = read_json(&env_file)?;
+    let mut records = Vec::new();
+    let mut skipped = Vec::new();
+    let crit = criterion_dir
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| dir.join(files::CRITERION));
+    let go = dir.join(files::GO_BENCH);
+    if !crit.exists() && !go.exists() {
+        return Err(ReportError::Missing {
+            path: dir.to_path_buf(),
+            what: format!(
+                "neither {} nor {} is there: no benchmark output to ingest",
+                files::CRITERION,
+                files::GO_BENCH
+            ),
+        });
+    }
+    if crit.exists() {
+        records.extend(read_criterion(&crit, dir)?);
+    }
+    let mut devices = Vec::new();
+    let mut failures = Vec::new();
+    let log = dir.join(files::CARGO_LOG);
+    if log.exists() {
+        let text = read(&log)?;
+        skipped.extend(parse_skip_lines(&text, Harness::Criterion));
+        devices.extend(parse_device_lines(&text, Harness::Criterion));
+        failures.extend(parse_failures(&text, Harness::Criterion));
+    }
+    if go.exists() {
+        let (r, s) = read_go(&go, dir)?;
+        records.extend(r);
+        skipped.extend(s);
+        let text = read(&go)?;
+        devices.extend(parse_device_lines(&text, Harness::Go));
+        failures.extend(parse_failures(&text, Harness::Go));
+    }
+    records.sort_by_key(|a| a.key());
+    skipped.sort();
+    skipped.dedup();
+    Ok(Results {
+        schema: SCHEMA_VERSION,
+        environment,
+        records,
+        skipped,
+        devices,
+        failures,
+    })
+}
+
+/// Reads `<dir>/results.json`.
+pub fn load_results(dir: &Path) -> Result<Results> {
+    let f = dir.join(files::RESULTS);
+    if !f.exists() {
+        return Err(ReportError::Missing {
+            path: f,
+            what: "results.json; run `offload report --ingest <dir>` on a folder with raw \
+                   benchmark output first"
+                .into(),
+        });
+    }
+    read_json(&f)
+}
+
+/// Writes `<dir>/results.json` (pretty-printed).
+pub fn save_results(dir: &Path, results: &Results) -> Result<()> {
+    let f = dir.join(files::RESULTS);
+    let text = serde_json::to_string_pretty(results).map_err(|e| ReportError::Json {
+        path: f.clone(),
+        source: e,
+    })?;
+    std::fs::write(&f, text + "\n").map_err(|e| ReportError::io(&f, e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn skip_lines() {
+        let text = "\
+goos: linux
+SKIP gpu-cuda: no CUDA driver (libcuda.so.1 not found)
+    bench_test.go:40: SKIP sum/gpu-wgpu: no Vulkan adapter
+--- SKIP: BenchmarkDot/path=wazero-go/n=10
+    bench_test.go:50: guest not built
+MYSKIP x: y
+offload bench: skipping wasm-go: build/guests/wasm-go.wasm is not built (run ./build.sh all)
+SKIP sgemm/gpu-cuda/8192: out of memory
+SKIP gpu-cuda: no CUDA driver (libcuda.so.1 not found)
+";
+        let s = parse_skip_lines(text, Harness::Go);
+        assert_eq!(s.len(), 5, "{s:?}");
+        assert!(s
+            .iter()
+            .any(|k| k.path == "wasm-go" && k.reason.ends_with("(run ./build.sh all)")));
+        assert!(s.iter().any(|k| k.path == "gpu-cuda"
+            && k.op.as_deref() == Some("sgemm")
+            && k.n == Some(8192)
+            && k.reason == "out of memory"));
+        assert!(s
+            .iter()
+            .any(|k| k.path == "gpu-cuda" && k.op.is_none() && k.reason.starts_with("no CUDA")));
+        assert!(s
+            .iter()
+            .any(|k| k.path == "gpu-wgpu" && k.op.as_deref() == Some("sum")));
+        assert!(s.iter().any(|k| k.path == "wazero-go"
+            && k.op.as_deref() == Some("dot")
+            && k.reason == "guest not built"));
+    }
+
+    #[test]
+    fn failure_lines() {
+        let text = "\
+--- FAIL: BenchmarkSum/path=wasm-go/n=1000
+    bench_test.go:27: wasm-go: sum = 3, want 4
+thread 'main' (123) panicked at host/benches/vector.rs:66:22:
+wasm-c is built but does not load: bad magic
+";
+        let f = parse_failures(text, Harness::Go);
+        assert_eq!(f.len(), 2, "{f:?}");
+        assert!(f.iter().any(|x| x.path == "wasm-go"
+            && x.n == Some(1000)
+            && x.reason.ends_with("wasm-go: sum = 3, want 4")));
+        assert!(f.iter().any(|x| x.path == "-"
+            && x.reason
+                == "panic at host/benches/vector.rs:66:22: wasm-c is built but does not load: bad magic"));
+    }
+
+    #[test]
+    fn device_lines() {
+        let text = "gpu-wgpu: llvmpipe (LLVM 15.0.6, 256 bits) (Mesa 22.3.6)\n\
+                    sum_f32/gpu-wgpu/1000  time: [1 us 2 us 3 us]\n\
+                    x: DEVICE gpu-cuda: NVIDIA H100 (driver 550)\n\
+                    gpu-nope: x\n";
+        let d = parse_device_lines(text, Harness::Criterion);
+        assert_eq!(d.len(), 2, "{d:?}");
+        assert_eq!(
+            d[1].description,
+            "llvmpipe (LLVM 15.0.6, 256 bits) (Mesa 22.3.6)"
+        );
+        assert_eq!(d[0].path, "gpu-cuda");
+    }
+}

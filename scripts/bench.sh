@@ -1,0 +1,247 @@
+#!/usr/bin/env bash
+# Runs offload's benchmark matrix (criterion + go test -bench) and writes one results folder:
+#   bench-results/<host>-<yyyy-mm-dd>/  env.json  cargo-bench.log  criterion/ (raw JSON + HTML)
+#                                       go-bench.txt (benchstat-readable)  results.json
+#                                       REPORT.md  plots/*.svg
+#
+# Usage: scripts/bench.sh [--quick] [--gpu-machine] [--out DIR] [--no-rust] [--no-go]
+#        scripts/bench.sh --on-device [--quick]      (on the lent GPU machine, see below)
+#        scripts/bench.sh --unpack gpu-results.tar.gz (here, after --on-device)
+#   --quick        fewer sizes and samples (OFFLOAD_BENCH_QUICK=1 for the Rust benches,
+#                  go test -short -benchtime=100ms); no GPU benches unless a GPU is visible.
+#   --gpu-machine  the GPU subset only. With a GPU visible here: run it here. Without one:
+#                  package it for the lent GPU machine (binaries into .device/) and print
+#                  the device call to make.
+#   --out DIR      results folder (default bench-results/<host>-<date>, or
+#                  bench-results/gpu-<gpu model>-<date> for the GPU subset).
+#   --no-rust / --no-go   leave one harness out.
+#
+# Skip convention (documented in report/src/lib.rs): a bench that cannot run a path prints
+# `SKIP <path>: <reason>` (or `SKIP <op>/<path>[/<n>]: <reason>`); this script keeps all
+# harness output (cargo-bench.log, go-bench.txt) and the report lists every such line.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+
+quick=0 gpu_machine=0 on_device=0 unpack="" out="" run_rust=1 run_go=1 want=""
+for a in "$@"; do
+  if [ -n "$want" ]; then printf -v "$want" '%s' "$a"; want=""; continue; fi
+  case "$a" in
+    --quick) quick=1 ;;
+    --gpu-machine) gpu_machine=1 ;;
+    --on-device) on_device=1 ;;
+    --unpack) want=unpack ;;
+    --out) want=out ;;
+    --out=*) out=${a#--out=} ;;
+    --no-rust) run_rust=0 ;;
+    --no-go) run_go=0 ;;
+    *) sed -n '2,21p' "$0" >&2; exit 2 ;;
+  esac
+done
+[ -n "$want" ] && { echo "bench.sh: --$want needs a value" >&2; exit 2; }
+
+t0=$(date +%s)
+step() { printf '\n[bench %4ss] == %s\n' "$(( $(date +%s) - t0 ))" "$*" >&2; }
+note() { printf '[bench %4ss] %s\n' "$(( $(date +%s) - t0 ))" "$*" >&2; }
+
+has_gpu=0
+if command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1; then has_gpu=1; fi
+day=$(date -u +%F)
+gpu_folder() {
+  local gpu slug
+  gpu=$(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -1 || true)
+  slug=$(printf '%s' "${gpu:-unknown}" | tr '[:upper:]' '[:lower:]' | tr -cs 'a-z0-9' '-' | sed 's/^-//;s/-$//')
+  echo "gpu-$slug-$day"
+}
+
+# ---------------------------------------------------------------------------------------
+# The report tool. ONE-LINE SWITCH: when `offload report` is wired into the offload CLI,
+# replace the second line by the first.
+# report() { cargo run --release -q -p offload-host --bin offload -- report "$@"; }
+report() { cargo run --release -q -p offload-report --bin offload-report -- "$@"; }
+# ---------------------------------------------------------------------------------------
+
+# Keeps criterion's output small (18 MB → 3 MB for the GPU subset): the raw
+# new/{benchmark,estimates,sample}.json, every HTML page (index.html, with the numbers),
+# and each group's lines.svg (time against n per path). The violin, per-benchmark and
+# throughput plots, tukey.json and the base/change copies go; their links in the pages break.
+trim_criterion() {
+  local crit=$1
+  [ -d "$crit" ] || return 0
+  find "$crit" -depth -type d \( -name base -o -name change \) -exec rm -rf {} +
+  find "$crit" -name tukey.json -delete
+  find "$crit" -path '*/report/*' -type f ! -name index.html ! -name lines.svg -delete
+  note "criterion folder: $(du -sh "$crit" | cut -f1) (HTML: $crit/report/index.html)"
+}
+
+# ---------------------------------------------------------------------------------------
+# GPU MACHINE, unpack side (here): the tarball --on-device left in $OUT.
+if [ -n "$unpack" ]; then
+  mkdir -p bench-results
+  name=$(tar tzf "$unpack" | awk -F/ 'NR == 1 { print $1 }')
+  tar xzf "$unpack" -C bench-results
+  note "unpacked into bench-results/$name"
+  exit 0
+fi
+
+# ---------------------------------------------------------------------------------------
+# GPU MACHINE, run side: on the lent GPU machine (no Rust, no Go, no network), from the
+# binaries that `--gpu-machine` packaged into .device/ (carry .device and .gl). The
+# device setup below mirrors scripts/device-check.sh (Vulkan loader, NVIDIA ICD, CUDA libs).
+if [ $on_device = 1 ]; then
+  for f in .device/gpu-bench .device/offload-report .device/build-env.json; do
+    [ -e "$f" ] || { echo "bench.sh --on-device: $f missing; run scripts/bench.sh --gpu-machine here first" >&2; exit 1; }
+  done
+  if ! ldconfig -p | grep -q 'libvulkan.so.1' && ls .gl/*.deb >/dev/null 2>&1; then
+    for f in .gl/*.deb; do dpkg -x "$f" /; done
+    ldconfig
+  fi
+  icd=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
+  [ -f "$icd" ] && export VK_DRIVER_FILES=${VK_DRIVER_FILES:-$icd}
+  extra=$(python3 -c 'import glob,os
+d=set(os.path.dirname(p) for p in glob.glob("/usr/local/cuda/lib64/lib*.so*")+glob.glob("/usr/local/cuda/targets/x86_64-linux/lib/lib*.so*"))
+try:
+    import nvidia
+    for b in nvidia.__path__:
+        d.update(os.path.dirname(p) for p in glob.glob(os.path.join(b,"**","lib*.so*"),recursive=True) if any(k in p for k in ("nvrtc","cublas","curand")))
+except ImportError: pass
+print(":".join(sorted(d)))' 2>/dev/null || true)
+  export LD_LIBRARY_PATH="${extra}${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+  export XDG_RUNTIME_DIR=${XDG_RUNTIME_DIR:-/tmp/offload-xdg}
+  mkdir -p "$XDG_RUNTIME_DIR"; chmod 700 "$XDG_RUNTIME_DIR"
+  dest=${OUT:-$root/.device/out}
+  name=${out:-$(gpu_folder)}
+  dir=/tmp/offload-bench/$name
+  rm -rf "$dir"; mkdir -p "$dir" "$dest"
+  step "GPU subset on $(nvidia-smi -L 2>/dev/null | head -1) -> $dir"
+  ./.device/offload-report --collect-env "$dir" --repo "$root" \
+    --build-env .device/build-env.json --command-line "scripts/bench.sh $*"
+  status=0
+  [ $quick = 1 ] && export OFFLOAD_BENCH_QUICK=1
+  if ! CRITERION_HOME="$dir/criterion" ./.device/gpu-bench --bench 2>&1 | tee "$dir/cargo-bench.log"; then
+    note "FAILED: .device/gpu-bench"; status=1
+  fi
+  ./.device/offload-report --ingest "$dir" || status=1
+  trim_criterion "$dir/criterion"
+  tar czf "$dest/gpu-results.tar.gz" -C /tmp/offload-bench "$name"
+  [ -f "$dir/REPORT.md" ] && cp "$dir/REPORT.md" "$dest/REPORT.md"
+  step "done: $dest/gpu-results.tar.gz (here: scripts/bench.sh --unpack <it>)"
+  exit $status
+fi
+
+# ---------------------------------------------------------------------------------------
+# GPU MACHINE, packaging side (here, no GPU visible): build the binaries the lent machine
+# runs. The GPU bench binary comes from scripts/device-check.sh --build (helper D's script,
+# which also builds its test binary); the report tool and this machine's build
+# environment are added next to it.
+if [ $gpu_machine = 1 ] && [ $has_gpu = 0 ]; then
+  step "packaging the GPU subset for the lent GPU machine (no GPU visible here)"
+  [ -f scripts/device-check.sh ] || { echo "bench.sh: scripts/device-check.sh missing" >&2; exit 1; }
+  bash scripts/device-check.sh --build
+  cargo build --release -q -p offload-report
+  cp target/release/offload-report .device/offload-report
+  strip .device/offload-report
+  report --collect-env .device --repo "$root" --command-line "scripts/bench.sh --gpu-machine"
+  mv .device/env.json .device/build-env.json
+  ls -la .device >&2
+  cat >&2 <<EOF
+
+Packaged. Now, with the device tool (it is no shell command):
+  run(command="bash scripts/bench.sh --on-device$([ $quick = 1 ] && echo ' --quick')",
+      carry=[".device", ".gl"], timeout_s=600)
+(.gl: the Vulkan loader .debs, see the device README; without them gpu-wgpu is skipped.)
+Then here: scripts/bench.sh --unpack <files_at>/gpu-results.tar.gz
+EOF
+  exit 0
+fi
+
+# ---------------------------------------------------------------------------------------
+# The normal run (and --gpu-machine with a GPU visible here).
+if [ -z "$out" ]; then
+  if [ $gpu_machine = 1 ]; then out="bench-results/$(gpu_folder)"
+  else out="bench-results/$(hostname -s 2>/dev/null || cat /proc/sys/kernel/hostname)-$day"; fi
+fi
+mkdir -p "$out"
+out=$(cd "$out" && pwd)
+export XDG_RUNTIME_DIR=${XDG_RUNTIME_DIR:-/tmp/offload-xdg}
+mkdir -p "$XDG_RUNTIME_DIR"; chmod 700 "$XDG_RUNTIME_DIR"
+
+status=0
+step "results folder: $out (quick=$quick, gpu-machine=$gpu_machine, GPU visible=$has_gpu)"
+
+step "building what is missing"
+for g in rust c go; do
+  wasm="build/guests/wasm-$g.wasm" script="scripts/build-$g-guest.sh"
+  if [ ! -f "$wasm" ] && [ -f "$script" ]; then note "building $wasm"; bash "$script"; fi
+done
+go_txt="$out/go-bench.txt"
+rm -f "$go_txt"
+if [ $run_go = 1 ] && [ -f go-host/go.mod ] && [ -f scripts/build-capi.sh ]; then
+  # The Go host links liboffload_capi (rust-cgo): without it no Go benchmark compiles.
+  if ! bash scripts/build-capi.sh; then
+    note "FAILED: scripts/build-capi.sh; the Go harness is left out"
+    echo "SKIP go-host: scripts/build-capi.sh failed, so go-host does not link (see the bench.sh output)" > "$go_txt"
+    run_go=0 status=1
+  fi
+fi
+report --help >/dev/null   # builds the report tool now, not after the benches
+
+step "environment"
+report --collect-env "$out" --repo "$root" --command-line "scripts/bench.sh $*"
+
+crit="$out/criterion"
+log="$out/cargo-bench.log"
+rm -rf "$crit"; : > "$log"
+# The benches read OFFLOAD_BENCH_QUICK themselves (fewer samples, shorter measurement,
+# fewer sizes); criterion's command-line flags would override their settings, so none here.
+if [ $quick = 1 ]; then export OFFLOAD_BENCH_QUICK=1; else unset OFFLOAD_BENCH_QUICK; fi
+
+# run_cargo_bench <description> <cargo args...>: output to the terminal and the log.
+run_cargo_bench() {
+  local what=$1; shift
+  step "cargo bench: $what"
+  if ! CRITERION_HOME="$crit" cargo bench "$@" 2>&1 | tee -a "$log"; then
+    note "FAILED: cargo bench $* (see $log)"; status=1
+  fi
+}
+
+if [ $run_rust = 1 ]; then
+  if [ $gpu_machine = 0 ]; then
+    run_cargo_bench "vector ops (Rust host)" -p offload-host --bench vector
+    run_cargo_bench "random forest (Rust host)" -p offload-host --bench forest
+  fi
+  if [ $gpu_machine = 1 ] || [ $quick = 0 ] || [ $has_gpu = 1 ]; then
+    run_cargo_bench "GPU backends" -p offload-core --features wgpu,cuda --bench gpu
+  else
+    for p in gpu-wgpu gpu-cuda; do
+      echo "SKIP $p: --quick runs no GPU benches without a visible GPU (run without --quick, or --gpu-machine)" | tee -a "$log"
+    done
+  fi
+fi
+
+if [ $run_go = 1 ]; then
+  if [ -f go-host/go.mod ] && ls go-host/*_test.go >/dev/null 2>&1; then
+    go_args=(-run '^$' -count=5 -benchmem -timeout 60m)
+    bench_re=.
+    [ $quick = 1 ] && go_args+=(-short -benchtime=100ms)
+    [ $gpu_machine = 1 ] && bench_re='/path=gpu-'
+    step "go test -bench $bench_re ${go_args[*]} (go-host)"
+    if ! (cd go-host && go test -bench "$bench_re" "${go_args[@]}" ./...) 2>&1 | tee "$go_txt"; then
+      note "FAILED: go test -bench (see $go_txt)"; status=1
+    fi
+  else
+    note "no Go benchmarks yet (go-host/*_test.go missing): the Go harness is left out"
+  fi
+fi
+
+step "report"
+if [ -d "$crit" ] || [ -f "$go_txt" ]; then
+  report --ingest "$out" || status=1
+else
+  note "no benchmark output at all: nothing to report"; status=1
+fi
+trim_criterion "$crit"
+
+step "done in $(( $(date +%s) - t0 )) s: $out/REPORT.md"
+[ -f "$out/REPORT.md" ] && sed -n '/^## Summary/,/^## Skipped/p' "$out/REPORT.md" | sed '$d'
+exit $status
