@@ -121,6 +121,18 @@ print(":".join(sorted(d)))' 2>/dev/null || true)
   if ! CRITERION_HOME="$dir/criterion" ./.device/gpu-bench --bench 2>&1 | tee "$dir/cargo-bench.log"; then
     note "FAILED: .device/gpu-bench"; status=1
   fi
+  # The Go GPU paths (go-host's GPU tests and benchmarks), when --gpu-machine packaged them.
+  if [ -x .device/go-host.test ]; then
+    step "go-host GPU tests"
+    ./.device/go-host.test -test.run GPU -test.v -test.count=1 > "$dir/go-gpu-test.log" 2>&1 || { note "FAILED: go GPU tests (see go-gpu-test.log)"; status=1; }
+    grep -E '^(--- |ok|FAIL|PASS)' "$dir/go-gpu-test.log" | grep -v '^--- PASS' | tail -20
+    step "go-host GPU benchmarks"
+    go_n=1000,1000000,16777216; go_mm=1024,4096; go_count=5
+    [ $quick = 1 ] && { go_n=1000,1000000; go_mm=1024; go_count=3; }
+    OFFLOAD_BENCH_N=$go_n OFFLOAD_BENCH_MATMUL_N=$go_mm ./.device/go-host.test -test.run '^$' \
+      -test.bench '(Sum|Dot|Mul|Scale|SGEMM)/^path=(go|gpu-.*)$' -test.benchtime=5x \
+      -test.count=$go_count -test.benchmem -test.timeout=8m > "$dir/go-bench.txt" 2>&1 || { note "FAILED: go GPU benchmarks"; status=1; }
+  fi
   ./.device/offload-report --ingest "$dir" || status=1
   trim_criterion "$dir/criterion"
   tar czf "$dest/gpu-results.tar.gz" -C /tmp/offload-bench "$name"
@@ -141,6 +153,9 @@ if [ $gpu_machine = 1 ] && [ $has_gpu = 0 ]; then
   cargo build --release -q -p offload-report
   cp target/release/offload-report .device/offload-report
   strip .device/offload-report
+  bash scripts/build-capi.sh
+  (cd go-host && go test -c -ldflags='-s -w' -o ../.device/go-host.test .)
+  cp target/release/liboffload_capi.so .device/
   report --collect-env .device --repo "$root" --command-line "scripts/bench.sh --gpu-machine"
   mv .device/env.json .device/build-env.json
   ls -la .device >&2

@@ -597,9 +597,9 @@ mod tests {
             }
             count[n] += 1;
         }
-        for n in 0..t.len() {
-            if t.feature[n] < 0 {
-                assert!(count[n] >= 5, "leaf {n} holds {}", count[n]);
+        for (n, (&f, &c)) in t.feature.iter().zip(&count).enumerate() {
+            if f < 0 {
+                assert!(c >= 5, "leaf {n} holds {c}");
             }
         }
     }

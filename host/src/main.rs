@@ -295,7 +295,7 @@ fn cmd_devices() -> anyhow::Result<ExitCode> {
                     }
                 );
             }
-            Err(why) => println!("{:<5} unavailable: {why}", p.kind.name()),
+            Err(why) => println!("{:<5} {why}", p.kind.name()),
         }
     }
     Ok(ExitCode::SUCCESS)
