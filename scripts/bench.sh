@@ -87,28 +87,13 @@ fi
 # ---------------------------------------------------------------------------------------
 # GPU MACHINE, run side: on the lent GPU machine (no Rust, no Go, no network), from the
 # binaries that `--gpu-machine` packaged into .device/ (carry .device and .gl). The
-# device setup below mirrors scripts/device-check.sh (Vulkan loader, NVIDIA ICD, CUDA libs).
+# device setup (Vulkan loader, NVIDIA ICD, CUDA libs) is scripts/device-env.sh.
 if [ $on_device = 1 ]; then
   for f in .device/gpu-bench .device/offload-report .device/build-env.json; do
     [ -e "$f" ] || { echo "bench.sh --on-device: $f missing; run scripts/bench.sh --gpu-machine here first" >&2; exit 1; }
   done
-  if ! ldconfig -p | grep -q 'libvulkan.so.1' && ls .gl/*.deb >/dev/null 2>&1; then
-    for f in .gl/*.deb; do dpkg -x "$f" /; done
-    ldconfig
-  fi
-  icd=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
-  [ -f "$icd" ] && export VK_DRIVER_FILES=${VK_DRIVER_FILES:-$icd}
-  extra=$(python3 -c 'import glob,os
-d=set(os.path.dirname(p) for p in glob.glob("/usr/local/cuda/lib64/lib*.so*")+glob.glob("/usr/local/cuda/targets/x86_64-linux/lib/lib*.so*"))
-try:
-    import nvidia
-    for b in nvidia.__path__:
-        d.update(os.path.dirname(p) for p in glob.glob(os.path.join(b,"**","lib*.so*"),recursive=True) if any(k in p for k in ("nvrtc","cublas","curand")))
-except ImportError: pass
-print(":".join(sorted(d)))' 2>/dev/null || true)
-  export LD_LIBRARY_PATH="${extra}${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
-  export XDG_RUNTIME_DIR=${XDG_RUNTIME_DIR:-/tmp/offload-xdg}
-  mkdir -p "$XDG_RUNTIME_DIR"; chmod 700 "$XDG_RUNTIME_DIR"
+  # shellcheck source=scripts/device-env.sh
+  source scripts/device-env.sh
   dest=${OUT:-$root/.device/out}
   name=${out:-$(gpu_folder)}
   dir=/tmp/offload-bench/$name

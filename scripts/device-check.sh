@@ -41,40 +41,10 @@ OUT=${OUT:-$root/.device/out}
 mkdir -p "$OUT"
 log() { echo "== $*" | tee -a "$OUT/summary.log"; }
 
-# Vulkan loader (the image has the NVIDIA ICD but no libvulkan).
-if ! ldconfig -p | grep -q 'libvulkan.so.1'; then
-  if ls .gl/*.deb >/dev/null 2>&1; then
-    for f in .gl/*.deb; do dpkg -x "$f" /; done
-    ldconfig
-  else
-    log "no Vulkan loader and no .gl/*.deb: wgpu will be skipped"
-  fi
-fi
-if [ -f /usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json ] && [ -z "${VK_DRIVER_FILES:-}" ]; then
-  export VK_DRIVER_FILES=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
-fi
-export XDG_RUNTIME_DIR=${XDG_RUNTIME_DIR:-/tmp/offload-xdg}
-mkdir -p "$XDG_RUNTIME_DIR" && chmod 700 "$XDG_RUNTIME_DIR"
-
-# CUDA 13 NVRTC and cuBLAS: from the toolkit or PyTorch's pip wheels, whichever is there.
-extra=$(python3 - <<'EOF' 2>/dev/null
-import glob, os
-dirs = set()
-for pat in ["/usr/local/cuda/lib64/libnvrtc.so*", "/usr/local/cuda/lib64/libcublas.so*",
-            "/usr/local/cuda/targets/x86_64-linux/lib/libnvrtc.so*"]:
-    dirs.update(os.path.dirname(p) for p in glob.glob(pat))
-try:
-    import nvidia
-    for base in nvidia.__path__:
-        for p in glob.glob(os.path.join(base, "**", "lib*.so*"), recursive=True):
-            if "nvrtc" in p or "cublas" in p or "curand" in p:
-                dirs.add(os.path.dirname(p))
-except ImportError:
-    pass
-print(":".join(sorted(dirs)))
-EOF
-)
-export LD_LIBRARY_PATH="${extra}${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+# Vulkan loader, NVIDIA ICD, CUDA 13 libraries, XDG_RUNTIME_DIR.
+# shellcheck source=scripts/device-env.sh
+source scripts/device-env.sh
+ls .gl/*.deb >/dev/null 2>&1 || ldconfig -p | grep -q libvulkan.so.1 || log "no Vulkan loader and no .gl/*.deb: wgpu will be skipped"
 
 log "device"
 nvidia-smi -L 2>&1 | tee -a "$OUT/summary.log"
