@@ -314,20 +314,30 @@ struct Presorted {
 
 impl Presorted {
     fn new(data: &Dataset) -> Self {
-        let d = data.n_features;
-        let by_feature = (0..d)
-            .map(|f| {
-                let mut idx: Vec<u32> = (0..data.n_rows as u32).collect();
-                idx.sort_by(|&a, &b| {
-                    data.x[a as usize * d + f]
-                        .total_cmp(&data.x[b as usize * d + f])
-                        .then(a.cmp(&b))
-                });
-                idx
-            })
-            .collect();
+        let n = data.n_rows;
+        let flat = presort(data);
+        let by_feature = flat.chunks(n.max(1)).map(<[u32]>::to_vec).collect();
         Presorted { by_feature }
     }
+}
+
+/// Each feature's rows in value order: `d × n_rows` row indices, where entry `f·n_rows + k`
+/// is the k-th row when all rows are sorted by `(x[row·d + f], row)` (f32 `total_cmp`, ties by
+/// row index). The `order` operand of the find-split kernel
+/// ([`crate::gpu::FindSplitArgs`]); training presorts once per forest.
+pub fn presort(data: &Dataset) -> Vec<u32> {
+    let (n, d) = (data.n_rows, data.n_features);
+    let mut out = Vec::with_capacity(n * d);
+    for f in 0..d {
+        let mut idx: Vec<u32> = (0..n as u32).collect();
+        idx.sort_by(|&a, &b| {
+            data.x[a as usize * d + f]
+                .total_cmp(&data.x[b as usize * d + f])
+                .then(a.cmp(&b))
+        });
+        out.extend_from_slice(&idx);
+    }
+    out
 }
 
 impl Forest {

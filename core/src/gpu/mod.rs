@@ -254,9 +254,9 @@ pub type Result<T, E = GpuError> = core::result::Result<T, E>;
 /// wraps it in a mutex). Kernels are queued in order on the device; `read`, `reduce` and
 /// `dot` return once their result is on the host, `sync` waits for everything queued.
 ///
-/// Room for the ML kernels of the random forest (bootstrap-sample, find-split, average,
-/// batch-predict) is left as further methods with a default that returns
-/// [`GpuError::Unsupported`], so that adding them does not break existing backends.
+/// The ML kernels of the random forest (bootstrap-sample, find-split, average,
+/// batch-predict) default to [`GpuError::Unsupported`], so a backend without them still
+/// builds and says so by name.
 pub trait GpuBackend: Send {
     /// The device this backend runs on.
     fn info(&self) -> &DeviceInfo;
@@ -325,6 +325,82 @@ pub trait GpuBackend: Send {
         n: u64,
     ) -> Result<()>;
 
+    /// **bootstrap-sample**: the bootstrap weights of `n_trees` trees, tree `first_tree + t`
+    /// in row `t` of `out` (u32, `n_trees × n_rows` elements, row-major):
+    /// `out[t·n_rows + r]` = how often row `r` is drawn among `n_rows` draws of
+    /// `Pcg32::new(seed, 2·(first_tree + t)).below(n_rows)`, i.e. exactly
+    /// [`crate::forest::bootstrap_counts`]. Integer results: every backend gives the same bits.
+    /// Errors: `InvalidHandle`, `ZeroSize` (`n_trees` or `n_rows` 0), `ShapeMismatch` when `out`
+    /// holds fewer than `n_trees·n_rows` u32, `TooLarge` over 2^32−1 elements.
+    fn bootstrap_sample(
+        &mut self,
+        seed: u64,
+        first_tree: u32,
+        n_trees: u32,
+        n_rows: u32,
+        out: BufferId,
+    ) -> Result<()> {
+        let _ = (seed, first_tree, n_trees, n_rows, out);
+        Err(self.ml_unsupported("bootstrap-sample"))
+    }
+
+    /// **find-split**: the best split of every open node of a batch of trees, chosen exactly as
+    /// [`crate::forest::find_split`] chooses it (see [`FindSplitArgs`] for the operands), one
+    /// [`SplitRecord`] per node written to `args.out`. Every backend picks the same
+    /// (feature, threshold) and the same score bits as `cpu`.
+    /// Errors: `InvalidHandle`, `ZeroSize`, `ShapeMismatch` for a buffer smaller than its
+    /// shape, `InvalidArgument` for a feature index ≥ `d` found in the inputs,
+    /// `Unsupported` where the device lacks f64.
+    fn find_split(&mut self, args: &FindSplitArgs) -> Result<()> {
+        let _ = args;
+        Err(self.ml_unsupported("find-split"))
+    }
+
+    /// **average**: `out[r] = (Σ_t preds[t·n_rows + r]) / n_trees` for r < `n_rows`, `preds` f32
+    /// (`n_trees × n_rows`, one row of predictions per tree), the sum taken in tree order in
+    /// `dtype` (F64: equal to [`crate::forest::Forest::predict`]'s mean bit for bit; F32: sum in
+    /// f32), `out` of `dtype`. Errors: as `reduce`; `Unsupported` for f64 without device f64.
+    fn average(
+        &mut self,
+        dtype: DType,
+        preds: BufferId,
+        n_trees: u32,
+        n_rows: u32,
+        out: BufferId,
+    ) -> Result<()> {
+        let _ = (dtype, preds, n_trees, n_rows, out);
+        Err(self.ml_unsupported("average"))
+    }
+
+    /// **batch-predict**: whole-forest inference. For each of the `n_rows` rows of `x` (f32,
+    /// `n_rows × forest.n_features`, row-major) walks every tree of `forest` from its root
+    /// (`x[f] <= threshold` goes left) and writes the mean of the leaf values, summed in tree
+    /// order in `dtype`, to `out` (`n_rows` elements of `dtype`); F64 equals
+    /// [`crate::forest::Forest::predict`] bit for bit. Errors: `InvalidHandle`, `ZeroSize`,
+    /// `ShapeMismatch` for buffers smaller than their shapes, `Unsupported` for f64 without
+    /// device f64. A malformed forest (child or feature index out of range, a cycle) gives
+    /// unspecified predictions but never reads outside its buffers or hangs: a walk stops
+    /// after `n_nodes` steps.
+    fn batch_predict(
+        &mut self,
+        dtype: DType,
+        forest: &ForestBuffers,
+        x: BufferId,
+        n_rows: u32,
+        out: BufferId,
+    ) -> Result<()> {
+        let _ = (dtype, forest, x, n_rows, out);
+        Err(self.ml_unsupported("batch-predict"))
+    }
+
+    /// The `Unsupported` error of an ML kernel this backend does not implement.
+    fn ml_unsupported(&self, kernel: &str) -> GpuError {
+        GpuError::Unsupported(std::format!(
+            "{kernel} is not implemented on the {} backend",
+            self.info().backend.name()
+        ))
+    }
+
     /// Turns on measuring each kernel's device time (timestamp queries on wgpu, CUDA events
     /// on cuda); `Unsupported` where the device has neither. Off by default because reading
     /// timestamps back waits for the kernel.
@@ -332,6 +408,98 @@ pub trait GpuBackend: Send {
     /// Device time of the last kernel in ns (the whole kernel, all its passes), when timing
     /// is on; the cpu backend reports wall-clock time.
     fn last_kernel_ns(&self) -> Option<u64>;
+}
+
+/// Operands of [`GpuBackend::find_split`]: one launch finds the best split of every open node
+/// of a batch of `n_trees` trees grown on the same data set (`n_rows` rows, `d` features).
+///
+/// Buffers (element counts; every buffer may be larger than its shape):
+/// - `x`: f32 `n_rows × d`, row-major (the data set).
+/// - `y`: f64 `n_rows` (targets).
+/// - `order`: u32 `d × n_rows`; `order[f·n_rows + k]` is the k-th row when all rows are sorted
+///   by `(x[row·d + f], row)` (f32 `total_cmp`, ties by row index): the presort of the data set,
+///   made once per forest by [`crate::forest::presort`].
+/// - `weights`: u32 `n_trees × n_rows`; bootstrap weight of each row in each tree (0 = not in
+///   the tree's sample), as [`GpuBackend::bootstrap_sample`] writes them.
+/// - `node_of`: u32 `n_trees × n_rows`; the open node (an id `< n_nodes`, unique across the
+///   batch) that row `r` of tree `t` sits in, or `u32::MAX` when it sits in no open node.
+/// - `cand_rank`: u32 `n_nodes × d`; for node `j`, `cand_rank[j·d + f]` is the position of
+///   feature `f` in the node's candidate order, or `u32::MAX` when `f` is not a candidate.
+///   Exact score ties go to the lower rank, then the lower threshold.
+/// - `out`: [`SplitRecord`] × `n_nodes` (24 bytes each).
+///
+/// For each node and candidate feature the node's rows (weight > 0) are visited in `order`,
+/// and the threshold, score and tie rule are those of the module docs of
+/// [`crate::forest`]: both sides hold at least `min_leaf` weight, sums in f64 in that order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FindSplitArgs {
+    /// f32 `n_rows × d`.
+    pub x: BufferId,
+    /// f64 `n_rows`.
+    pub y: BufferId,
+    /// u32 `d × n_rows`.
+    pub order: BufferId,
+    /// u32 `n_trees × n_rows`.
+    pub weights: BufferId,
+    /// u32 `n_trees × n_rows`.
+    pub node_of: BufferId,
+    /// u32 `n_nodes × d`.
+    pub cand_rank: BufferId,
+    /// [`SplitRecord`] `n_nodes`.
+    pub out: BufferId,
+    /// Rows of the data set.
+    pub n_rows: u32,
+    /// Features per row.
+    pub d: u32,
+    /// Trees in the batch.
+    pub n_trees: u32,
+    /// Open nodes in the batch.
+    pub n_nodes: u32,
+    /// `min_samples_leaf`: least weight on each side of a split (≥ 1).
+    pub min_leaf: u32,
+}
+
+/// One node's result of [`GpuBackend::find_split`], as laid out in device memory (24 bytes,
+/// little-endian, 8-byte aligned).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, bytemuck::Pod, bytemuck::Zeroable)]
+pub struct SplitRecord {
+    /// `S_L²/W_L + S_R²/W_R` of the best split; 0 when there is none.
+    pub score: f64,
+    /// Split feature, or -1 when the node has no valid split.
+    pub feature: i32,
+    /// Rows with `x[feature] <= threshold` go left.
+    pub threshold: f32,
+    /// Weight sent left.
+    pub weight_left: u32,
+    /// Zero.
+    pub pad: u32,
+}
+
+/// A forest in device buffers, as [`crate::forest::Tree`]'s flat arrays of all trees laid end
+/// to end (`n_nodes` nodes in all): `feature` i32, `threshold` f32, `left` i32, `right` i32
+/// (child ids relative to the tree's first node, -1 at a leaf), `value` f32, and `tree_start`
+/// u32 `n_trees` (index of each tree's root in the node arrays).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ForestBuffers {
+    /// i32 per node, -1 at a leaf.
+    pub feature: BufferId,
+    /// f32 per node.
+    pub threshold: BufferId,
+    /// i32 per node.
+    pub left: BufferId,
+    /// i32 per node.
+    pub right: BufferId,
+    /// f32 per node.
+    pub value: BufferId,
+    /// u32 per tree.
+    pub tree_start: BufferId,
+    /// Trees.
+    pub n_trees: u32,
+    /// Nodes of all trees.
+    pub n_nodes: u32,
+    /// Features per row of `x`.
+    pub n_features: u32,
 }
 
 /// An open backend: [`GpuBackend`] behind a box, chosen by name at run time.
