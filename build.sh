@@ -6,6 +6,8 @@
 #   tinygo      the Go vector guest (TinyGo when on PATH, else Go's wasip1 port)
 #   capi        the C-ABI library (target/release/liboffload_capi.so) and its header check
 #   go          the Go host module (go vet, go build)
+#   components  the matrix client, provider-cpu, provider-gpu (wasm32-wasip2 components) and
+#               their compositions build/components/composed-{cpu,gpu}.wasm (offload compose)
 #   test        builds the guests, then runs every test (cargo test, go test)
 #   lint        cargo fmt --check, cargo clippy -D warnings, gofmt, go vet
 #   bench       the full benchmark matrix; writes bench-results/<host>-<date>/ (--quick: a short run)
@@ -20,6 +22,8 @@ guests() {
   [ -f "$s/build-c-guest.sh" ] && bash "$s/build-c-guest.sh"
   [ -f "$s/build-go-guest.sh" ] && bash "$s/build-go-guest.sh"
   bash "$s/build-forest-guest.sh"
+  # wasi:gpu demo guest: core module (Go host) + component (Rust host; wraps with `offload componentize`)
+  [ -f "$s/build-gpu-guest.sh" ] && bash "$s/build-gpu-guest.sh"
   return 0
 }
 
@@ -32,15 +36,17 @@ case "$cmd" in
   tinygo) bash "$s/setup.sh"; bash "$s/build-go-guest.sh" ;;
   capi) bash "$s/setup.sh"; bash "$s/build-capi.sh" ;;
   go) bash "$s/setup.sh"; bash "$s/build-go-host.sh" ;;
+  components) bash "$s/setup.sh"; bash "$s/build-components.sh" ;;
   all)
     bash "$s/setup.sh"
     guests
     cargo build --workspace
+    bash "$s/build-components.sh"
     [ -f "$s/build-capi.sh" ] && bash "$s/build-capi.sh"
     [ -f "$s/build-go-host.sh" ] && bash "$s/build-go-host.sh"
     ;;
   test) bash "$s/setup.sh"; guests; bash "$s/test.sh" "$@" ;;
   lint) bash "$s/setup.sh"; bash "$s/lint.sh" ;;
-  bench) bash "$s/setup.sh"; guests; bash "$s/bench.sh" "$@" ;;
-  *) sed -n '2,13p' "$0" >&2; exit 2 ;;
+  bench) bash "$s/setup.sh"; guests; bash "$s/build-components.sh"; bash "$s/bench.sh" "$@" ;;
+  *) sed -n '2,15p' "$0" >&2; exit 2 ;;
 esac

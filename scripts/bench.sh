@@ -1,20 +1,31 @@
 #!/usr/bin/env bash
 # Runs offload's benchmark matrix (criterion + go test -bench) and writes one results folder:
 #   bench-results/<host>-<yyyy-mm-dd>/  env.json  cargo-bench.log  criterion/ (raw JSON + HTML)
-#                                       go-bench.txt (benchstat-readable)  results.json
-#                                       REPORT.md  plots/*.svg
+#                                       go-bench.txt (benchstat-readable)
+#                                       sklearn-forest.jsonl  stage-times.txt
+#                                       results.json  REPORT.md  plots/*.svg
 #
-# Usage: scripts/bench.sh [--quick] [--gpu-machine] [--out DIR] [--no-rust] [--no-go]
+# Usage: scripts/bench.sh [--quick] [--gpu-machine] [--out DIR] [--no-rust] [--no-go] [--no-sklearn]
 #        scripts/bench.sh --on-device [--quick]      (on the lent GPU machine, see below)
 #        scripts/bench.sh --unpack gpu-results.tar.gz (here, after --on-device)
-#   --quick        fewer sizes and samples (OFFLOAD_BENCH_QUICK=1 for the Rust benches,
-#                  go test -short -benchtime=100ms); no GPU benches unless a GPU is visible.
+#   --quick        a first look in under 5 minutes on 2 cores (once built): fewer sizes
+#                  and samples (OFFLOAD_BENCH_QUICK=1 for the Rust benches: n = 1e3, 1e5,
+#                  no criterion HTML; go -short -benchtime=50ms -count=5; scikit-learn
+#                  on diabetes and 1000 Friedman rows); no GPU benches unless a GPU is
+#                  visible.
 #   --gpu-machine  the GPU subset only. With a GPU visible here: run it here. Without one:
 #                  package it for the lent GPU machine (binaries into .device/) and print
 #                  the device call to make.
 #   --out DIR      results folder (default bench-results/<host>-<date>, or
 #                  bench-results/gpu-<gpu model>-<date> for the GPU subset).
-#   --no-rust / --no-go   leave one harness out.
+#   --no-rust / --no-go / --no-sklearn   leave one harness out.
+#
+# Everything is built first (stage "build": guests, capi, the report tool, the bench
+# binaries, the go-host test binary, the scikit-learn venv build/venv), so the timed
+# stages measure benchmarks only; each stage's wall time is printed at the end and kept
+# in stage-times.txt. scikit-learn (the peer of the forest benches) is installed from
+# PyPI into build/venv when python3 has none; if that fails the report lists
+# `sklearn` as skipped with the reason.
 #
 # Skip convention (documented in report/src/lib.rs): a bench that cannot run a path prints
 # `SKIP <path>: <reason>` (or `SKIP <op>/<path>[/<n>]: <reason>`); this script keeps all
@@ -23,7 +34,7 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 
-quick=0 gpu_machine=0 on_device=0 unpack="" out="" run_rust=1 run_go=1 want=""
+quick=0 gpu_machine=0 on_device=0 unpack="" out="" run_rust=1 run_go=1 run_sklearn=1 want=""
 for a in "$@"; do
   if [ -n "$want" ]; then printf -v "$want" '%s' "$a"; want=""; continue; fi
   case "$a" in
@@ -35,14 +46,39 @@ for a in "$@"; do
     --out=*) out=${a#--out=} ;;
     --no-rust) run_rust=0 ;;
     --no-go) run_go=0 ;;
-    *) sed -n '2,21p' "$0" >&2; exit 2 ;;
+    --no-sklearn) run_sklearn=0 ;;
+    *) sed -n '2,33p' "$0" >&2; exit 2 ;;
   esac
 done
 [ -n "$want" ] && { echo "bench.sh: --$want needs a value" >&2; exit 2; }
 
 t0=$(date +%s)
-step() { printf '\n[bench %4ss] == %s\n' "$(( $(date +%s) - t0 ))" "$*" >&2; }
+# Stages: `step` closes the previous one and records its wall time; `stage_summary`
+# prints them all (and writes them to a file when given one).
+stage_name="" stage_t0=$t0 stage_times=()
+step() {
+  local now; now=$(date +%s)
+  [ -n "$stage_name" ] && stage_times+=("$(( now - stage_t0 ))|$stage_name")
+  stage_name="$*" stage_t0=$now
+  printf '\n[bench %4ss] == %s\n' "$(( now - t0 ))" "$*" >&2
+}
 note() { printf '[bench %4ss] %s\n' "$(( $(date +%s) - t0 ))" "$*" >&2; }
+loadavg() { cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo unknown; }
+stage_summary() {
+  local now build=0 rest=0 e secs name
+  now=$(date +%s)
+  [ -n "$stage_name" ] && stage_times+=("$(( now - stage_t0 ))|$stage_name")
+  stage_name="" stage_t0=$now
+  {
+    echo "wall time per stage (s), $(nproc) CPUs, load average at the end: $(loadavg)"
+    for e in "${stage_times[@]}"; do
+      secs=${e%%|*} name=${e#*|}
+      printf '%6s  %s\n' "$secs" "$name"
+      case "$name" in build*) build=$(( build + secs )) ;; *) rest=$(( rest + secs )) ;; esac
+    done
+    printf '%6s  total: build %s s, benchmarks and report %s s\n' "$(( now - t0 ))" "$build" "$rest"
+  } | tee ${1:+"$1"} >&2
+}
 
 has_gpu=0
 if command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1; then has_gpu=1; fi
@@ -71,7 +107,11 @@ trim_criterion() {
   find "$crit" -depth -type d \( -name base -o -name change \) -exec rm -rf {} +
   find "$crit" -name tukey.json -delete
   find "$crit" -path '*/report/*' -type f ! -name index.html ! -name lines.svg -delete
-  note "criterion folder: $(du -sh "$crit" | cut -f1) (HTML: $crit/report/index.html)"
+  if [ -f "$crit/report/index.html" ]; then
+    note "criterion folder: $(du -sh "$crit" | cut -f1) (HTML: $crit/report/index.html)"
+  else
+    note "criterion folder: $(du -sh "$crit" | cut -f1) (raw JSON only: --quick draws no criterion plots)"
+  fi
 }
 
 # ---------------------------------------------------------------------------------------
@@ -167,13 +207,17 @@ export XDG_RUNTIME_DIR=${XDG_RUNTIME_DIR:-/tmp/offload-xdg}
 mkdir -p "$XDG_RUNTIME_DIR"; chmod 700 "$XDG_RUNTIME_DIR"
 
 status=0
-step "results folder: $out (quick=$quick, gpu-machine=$gpu_machine, GPU visible=$has_gpu)"
+note "results folder: $out (quick=$quick, gpu-machine=$gpu_machine, GPU visible=$has_gpu)"
+note "load average at the start: $(loadavg) ($(nproc) CPUs)"
 
-step "building what is missing"
+step "build: guests, capi, report tool"
 for g in rust c go; do
   wasm="build/guests/wasm-$g.wasm" script="scripts/build-$g-guest.sh"
   if [ ! -f "$wasm" ] && [ -f "$script" ]; then note "building $wasm"; bash "$script"; fi
 done
+if [ ! -f build/guests/forest/forest-rust.wasm ] && [ -f scripts/build-forest-guest.sh ]; then
+  note "building build/guests/forest/forest-rust.wasm"; bash scripts/build-forest-guest.sh
+fi
 go_txt="$out/go-bench.txt"
 rm -f "$go_txt"
 if [ $run_go = 1 ] && [ -f go-host/go.mod ] && [ -f scripts/build-capi.sh ]; then
@@ -185,6 +229,50 @@ if [ $run_go = 1 ] && [ -f go-host/go.mod ] && [ -f scripts/build-capi.sh ]; the
   fi
 fi
 report --help >/dev/null   # builds the report tool now, not after the benches
+
+# The bench binaries, built now so that no benchmark stage includes a compile.
+if [ $run_rust = 1 ]; then
+  if [ $gpu_machine = 0 ]; then
+    step "build: cargo bench --no-run (vector, forest)"
+    cargo bench --no-run -p offload-host --bench vector --bench forest >&2 || note "FAILED: cargo bench --no-run -p offload-host --bench vector --bench forest (its bench stage will fail too)"
+  fi
+  if [ $gpu_machine = 1 ] || [ $quick = 0 ] || [ $has_gpu = 1 ]; then
+    step "build: cargo bench --no-run (GPU backends)"
+    cargo bench --no-run -p offload-core --features wgpu,cuda --bench gpu >&2 || note "FAILED: cargo bench --no-run -p offload-core --features wgpu,cuda --bench gpu (its bench stage will fail too)"
+  fi
+fi
+go_test_bin="$root/build/go-host.test"
+if [ $run_go = 1 ] && [ -f go-host/go.mod ] && ls go-host/*_test.go >/dev/null 2>&1; then
+  step "build: go test -c (go-host)"
+  if ! (cd go-host && go test -c -o "$go_test_bin" .); then
+    note "FAILED: go test -c (go-host); the Go harness is left out"
+    echo "SKIP go-host: go test -c failed (see the bench.sh output)" > "$go_txt"
+    run_go=0 status=1
+  fi
+fi
+# scikit-learn, the forest's peer: python3's own if it has it, else a venv under build/.
+sk_txt="$out/sklearn-forest.jsonl"
+rm -f "$sk_txt"
+sk_py=""
+if [ $run_sklearn = 1 ] && [ $gpu_machine = 0 ]; then
+  step "build: scikit-learn (python venv build/venv)"
+  if ! command -v python3 >/dev/null 2>&1; then
+    echo "SKIP sklearn: python3 is not on PATH" > "$sk_txt"
+  elif python3 -c 'import sklearn' 2>/dev/null; then
+    sk_py=python3
+  elif build/venv/bin/python -c 'import sklearn' 2>/dev/null; then
+    sk_py=build/venv/bin/python
+  else
+    note "installing scikit-learn from PyPI into build/venv"
+    if pip_log=$( { python3 -m venv build/venv && build/venv/bin/pip install -q scikit-learn; } 2>&1 ) \
+      && build/venv/bin/python -c 'import sklearn' 2>/dev/null; then
+      sk_py=build/venv/bin/python
+    else
+      echo "SKIP sklearn: installing scikit-learn into build/venv failed: $(printf '%s' "$pip_log" | tail -1)" > "$sk_txt"
+    fi
+  fi
+  [ -z "$sk_py" ] && note "$(cat "$sk_txt")"
+fi
 
 step "environment"
 report --collect-env "$out" --repo "$root" --command-line "scripts/bench.sh $*"
@@ -220,13 +308,14 @@ if [ $run_rust = 1 ]; then
 fi
 
 if [ $run_go = 1 ]; then
-  if [ -f go-host/go.mod ] && ls go-host/*_test.go >/dev/null 2>&1; then
-    go_args=(-run '^$' -count=5 -benchmem -timeout 60m)
+  if [ -x "$go_test_bin" ]; then
+    # The test binary built above, run in go-host/ as `go test` would (same output).
+    go_args=(-test.run '^$' -test.count=5 -test.benchmem -test.timeout 60m)
     bench_re=.
-    [ $quick = 1 ] && go_args+=(-short -benchtime=100ms)
+    [ $quick = 1 ] && go_args+=(-test.short -test.benchtime=50ms)
     [ $gpu_machine = 1 ] && bench_re='/path=gpu-'
     step "go test -bench $bench_re ${go_args[*]} (go-host)"
-    if ! (cd go-host && go test -bench "$bench_re" "${go_args[@]}" ./...) 2>&1 | tee "$go_txt"; then
+    if ! (cd go-host && "$go_test_bin" -test.bench "$bench_re" "${go_args[@]}") 2>&1 | tee "$go_txt"; then
       note "FAILED: go test -bench (see $go_txt)"; status=1
     fi
   else
@@ -234,14 +323,26 @@ if [ $run_go = 1 ]; then
   fi
 fi
 
+if [ -n "$sk_py" ]; then
+  sk_args=(--data diabetes,friedman1 --sizes 1000,10000 --repeat 5)
+  [ $quick = 1 ] && sk_args=(--data diabetes,friedman1 --sizes 1000 --repeat 5)
+  step "scikit-learn peer: scripts/sklearn_forest.py ${sk_args[*]}"
+  if ! "$sk_py" scripts/sklearn_forest.py "${sk_args[@]}" > "$sk_txt"; then
+    note "FAILED: scripts/sklearn_forest.py"; status=1
+    echo "SKIP sklearn: scripts/sklearn_forest.py failed (see the bench.sh output)" >> "$sk_txt"
+  fi
+  grep -h '"data": "diabetes"' "$sk_txt" | head -1 | cut -c1-200 >&2 || true
+fi
+
 step "report"
-if [ -d "$crit" ] || [ -f "$go_txt" ]; then
+if [ -d "$crit" ] || [ -f "$go_txt" ] || [ -f "$sk_txt" ]; then
   report --ingest "$out" || status=1
 else
   note "no benchmark output at all: nothing to report"; status=1
 fi
 trim_criterion "$crit"
 
+stage_summary "$out/stage-times.txt"
 step "done in $(( $(date +%s) - t0 )) s: $out/REPORT.md"
 [ -f "$out/REPORT.md" ] && sed -n '/^## Summary/,/^## Skipped/p' "$out/REPORT.md" | sed '$d'
 exit $status

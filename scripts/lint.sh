@@ -6,6 +6,12 @@ cd "$root"
 cargo fmt --all -- --check
 (cd wasm-modules/rust-guest && cargo fmt -- --check && cargo clippy --release -- -D warnings)
 (cd wasm-modules/forest-guest && cargo fmt -- --check && cargo clippy --release -- -D warnings)
+(cd wasm-modules/gpu-guest && cargo fmt -- --check && cargo clippy --release -- -D warnings)
+(cd wasm-modules/wasi-gpu-guest && cargo fmt -- --check)
+for c in matrix-client provider-cpu provider-gpu; do
+  (cd "wasm-modules/$c" && cargo fmt -- --check &&
+    cargo clippy --release --target-dir "$root/build/cargo-components" -- -D warnings)
+done
 cargo clippy --workspace --all-targets -- -D warnings
 for d in go-host tinygo-guest; do
   [ -d "$d" ] || continue

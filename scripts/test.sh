@@ -10,10 +10,12 @@ echo "== guest exports"
 bash scripts/check-guest-exports.sh build/guests
 echo "== go test (tinygo-guest, native)"
 (cd tinygo-guest && go test -count=1 ./... 2>&1)
+echo "== components (matrix client, providers, compositions: host/tests/compose.rs needs them)"
+bash scripts/build-components.sh
 echo "== cargo test (workspace)"
 cargo test --workspace 2>&1
 echo "== cargo test (offload-core GPU backends: wgpu runs on Mesa lavapipe without a GPU; cuda is skipped, with the reason, without a driver)"
-cargo test -p offload-core --features wgpu,cuda --test gpu -- --nocapture --test-threads=1 2>&1
+cargo test -p offload-core --features wgpu,cuda --test gpu --test ml_kernels -- --nocapture --test-threads=1 2>&1
 if [ -f go-host/go.mod ]; then
   bash scripts/build-capi.sh
   echo "== go test (go-host)"

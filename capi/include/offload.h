@@ -145,6 +145,83 @@ typedef struct {
 // Handle of a device buffer, valid on the device that created it; 0 is the null handle.
 typedef uint64_t OffloadGpuBuffer;
 
+// Operands and shape of [`offload_gpu_find_split`]: one launch finds the best split of
+// every open node of a batch of `n_trees` trees grown on one data set of `n_rows` rows and
+// `d` features (CART, squared error; `offload_core::gpu::FindSplitArgs`). Buffers may be
+// larger than their shapes; element counts:
+// `x` f32 `n_rows × d` row-major; `y` f64 `n_rows`; `order` u32 `d × n_rows` (the rows of
+// each feature in order of `(x[row·d+f], row)`); `weights` u32 `n_trees × n_rows`
+// (bootstrap weights, 0 = out of the sample); `node_of` u32 `n_trees × n_rows` (open node of
+// each row, `< n_nodes`, or `UINT32_MAX` for none); `cand_rank` u32 `n_nodes × d` (rank of
+// feature f among node j's candidates, or `UINT32_MAX`); `out` receives `n_nodes`
+// [`OffloadGpuSplitRecord`]s (24 bytes each).
+typedef struct {
+  // f32 `n_rows × d`.
+  OffloadGpuBuffer x;
+  // f64 `n_rows`.
+  OffloadGpuBuffer y;
+  // u32 `d × n_rows`.
+  OffloadGpuBuffer order;
+  // u32 `n_trees × n_rows`.
+  OffloadGpuBuffer weights;
+  // u32 `n_trees × n_rows`.
+  OffloadGpuBuffer node_of;
+  // u32 `n_nodes × d`.
+  OffloadGpuBuffer cand_rank;
+  // [`OffloadGpuSplitRecord`] × `n_nodes`.
+  OffloadGpuBuffer out;
+  // Rows of the data set.
+  uint32_t n_rows;
+  // Features per row.
+  uint32_t d;
+  // Trees in the batch.
+  uint32_t n_trees;
+  // Open nodes in the batch.
+  uint32_t n_nodes;
+  // `min_samples_leaf`: least weight on each side of a split (≥ 1).
+  uint32_t min_leaf;
+} OffloadGpuSplitArgs;
+
+// A forest in device buffers for [`offload_gpu_batch_predict`]: the flat node arrays of
+// all trees laid end to end (`n_nodes` nodes in all): `feature` i32 (-1 at a leaf),
+// `threshold` f32, `left` and `right` i32 (child ids relative to the tree's root), `value`
+// f32, and `tree_start` u32 `n_trees` (index of each root). Element counts, not bytes.
+typedef struct {
+  // i32 per node, -1 at a leaf.
+  OffloadGpuBuffer feature;
+  // f32 per node.
+  OffloadGpuBuffer threshold;
+  // i32 per node.
+  OffloadGpuBuffer left;
+  // i32 per node.
+  OffloadGpuBuffer right;
+  // f32 per node.
+  OffloadGpuBuffer value;
+  // u32 per tree.
+  OffloadGpuBuffer tree_start;
+  // Trees.
+  uint32_t n_trees;
+  // Nodes of all trees together.
+  uint32_t n_nodes;
+  // Features per row of `x`.
+  uint32_t n_features;
+} OffloadGpuForest;
+
+// One node's result of [`offload_gpu_find_split`] as laid out in the `out` buffer (24
+// bytes, little-endian): the layout of `offload_core::gpu::SplitRecord`.
+typedef struct {
+  // `S_L²/W_L + S_R²/W_R` of the best split; 0 when there is none.
+  double score;
+  // Split feature, or -1 when the node has no valid split.
+  int32_t feature;
+  // Rows with `x[feature] <= threshold` go left.
+  float threshold;
+  // Bootstrap weight sent left.
+  uint32_t weight_left;
+  // Zero.
+  uint32_t pad;
+} OffloadGpuSplitRecord;
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -374,6 +451,80 @@ int32_t offload_gpu_set_kernel_timing(OffloadGpuDevice dev, bool on);
 int32_t offload_gpu_last_kernel_ns(OffloadGpuDevice dev,
                                    uint64_t *ns,
                                    bool *available);
+
+// Bootstrap weights of trees `first_tree … first_tree + n_trees − 1` into buffer `out`
+// (u32, `n_trees × n_rows` elements, row-major): `out[t·n_rows + r]` is how often row `r`
+// is drawn among `n_rows` draws of PCG32 (O'Neill 2014) seeded with `seed` on stream
+// `2·(first_tree + t)`, Lemire's multiply-shift `below(n_rows)` —
+// `offload_core::forest::bootstrap_counts`. Integer results: the same on every backend.
+// Queued like [`offload_gpu_elementwise`].
+//
+// # Errors
+// [`OFFLOAD_GPU_ERR_ZERO_SIZE`] for `n_trees` or `n_rows` 0,
+// [`OFFLOAD_GPU_ERR_SHAPE_MISMATCH`] when `out` is too small, [`OFFLOAD_GPU_ERR_TOO_LARGE`]
+// over 2^32−1 elements, [`OFFLOAD_GPU_ERR_UNSUPPORTED`] where the backend lacks the kernel,
+// [`OFFLOAD_GPU_ERR_INVALID_HANDLE`], [`OFFLOAD_GPU_ERR_INVALID_DEVICE`].
+int32_t offload_gpu_bootstrap_sample(OffloadGpuDevice dev,
+                                     uint64_t seed,
+                                     uint32_t first_tree,
+                                     uint32_t n_trees,
+                                     uint32_t n_rows,
+                                     OffloadGpuBuffer out);
+
+// Best split of every open node of a batch of trees (see [`OffloadGpuSplitArgs`] for the
+// operands), one [`OffloadGpuSplitRecord`] per node written to `args->out`. A split lies
+// between consecutive distinct values lo < hi of the node's rows, threshold
+// `lo + (hi − lo)·0.5` in f32, each side holding at least `min_leaf` weight; the score
+// `S_L²/W_L + S_R²/W_R` is summed in f64 in sorted order; exact ties go to the lower
+// candidate rank, then the lower threshold. Exact on every backend. Queued.
+//
+// # Safety
+// `args` must point to one readable [`OffloadGpuSplitArgs`].
+//
+// # Errors
+// [`OFFLOAD_GPU_ERR_ZERO_SIZE`], [`OFFLOAD_GPU_ERR_SHAPE_MISMATCH`] for a buffer smaller
+// than its shape, [`OFFLOAD_GPU_ERR_INVALID_ARGUMENT`] for a feature index ≥ `d` in the
+// inputs, [`OFFLOAD_GPU_ERR_UNSUPPORTED`] without device f64 or where the backend lacks
+// the kernel, [`OFFLOAD_GPU_ERR_INVALID_HANDLE`], [`OFFLOAD_GPU_ERR_INVALID_DEVICE`],
+// [`OFFLOAD_ERR_NULL_POINTER`](crate::OFFLOAD_ERR_NULL_POINTER).
+int32_t offload_gpu_find_split(OffloadGpuDevice dev, const OffloadGpuSplitArgs *args);
+
+// `out[r] = (Σ_t preds[t·n_rows + r]) / n_trees` for r < `n_rows`: `preds` f32
+// `n_trees × n_rows`, summed in tree order in `dtype_code` (`OFFLOAD_GPU_F32`/`_F64`),
+// `out` `n_rows` elements of that dtype. Queued.
+//
+// # Errors
+// [`OFFLOAD_GPU_ERR_ZERO_SIZE`], [`OFFLOAD_GPU_ERR_SHAPE_MISMATCH`],
+// [`OFFLOAD_GPU_ERR_UNSUPPORTED`] for f64 without device f64 or where the backend lacks
+// the kernel, [`OFFLOAD_GPU_ERR_INVALID_HANDLE`], [`OFFLOAD_GPU_ERR_INVALID_ARGUMENT`] for
+// an unknown dtype, [`OFFLOAD_GPU_ERR_INVALID_DEVICE`].
+int32_t offload_gpu_average(OffloadGpuDevice dev,
+                            int32_t dtype_code,
+                            OffloadGpuBuffer preds,
+                            uint32_t n_trees,
+                            uint32_t n_rows,
+                            OffloadGpuBuffer out);
+
+// Whole-forest inference: for each of the `n_rows` rows of `x` (f32,
+// `n_rows × forest->n_features`, row-major) walks every tree of `forest` from its root
+// (`x[feature] <= threshold` goes left) and writes the mean leaf value, summed in tree
+// order in `dtype_code`, to `out` (`n_rows` elements of that dtype). A malformed forest
+// gives unspecified predictions, never an out-of-bounds read or a hang. Queued.
+//
+// # Safety
+// `forest` must point to one readable [`OffloadGpuForest`].
+//
+// # Errors
+// [`OFFLOAD_GPU_ERR_ZERO_SIZE`], [`OFFLOAD_GPU_ERR_SHAPE_MISMATCH`],
+// [`OFFLOAD_GPU_ERR_UNSUPPORTED`] for f64 without device f64 or where the backend lacks
+// the kernel, [`OFFLOAD_GPU_ERR_INVALID_HANDLE`], [`OFFLOAD_GPU_ERR_INVALID_ARGUMENT`],
+// [`OFFLOAD_GPU_ERR_INVALID_DEVICE`], [`OFFLOAD_ERR_NULL_POINTER`](crate::OFFLOAD_ERR_NULL_POINTER).
+int32_t offload_gpu_batch_predict(OffloadGpuDevice dev,
+                                  int32_t dtype_code,
+                                  const OffloadGpuForest *forest,
+                                  OffloadGpuBuffer x,
+                                  uint32_t n_rows,
+                                  OffloadGpuBuffer out);
 
 // Σ a\[i\] for `len` elements, added left to right; 0.0 when `len == 0`.
 //

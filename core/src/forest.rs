@@ -13,6 +13,9 @@
 //! - **average** / **batch-predict** ([`Forest::predict`]): the mean of the trees'
 //!   leaf values for each row.
 //!
+//! `Forest::fit_on` / `Forest::predict_on` (module `forest_gpu`, feature `std`) train and
+//! predict through a GPU backend's kernels and give the same forest and predictions.
+//!
 //! ## How a split is chosen
 //! A node holds rows with weights (bootstrap counts). For each candidate feature, in
 //! the order drawn, rows are ordered by value (`f32`, ties by row index); a split may
@@ -26,12 +29,20 @@
 //!
 //! Candidate features: all `d` in order `0..d` when `max_features` is `None` or `d`,
 //! else `max_features` distinct features drawn per node by a partial Fisher–Yates
-//! shuffle with the tree's second generator, `Pcg32::new(seed, 2·t + 1)`.
+//! shuffle with a generator of the node's own, `Pcg32::new(seed ^ key, 2·t + 1)`, where
+//! `key` names the node's path from the root: the root's key is 0 and a child's key is
+//! [`child_key`]`(parent key, side)` (a splitmix64 hash of the parent's key and the side).
+//! The draw therefore depends only on (seed, tree, path), not on the order in which nodes
+//! are grown, so a level-by-level grower (GPU training, `forest_gpu`) draws the
+//! same candidates as the depth-first one here.
 //!
 //! A node becomes a leaf when it reaches `max_depth`, holds less than
 //! `min_samples_split` weight, has (numerically) constant targets, or has no valid
-//! split. Nodes are numbered in creation order (children after their parent, left
-//! then right) and grown depth first, left first.
+//! split. The node's value is the weighted mean of its targets, with the sums
+//! `W = Σw`, `S = Σw·y`, `S2 = Σw·y²` taken in `f64` over its rows in feature 0's
+//! order; "constant" means `S2 − S·(S/W) ≤ 1e-12·max(|S2|, 1)` ([`node_summary`]).
+//! Nodes are numbered in creation order (children after their parent, left then right)
+//! and grown depth first, left first.
 
 use alloc::vec;
 use alloc::vec::Vec;
@@ -112,6 +123,11 @@ pub enum ForestError {
         /// Features the forest was trained on.
         d: usize,
     },
+    /// A GPU backend failed while training or predicting ([`Forest::fit_on`],
+    /// [`Forest::predict_on`]).
+    #[cfg(feature = "std")]
+    #[error("GPU backend: {0}")]
+    Gpu(crate::gpu::GpuError),
 }
 
 /// One regression tree as flat arrays indexed by node id (root = 0). A leaf has
@@ -230,35 +246,50 @@ pub fn find_split(
                 .total_cmp(&data.x[b as usize * data.n_features + f])
                 .then(a.cmp(&b))
         });
-        scan_feature(data, f, &sorted, &w_of, min_leaf, &mut best);
+        scan_feature(
+            &data.x,
+            &data.y,
+            data.n_features,
+            f,
+            &sorted,
+            &w_of,
+            min_leaf,
+            &mut best,
+        );
     }
     best
 }
 
-/// Sweeps one feature's rows (sorted by value, ties by row) and updates `best`.
-fn scan_feature(
-    data: &Dataset,
+/// Sweeps one feature's rows and updates `best` (the scan of the module docs): `x` is
+/// the data set (`n_rows × d` f32, row-major), `y` its targets, `sorted` the node's rows
+/// in `(x[row·d + f], row)` order, `w_of` every row's weight (indexed by row). A split
+/// replaces `best` only when its score is strictly higher, so calling this for the
+/// candidate features in their order gives the tie rule of the module docs.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn scan_feature(
+    x: &[f32],
+    y: &[f64],
+    d: usize,
     f: usize,
     sorted: &[u32],
     w_of: &[u32],
     min_leaf: u64,
     best: &mut Option<Split>,
 ) {
-    let d = data.n_features;
     let (mut wt, mut st) = (0u64, 0.0f64);
     for &r in sorted {
         let w = w_of[r as usize] as u64;
         wt += w;
-        st += w as f64 * data.y[r as usize];
+        st += w as f64 * y[r as usize];
     }
     let (mut wl, mut sl) = (0u64, 0.0f64);
     for k in 0..sorted.len().saturating_sub(1) {
         let r = sorted[k] as usize;
         let w = w_of[r] as u64;
         wl += w;
-        sl += w as f64 * data.y[r];
-        let lo = data.x[r * d + f];
-        let hi = data.x[sorted[k + 1] as usize * d + f];
+        sl += w as f64 * y[r];
+        let lo = x[r * d + f];
+        let hi = x[sorted[k + 1] as usize * d + f];
         if lo >= hi {
             continue;
         }
@@ -376,7 +407,7 @@ impl Forest {
         })
     }
 
-    fn check(data: &Dataset, params: &ForestParams) -> Result<(), ForestError> {
+    pub(crate) fn check(data: &Dataset, params: &ForestParams) -> Result<(), ForestError> {
         if data.n_rows == 0 || data.n_features == 0 {
             return Err(ForestError::EmptyData {
                 rows: data.n_rows,
@@ -425,14 +456,42 @@ pub fn r2(pred: &[f64], y: &[f64]) -> f64 {
     1.0 - mse(pred, y) * y.len() as f64 / ss_tot
 }
 
-/// Draws the candidate features of one node (see the module docs).
-fn candidates(d: usize, max_features: Option<usize>, rng: &mut Pcg32, out: &mut Vec<usize>) {
+/// The key of a node's child (see the module docs): splitmix64 (S. Vigna's finaliser of
+/// `SplittableRandom`, G. Steele, D. Lea, C. Flood, "Fast Splittable Pseudorandom Number
+/// Generators", OOPSLA 2014) of the parent's key plus a constant per side
+/// (`left` = true for the left child). The root's key is 0.
+pub fn child_key(parent: u64, left: bool) -> u64 {
+    let side = if left {
+        0x9E37_79B9_7F4A_7C15
+    } else {
+        0xD1B5_4A32_D192_ED03
+    };
+    let mut z = parent.wrapping_add(side);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// The candidate features of the node with path key `key` in tree `tree` (see the module
+/// docs), in draw order, written to `out` (cleared first): `0..d` when `max_features` is
+/// `None` or at least `d`, else `max_features` features drawn with
+/// `Pcg32::new(seed ^ key, 2·tree + 1)`.
+pub fn node_candidates(
+    d: usize,
+    max_features: Option<usize>,
+    seed: u64,
+    tree: u64,
+    key: u64,
+    out: &mut Vec<usize>,
+) {
     out.clear();
     out.extend(0..d);
     let m = max_features.unwrap_or(d);
     if m >= d {
         return;
     }
+    let mut rng = Pcg32::new(seed ^ key, 2 * tree + 1);
+    let rng = &mut rng;
     for i in 0..m {
         let j = i + rng.below((d - i) as u32) as usize;
         out.swap(i, j);
@@ -459,7 +518,6 @@ fn grow_tree(data: &Dataset, pre: &Presorted, p: &ForestParams, t: u64) -> Tree 
         })
         .collect();
     let m = order[0].len();
-    let mut frng = Pcg32::new(p.seed, 2 * t + 1);
     let mut tree = Tree::default();
     let mut goes_left = vec![false; data.n_rows];
     let mut tmp: Vec<u32> = Vec::with_capacity(m);
@@ -467,28 +525,18 @@ fn grow_tree(data: &Dataset, pre: &Presorted, p: &ForestParams, t: u64) -> Tree 
     let min_leaf = p.min_samples_leaf as u64;
 
     tree.push_node(0.0);
-    let mut stack = vec![(0usize, 0usize, m, 0usize)];
-    while let Some((id, start, end, depth)) = stack.pop() {
-        let (mut w, mut s, mut s2) = (0u64, 0.0f64, 0.0f64);
-        for &r in &order[0][start..end] {
-            let (wr, y) = (w_of[r as usize] as u64, data.y[r as usize]);
-            w += wr;
-            s += wr as f64 * y;
-            s2 += wr as f64 * y * y;
-        }
-        let mean = s / w as f64;
-        tree.value[id] = mean as f32;
-        let sse = s2 - s * mean;
-        if p.max_depth.is_some_and(|md| depth >= md)
-            || w < p.min_samples_split as u64
-            || sse <= 1e-12 * s2.abs().max(1.0)
-        {
+    let mut stack = vec![(0usize, 0usize, m, 0usize, 0u64)];
+    while let Some((id, start, end, depth, key)) = stack.pop() {
+        let (value, splittable) = node_summary(&data.y, &order[0][start..end], &w_of, depth, p);
+        tree.value[id] = value;
+        if !splittable {
             continue;
         }
-        candidates(d, p.max_features, &mut frng, &mut cand);
+        node_candidates(d, p.max_features, p.seed, t, key, &mut cand);
         let mut best = None;
         for &f in &cand {
-            scan_feature(data, f, &order[f][start..end], &w_of, min_leaf, &mut best);
+            let sorted = &order[f][start..end];
+            scan_feature(&data.x, &data.y, d, f, sorted, &w_of, min_leaf, &mut best);
         }
         let Some(split) = best else { continue };
         // Partition every feature's range, stably: left rows first.
@@ -518,10 +566,37 @@ fn grow_tree(data: &Dataset, pre: &Presorted, p: &ForestParams, t: u64) -> Tree 
         tree.threshold[id] = split.threshold;
         tree.left[id] = left as i32;
         tree.right[id] = right as i32;
-        stack.push((right, mid, end, depth + 1));
-        stack.push((left, start, mid, depth + 1));
+        stack.push((right, mid, end, depth + 1, child_key(key, false)));
+        stack.push((left, start, mid, depth + 1, child_key(key, true)));
     }
     tree
+}
+
+/// A node's value and whether it may be split (the leaf rules of the module docs):
+/// `rows` are the node's rows in feature 0's order (weights `w_of[row]` > 0), `depth` its
+/// depth (root 0). Returns the weighted mean of the targets as f32 and `false` when the
+/// node reaches `max_depth`, holds less than `min_samples_split` weight or has
+/// (numerically) constant targets.
+pub fn node_summary(
+    y: &[f64],
+    rows: &[u32],
+    w_of: &[u32],
+    depth: usize,
+    p: &ForestParams,
+) -> (f32, bool) {
+    let (mut w, mut s, mut s2) = (0u64, 0.0f64, 0.0f64);
+    for &r in rows {
+        let (wr, y) = (w_of[r as usize] as u64, y[r as usize]);
+        w += wr;
+        s += wr as f64 * y;
+        s2 += wr as f64 * y * y;
+    }
+    let mean = s / w as f64;
+    let sse = s2 - s * mean;
+    let leaf = p.max_depth.is_some_and(|md| depth >= md)
+        || w < p.min_samples_split as u64
+        || sse <= 1e-12 * s2.abs().max(1.0);
+    (mean as f32, !leaf)
 }
 
 #[cfg(test)]

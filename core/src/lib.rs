@@ -11,6 +11,7 @@
 //! - `data`: the diabetes data set, a strict CSV loader, Friedman #1 data (`alloc`).
 //! - `forest`: random-forest regression, CART trees on bootstrap samples (`alloc`).
 //! - `gpu` (feature `std`): the `GpuBackend` trait and its cpu, wgpu and cuda backends.
+//! - `forest_gpu` (feature `std`): forest training and prediction through the ML kernels.
 #![no_std]
 #![warn(missing_docs)]
 
@@ -31,5 +32,8 @@ pub mod forest;
 /// `cuda` backends behind their features.
 #[cfg(feature = "std")]
 pub mod gpu;
+
+#[cfg(feature = "std")]
+pub mod forest_gpu;
 
 pub use vector::{ShapeError, SimdLevel};

@@ -3,9 +3,10 @@
 //! - `forest-train/<path>/353`: fit on the diabetes training split (353 rows × 10);
 //! - `forest-predict/<path>/89`: predict its 89 test rows with that forest;
 //! - `forest-train/<path>/<rows>`: fit on Friedman #1 data (`offload_core::data::friedman1`,
-//!   10 features, noise 1.0, seed 42) of `rows` rows: 1000 and 10000 (both with and
-//!   without `OFFLOAD_BENCH_QUICK`; 100000 takes tens of seconds per fit and path, so it
-//!   runs only when asked for with `OFFLOAD_FOREST_ROWS=1000,10000,100000`).
+//!   10 features, noise 1.0, seed 42) of `rows` rows: 1000 and 10000 (1000 only with
+//!   `OFFLOAD_BENCH_QUICK`: 10 samples of a 10000-row fit take 20–25 s per path; 100000
+//!   takes tens of seconds per fit and path, so it runs only when asked for with
+//!   `OFFLOAD_FOREST_ROWS=1000,10000,100000`).
 //!
 //! Paths: `rust-native` (`Forest::fit` on one thread), `rust-native-rayon`
 //! (`Forest::fit_parallel`, one tree per rayon task on every core; it grows the same
@@ -20,7 +21,8 @@
 //! guest's predictions must equal native ones bit for bit. A path that cannot run (the
 //! guest is not built) prints `SKIP <group>/<path>: <reason>`.
 //!
-//! Environment: `OFFLOAD_BENCH_QUICK=1` (fewer samples, shorter measurement),
+//! Environment: `OFFLOAD_BENCH_QUICK=1` (shorter warm-up and measurement, Friedman
+//! 1000 rows only, no criterion plots or HTML: the report draws its own),
 //! `OFFLOAD_FOREST_ROWS=1000,10000` (Friedman sizes), `OFFLOAD_FOREST_GUEST=<file>` (the
 //! guest module; default `../build/guests/forest/forest-rust.wasm` from `host/`).
 
@@ -46,6 +48,7 @@ struct Cfg {
 impl Cfg {
     fn from_env() -> Cfg {
         let var = |v: &str| std::env::var(v).ok().filter(|s| !s.is_empty());
+        let quick = var("OFFLOAD_BENCH_QUICK").is_some_and(|s| s != "0");
         let rows = match var("OFFLOAD_FOREST_ROWS") {
             Some(s) => s
                 .split(',')
@@ -54,10 +57,11 @@ impl Cfg {
                     _ => panic!("OFFLOAD_FOREST_ROWS: {x:?} is not a row count ≥ 2"),
                 })
                 .collect(),
+            None if quick => vec![1000],
             None => vec![1000, 10000],
         };
         Cfg {
-            quick: var("OFFLOAD_BENCH_QUICK").is_some_and(|s| s != "0"),
+            quick,
             rows,
             guest: var("OFFLOAD_FOREST_GUEST")
                 .map(PathBuf::from)
@@ -208,8 +212,11 @@ fn main() {
     let mut c = Criterion::default()
         .sample_size(10)
         .warm_up_time(Duration::from_millis(if cfg.quick { 100 } else { 500 }))
-        .measurement_time(Duration::from_secs(if cfg.quick { 1 } else { 3 }))
-        .configure_from_args();
+        .measurement_time(Duration::from_secs(if cfg.quick { 1 } else { 3 }));
+    if cfg.quick {
+        c = c.without_plots();
+    }
+    let mut c = c.configure_from_args();
     let mut guest = load_guest(&cfg);
     bench_diabetes(&mut c, &mut guest);
     bench_friedman(&mut c, &cfg, &mut guest);

@@ -23,8 +23,12 @@
 //! offload-core (relative tolerance for reductions, exact for mul/scale), panics in
 //! the setup, before anything is timed.
 //!
-//! `OFFLOAD_BENCH_QUICK=1` shrinks warm-up, measurement time and sample count for a
-//! quick look. Filter as usual: `cargo bench -p offload-host -- 'sum|dot|empty'`.
+//! `OFFLOAD_BENCH_QUICK=1` is the quick look of `./build.sh bench --quick` (under five
+//! minutes for everything on 2 cores): n ∈ {1e3, 1e5} only ([`QUICK_NS`]; every path
+//! still runs once per size), 10 samples, 0.15 s warm-up, 0.4 s measurement, and no
+//! criterion plots or HTML (plotting cost more than measuring; the report draws its own
+//! plots from the raw JSON, which is still written). Filter as usual:
+//! `cargo bench -p offload-host -- 'sum|dot|empty'`.
 
 use std::hint::black_box;
 use std::path::PathBuf;
@@ -35,9 +39,26 @@ use offload_core::vector as v;
 use offload_host::check::{self, Answer, Inputs};
 use offload_host::{Buffer, Op, VectorGuest};
 
+/// Sizes of a full run.
 const NS: [usize; 4] = [1_000, 10_000, 100_000, 1_000_000];
+/// Sizes of a quick run (`OFFLOAD_BENCH_QUICK=1`): the smallest, where call overhead
+/// dominates, and the guests' capacity, where the kernels do.
+const QUICK_NS: [usize; 2] = [1_000, 100_000];
 const SEED: u64 = 2024;
 const WASM_PATHS: [&str; 3] = ["wasm-rust", "wasm-c", "wasm-go"];
+
+fn quick() -> bool {
+    std::env::var("OFFLOAD_BENCH_QUICK").is_ok_and(|v| !v.is_empty() && v != "0")
+}
+
+/// The sizes of this run: [`QUICK_NS`] or [`NS`].
+fn sizes() -> &'static [usize] {
+    if quick() {
+        &QUICK_NS
+    } else {
+        &NS
+    }
+}
 
 struct Wasm {
     path: &'static str,
@@ -125,7 +146,7 @@ fn has_simd_variant(op: Op) -> bool {
 fn bench_user_facing(c: &mut Criterion, wasm: &mut [Wasm]) {
     for op in Op::ALL {
         let mut group = c.benchmark_group(op.export());
-        for n in NS {
+        for &n in sizes() {
             let x = Inputs::generate(n, SEED);
             let want = check::reference(op, &x);
             let mut out = vec![0.0; n];
@@ -161,7 +182,7 @@ fn bench_user_facing(c: &mut Criterion, wasm: &mut [Wasm]) {
 fn bench_resident(c: &mut Criterion, wasm: &mut [Wasm]) {
     for op in Op::ALL {
         let mut group = c.benchmark_group(format!("{}-resident", op.export()));
-        for n in NS {
+        for &n in sizes() {
             let x = Inputs::generate(n, SEED);
             let want = check::reference(op, &x);
             let mut out = vec![0.0; n];
@@ -216,7 +237,7 @@ fn bench_resident(c: &mut Criterion, wasm: &mut [Wasm]) {
 
 fn bench_copy_in(c: &mut Criterion, wasm: &mut [Wasm]) {
     let mut group = c.benchmark_group("copy-in");
-    for n in NS {
+    for &n in sizes() {
         let x = Inputs::generate(n, SEED);
         group.throughput(Throughput::Bytes(8 * n as u64));
         let mut host = vec![0.0; n];
@@ -271,12 +292,12 @@ fn benches(c: &mut Criterion) {
 }
 
 fn config() -> Criterion {
-    let quick = std::env::var("OFFLOAD_BENCH_QUICK").is_ok_and(|v| !v.is_empty() && v != "0");
-    if quick {
+    if quick() {
         Criterion::default()
             .sample_size(10)
-            .warm_up_time(Duration::from_millis(200))
-            .measurement_time(Duration::from_millis(500))
+            .warm_up_time(Duration::from_millis(150))
+            .measurement_time(Duration::from_millis(400))
+            .without_plots()
     } else {
         Criterion::default()
             .sample_size(50)

@@ -43,7 +43,8 @@ pub struct GuestFile {
     pub meta: Option<GuestMeta>,
 }
 
-/// Lists `dir/*.wasm` sorted by name, each with its metadata.
+/// Lists the vector guests `dir/*.wasm` sorted by name, each with its metadata (a module
+/// whose metadata names another `abi`, such as the wasi:gpu demo guest, is left out).
 ///
 /// # Errors
 /// [`Error::Io`] when `dir` or a file cannot be read; [`Error::Metadata`] when a
@@ -78,6 +79,16 @@ pub fn discover(dir: impl AsRef<Path>) -> Result<Vec<GuestFile>> {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
             Err(error) => return Err(Error::Io { path: json, error }),
         };
+        // A guest of another ABI kept here too (the wasi:gpu demo guest, `"abi":
+        // "wasi-gpu-..."`) is not a vector guest.
+        let other_abi = meta
+            .as_ref()
+            .and_then(|m| m.extra.get("abi"))
+            .and_then(|v| v.as_str())
+            .is_some_and(|abi| !abi.starts_with("vector"));
+        if other_abi {
+            continue;
+        }
         found.push(GuestFile {
             name: name.to_string(),
             wasm,

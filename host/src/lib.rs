@@ -7,8 +7,12 @@
 //!   call, chunk, rebuild after traps) and the engine configuration;
 //! - [`check`]: seeded inputs, the `offload-core` reference and the comparison every
 //!   path is held to (CLI, tests and benches share it);
+//! - [`compose`]: `offload compose`, plugging provider components into a client
+//!   component (wac-graph) and validating the result;
 //! - [`guests`]: discovery of built guests (`build/guests/*.wasm` + metadata JSON);
-//! - [`error`]: the one error enum, [`Error`].
+//! - [`error`]: the one error enum, [`Error`];
+//! - [`wasi_gpu`]: the `wasi:gpu` host for components (shared device, per-instance
+//!   resource tables and quotas, epoch deadline) and `componentize`.
 //!
 //! ```no_run
 //! let mut g = offload_host::VectorGuest::load("build/guests/wasm-rust.wasm")?;
@@ -19,10 +23,12 @@
 #![warn(missing_docs)]
 
 pub mod check;
+pub mod compose;
 pub mod error;
 pub mod forest_guest;
 pub mod guest;
 pub mod guests;
+pub mod wasi_gpu;
 
 pub use error::{Error, Result};
 pub use guest::{

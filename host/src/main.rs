@@ -3,6 +3,11 @@
 //! - `offload guests [--dir build/guests]` lists the built vector guests;
 //! - `offload run <guest> <op> --n N [--seed S]` runs one op in a guest on seeded
 //!   data, checks it against `offload-core` and prints the result and the time;
+//! - `offload run <component.wasm> --backend cpu|wgpu|cuda --invoke 'run()'` runs an
+//!   export of a wasi:gpu component (the file's kind picks the form) and prints the result
+//!   in WAVE (`ok("...")`, `err("...")`); exit 1 on `err`, 2 on a trap;
+//! - `offload componentize <core.wasm> -o <component.wasm>` wraps a wit-bindgen core module
+//!   (wasm32-wasip1) into a component with the WASI preview1 reactor adapter;
 //! - `offload devices` lists every GPU backend with its device, or why it is unavailable;
 //! - `offload report <dir>` renders a benchmark report (`--compare OLD NEW` compares two);
 //! - `offload forest --path native|wasm` trains and tests the random forest on the
@@ -35,14 +40,20 @@ enum Command {
     /// List the built guests: path name, file, size, compiler, simd128, capacity,
     /// exports.
     Guests(GuestsArgs),
-    /// Run one op in one guest on generated data and check it against offload-core.
+    /// Run one op in one guest on generated data and check it against offload-core; or,
+    /// when the file is a component, invoke one of its exports with wasi:gpu on a backend.
     Run(RunArgs),
+    /// Wrap a wasm32-wasip1 core module with wit-bindgen's component-type section into a
+    /// component (WASI preview1 reactor adapter).
+    Componentize(ComponentizeArgs),
     /// List every GPU backend (cpu, wgpu, cuda) with its device, or why it is unavailable.
     Devices,
     /// Train a random forest on the diabetes split and report time, test MSE and R².
     Forest(ForestArgs),
     /// Benchmark reports: re-render, --ingest, --collect-env, --compare OLD NEW.
     Report(offload_report::ReportArgs),
+    /// Plug provider components into a client component's imports (wac), validate, write.
+    Compose(offload_host::compose::ComposeArgs),
 }
 
 /// Where the forest runs.
@@ -59,9 +70,10 @@ struct ForestArgs {
     /// Native Rust or the wasm guest.
     #[arg(long, value_enum, default_value = "native")]
     path: ForestPath,
-    /// Where the ML kernels run. Only `cpu` exists so far: the GPU ML kernels
-    /// (bootstrap-sample, find-split, batch-predict) are not implemented yet, and
-    /// asking for them is an error rather than a silent CPU run.
+    /// Where the ML kernels run: `cpu` (plain Rust), or `wgpu` / `cuda` (native path only:
+    /// training through bootstrap-sample and find-split, prediction through batch-predict;
+    /// the forest is checked against the native one). The wasm path on a GPU goes through
+    /// wasi:gpu, not this command.
     #[arg(long, default_value = "cpu")]
     backend: String,
     /// Number of trees.
@@ -82,6 +94,11 @@ struct ForestArgs {
     /// The forest guest (wasm path).
     #[arg(long, default_value = offload_host::forest_guest::DEFAULT_PATH)]
     guest: PathBuf,
+    /// Also write the test rows' predictions to FILE as JSON (`path`, `trees`, `seed`,
+    /// `test_mse`, `predictions`: 89 f64 in test_idx.txt order, printed so they parse
+    /// back bit for bit), to compare hosts (go-host's forest test reads it).
+    #[arg(long, value_name = "FILE")]
+    predictions: Option<PathBuf>,
 }
 
 /// Where built guests are looked up.
@@ -100,14 +117,31 @@ struct GuestsArgs {
 
 #[derive(Debug, Args)]
 struct RunArgs {
-    /// A path name (wasm-rust, wasm-c, wasm-go: looked up in --dir) or a .wasm file.
+    /// A path name (wasm-rust, wasm-c, wasm-go: looked up in --dir) or a .wasm file (a
+    /// core vector guest, or a wasi:gpu component).
     guest: String,
-    /// The operation.
+    /// The operation (vector guests).
     #[arg(value_enum)]
-    op: Op,
-    /// Number of elements (chunked when over the guest's capacity).
+    op: Option<Op>,
+    /// Number of elements (vector guests; chunked when over the guest's capacity).
     #[arg(long)]
-    n: usize,
+    n: Option<usize>,
+    /// Components: the export to call, as a WAVE call (`run()`, `sum(1000)`,
+    /// `matmul(256, false)`, `probe("oob-write", 0)`).
+    #[arg(long)]
+    invoke: Option<String>,
+    /// Components: the wasi:gpu backend (`cpu`, `wgpu`, `cuda`, `auto`).
+    #[arg(long, default_value = "cpu")]
+    backend: String,
+    /// Components: per-instance device byte quota.
+    #[arg(long, default_value_t = offload_host::wasi_gpu::Limits::default().max_bytes)]
+    max_bytes: u64,
+    /// Components: per-instance buffer quota.
+    #[arg(long, default_value_t = offload_host::wasi_gpu::Limits::default().max_buffers)]
+    max_buffers: u32,
+    /// Components: seconds one call may run before the guest is interrupted.
+    #[arg(long, default_value_t = offload_host::wasi_gpu::Limits::default().deadline.as_secs_f64())]
+    deadline_s: f64,
     /// Seed of the PCG-64 generator of the data (uniform in [-1, 1)).
     #[arg(long, default_value_t = 42)]
     seed: u64,
@@ -121,14 +155,27 @@ struct RunArgs {
     dir: GuestDir,
 }
 
+#[derive(Debug, Args)]
+struct ComponentizeArgs {
+    /// The core module (wasm32-wasip1, with wit-bindgen's component-type section).
+    core: PathBuf,
+    /// The component to write.
+    #[arg(short, long)]
+    output: PathBuf,
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let outcome = match cli.command {
         Command::Guests(args) => cmd_guests(&args),
         Command::Run(args) => cmd_run(&args),
+        Command::Componentize(args) => cmd_componentize(&args),
         Command::Devices => cmd_devices(),
         Command::Forest(args) => cmd_forest(&args),
         Command::Report(a) => offload_report::run(a).map(|()| ExitCode::SUCCESS),
+        Command::Compose(a) => offload_host::compose::run_cli(&a)
+            .map(|()| ExitCode::SUCCESS)
+            .map_err(Into::into),
     };
     match outcome {
         Ok(code) => code,
@@ -197,8 +244,87 @@ fn cmd_guests(args: &GuestsArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
+fn cmd_componentize(args: &ComponentizeArgs) -> anyhow::Result<ExitCode> {
+    let core =
+        std::fs::read(&args.core).with_context(|| format!("reading {}", args.core.display()))?;
+    let component = offload_host::wasi_gpu::componentize(&core)
+        .with_context(|| format!("componentizing {}", args.core.display()))?;
+    std::fs::write(&args.output, &component)
+        .with_context(|| format!("writing {}", args.output.display()))?;
+    println!(
+        "wrote {} ({} bytes, component of {})",
+        args.output.display(),
+        component.len(),
+        args.core.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Whether `path` is a WebAssembly component (rather than a core module).
+fn is_component(path: &std::path::Path) -> bool {
+    use std::io::Read;
+    let mut head = [0u8; 8];
+    std::fs::File::open(path)
+        .and_then(|mut f| f.read_exact(&mut head))
+        .map(|()| wasmparser::Parser::is_component(&head))
+        .unwrap_or(false)
+}
+
+fn cmd_run_component(args: &RunArgs, path: &std::path::Path) -> anyhow::Result<ExitCode> {
+    use offload_host::wasi_gpu::{Device, Error as GpuHostError, GpuHost, Limits};
+    if args.op.is_some() || args.n.is_some() {
+        anyhow::bail!(
+            "{} is a component: call an export with --invoke 'run()' (an op and --n are for vector guests)",
+            path.display()
+        );
+    }
+    let call = args.invoke.as_deref().unwrap_or("run()");
+    let deadline = std::time::Duration::try_from_secs_f64(args.deadline_s)
+        .map_err(|e| anyhow::anyhow!("--deadline-s {}: {e}", args.deadline_s))?;
+    let device = Device::open(&args.backend)?;
+    let limits = Limits {
+        max_bytes: args.max_bytes,
+        max_buffers: args.max_buffers,
+        deadline,
+    };
+    let mut host = GpuHost::new(device, limits)?;
+    host.inherit_stdio(args.inherit_stdio);
+    let component = host.load(path)?;
+    let mut instance = host.instantiate(&component)?;
+    match instance.invoke(call) {
+        Ok((text, is_err)) => {
+            println!("{text}");
+            Ok(if is_err {
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
+            })
+        }
+        Err(e @ GpuHostError::Trap { .. }) => {
+            eprintln!("offload: {e}");
+            Ok(ExitCode::from(2))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
 fn cmd_run(args: &RunArgs) -> anyhow::Result<ExitCode> {
     let path = guests::resolve(&args.dir.dir, &args.guest);
+    if is_component(&path) {
+        return cmd_run_component(args, &path);
+    }
+    let (Some(op), Some(n)) = (args.op, args.n) else {
+        anyhow::bail!(
+            "{}: a vector guest needs an op and --n (e.g. `offload run wasm-rust sum --n 1000`)",
+            path.display()
+        );
+    };
+    if args.invoke.is_some() {
+        anyhow::bail!(
+            "--invoke is for components; {} is a core module",
+            path.display()
+        );
+    }
     let engine = offload_host::default_engine()?;
     let module = offload_host::compile_file(&engine, &path).with_context(|| {
         format!(
@@ -212,17 +338,17 @@ fn cmd_run(args: &RunArgs) -> anyhow::Result<ExitCode> {
     };
     let mut guest = VectorGuest::from_module(&module, &path.display().to_string(), &options)?;
 
-    let inputs = Inputs::generate(args.n, args.seed);
-    let want = check::reference(args.op, &inputs);
-    let got = check::run_guest(&mut guest, args.op, &inputs)?;
-    let magnitude = inputs.magnitude(args.op);
+    let inputs = Inputs::generate(n, args.seed);
+    let want = check::reference(op, &inputs);
+    let got = check::run_guest(&mut guest, op, &inputs)?;
+    let magnitude = inputs.magnitude(op);
     let err = check::rel_error(&got, &want, magnitude);
-    let ok = check::agrees(args.op, &got, &want, magnitude);
+    let ok = check::agrees(op, &got, &want, magnitude);
 
     let mut times = Vec::with_capacity(args.repeat as usize);
     for _ in 0..args.repeat {
         let start = Instant::now();
-        let again = check::run_guest(&mut guest, args.op, &inputs)?;
+        let again = check::run_guest(&mut guest, op, &inputs)?;
         times.push(start.elapsed().as_nanos());
         std::hint::black_box(again);
     }
@@ -232,8 +358,8 @@ fn cmd_run(args: &RunArgs) -> anyhow::Result<ExitCode> {
     println!("guest:       {} ({})", args.guest, path.display());
     println!(
         "op:          {} n={} seed={} capacity={}",
-        args.op,
-        args.n,
+        op,
+        n,
         args.seed,
         guest.capacity()
     );
@@ -263,7 +389,7 @@ fn cmd_run(args: &RunArgs) -> anyhow::Result<ExitCode> {
         println!("OK");
         Ok(ExitCode::SUCCESS)
     } else {
-        let tol = if args.op.is_reduction() {
+        let tol = if op.is_reduction() {
             format!("{:e} scaled by sum|terms|", check::REDUCTION_REL_TOL)
         } else {
             "exact".to_string()
@@ -312,11 +438,18 @@ fn yes_no(b: bool) -> &'static str {
 fn cmd_forest(args: &ForestArgs) -> anyhow::Result<ExitCode> {
     use offload_core::data::{diabetes, diabetes_split};
     use offload_core::forest::{mse, r2, Forest, ForestParams};
-    if args.backend != "cpu" {
+    let backend = args.backend.trim().to_ascii_lowercase();
+    if !matches!(backend.as_str(), "cpu" | "wgpu" | "cuda") {
         anyhow::bail!(
-            "backend `{}`: the forest's GPU ML kernels (bootstrap-sample, find-split, \
-             batch-predict) are not implemented yet; only `cpu` runs",
+            "unknown backend `{}` (expected cpu, wgpu or cuda)",
             args.backend
+        );
+    }
+    if backend != "cpu" && args.path == ForestPath::Wasm {
+        anyhow::bail!(
+            "--path wasm --backend {backend}: the guest reaches GPU kernels only through \
+             wasi:gpu's ml-kernels interface (the wasi-gpu guest and host), not through this \
+             command; use --path native --backend {backend} for GPU training here"
         );
     }
     let data = diabetes();
@@ -329,7 +462,28 @@ fn cmd_forest(args: &ForestArgs) -> anyhow::Result<ExitCode> {
         seed: args.seed,
         ..ForestParams::default()
     };
+    let mut identical = None;
     let (train_ns, predict_ns, pred, label) = match args.path {
+        ForestPath::Native if backend != "cpu" => {
+            if args.parallel {
+                anyhow::bail!("--parallel applies to --backend cpu only");
+            }
+            let mut dev = offload_core::gpu::Backend::open(&backend)?;
+            let t0 = Instant::now();
+            let forest = Forest::fit_on(&mut *dev, &train, &params)?;
+            let train_ns = t0.elapsed().as_nanos();
+            let t1 = Instant::now();
+            let pred = forest.predict_on(&mut *dev, &test.x)?;
+            let predict_ns = t1.elapsed().as_nanos();
+            identical = Some(forest == Forest::fit(&train, &params)?);
+            let label = if backend == "wgpu" {
+                "gpu-wgpu"
+            } else {
+                "gpu-cuda"
+            };
+            println!("device:      {} ({})", dev.info().name, dev.info().driver);
+            (train_ns, predict_ns, pred, label)
+        }
         ForestPath::Native => {
             let t0 = Instant::now();
             let forest = if args.parallel {
@@ -371,5 +525,22 @@ fn cmd_forest(args: &ForestArgs) -> anyhow::Result<ExitCode> {
     println!("predict_ms:  {:.3}", predict_ns as f64 / 1e6);
     println!("test_mse:    {:.1}", mse(&pred, &test.y));
     println!("test_r2:     {:.4}", r2(&pred, &test.y));
+    if let Some(same) = identical {
+        println!("forest identical to native: {}", yes_no(same));
+        if !same {
+            return Ok(ExitCode::FAILURE);
+        }
+    }
+    if let Some(f) = &args.predictions {
+        let json = serde_json::json!({
+            "path": label,
+            "trees": args.trees,
+            "seed": args.seed,
+            "test_mse": mse(&pred, &test.y),
+            "predictions": pred,
+        });
+        std::fs::write(f, serde_json::to_string_pretty(&json)? + "\n")
+            .with_context(|| format!("writing {}", f.display()))?;
+    }
     Ok(ExitCode::SUCCESS)
 }

@@ -223,7 +223,28 @@ pub fn collect(repo: &Path, command_line: &str) -> Result<Environment> {
         first_line(&cmd_output("clang", &["--version"])),
     );
     tools.insert("tinygo".into(), cmd_output("tinygo", &["version"]));
+    tools.insert("python3".into(), cmd_output("python3", &["--version"]));
     let mut libraries = BTreeMap::new();
+    // scikit-learn, the forest peer: python3's own, else the venv scripts/bench.sh makes.
+    let sklearn = |py: &str| {
+        let v = cmd_output(
+            py,
+            &[
+                "-c",
+                // The installed distributions' metadata: no import of numpy or sklearn.
+                "from importlib.metadata import version as v; \
+                 print(v('scikit-learn'), '(numpy', v('numpy') + ')')",
+            ],
+        );
+        (!v.starts_with("unknown")).then_some(v)
+    };
+    let venv = repo.join("build/venv/bin/python");
+    libraries.insert(
+        "scikit-learn".into(),
+        sklearn("python3")
+            .or_else(|| sklearn(&venv.to_string_lossy()))
+            .unwrap_or_else(|| "not installed (python3 has no sklearn, no build/venv)".into()),
+    );
     let lock = repo.join("Cargo.lock");
     if lock.exists() {
         libraries.extend(locked_versions(&lock)?);

@@ -5,6 +5,7 @@
 //! | `criterion/` | `cargo bench` with `CRITERION_HOME` pointing there | every `<id>/new/{benchmark,estimates,sample}.json` |
 //! | `go-bench.txt` | `go test -bench . -count N -benchmem` | benchmark lines, one sample per line; skip lines |
 //! | `cargo-bench.log` | stdout+stderr of `cargo bench` | skip lines only |
+//! | `sklearn-forest.jsonl` | `scripts/sklearn_forest.py` (one JSON object per run), or a `SKIP sklearn: <reason>` line | [`read_sklearn`] |
 //! | `env.json` | [`crate::env::collect`] (`offload report --collect-env`) | the [`crate::Environment`] |
 //!
 //! Only `env.json` is required; a run with just one harness leaves the other's input out.
@@ -25,6 +26,8 @@ pub mod files {
     pub const GO_BENCH: &str = "go-bench.txt";
     /// Captured output of `cargo bench` (for skip lines).
     pub const CARGO_LOG: &str = "cargo-bench.log";
+    /// Output of `scripts/sklearn_forest.py`: JSON lines, or skip lines.
+    pub const SKLEARN: &str = "sklearn-forest.jsonl";
     /// The environment.
     pub const ENV: &str = "env.json";
     /// The joined results.
@@ -282,6 +285,88 @@ pub fn read_go(file: &Path, root: &Path) -> Result<(Vec<Record>, Vec<Skip>)> {
     Ok((records, parse_skip_lines(&text, Harness::Go)))
 }
 
+/// One run of `scripts/sklearn_forest.py` (the fields the report uses).
+#[derive(Deserialize)]
+struct SklearnRun {
+    data: String,
+    rows_train: u64,
+    rows_test: u64,
+    train_ms: f64,
+    predict_ms: f64,
+}
+
+/// Path of the scikit-learn peer's records.
+pub const SKLEARN_PATH: &str = "sklearn";
+
+/// Reads `scripts/sklearn_forest.py`'s output: one JSON object per line and run, each
+/// giving `forest-train/sklearn/<rows_train>` one sample (`train_ms`) and, for the
+/// diabetes split only, `forest-predict/sklearn/<rows_test>` one (`predict_ms`; the
+/// Friedman #1 test rows have no counterpart in the Rust and Go benches). The runs of one
+/// name are joined like go's `-count` runs (median, order-statistic interval). Lines that
+/// are not JSON are scanned for skip lines (`SKIP sklearn: <reason>`, written by
+/// `scripts/bench.sh` when scikit-learn is missing).
+pub fn read_sklearn(file: &Path, root: &Path) -> Result<(Vec<Record>, Vec<Skip>)> {
+    let text = read(file)?;
+    let mut runs: BTreeMap<(&'static str, u64), Vec<f64>> = BTreeMap::new();
+    for (i, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if !line.starts_with('{') {
+            continue;
+        }
+        let run: SklearnRun = serde_json::from_str(line).map_err(|e| ReportError::Parse {
+            path: file.to_path_buf(),
+            line: i + 1,
+            message: format!("not a sklearn_forest.py result: {e}"),
+        })?;
+        let ok = |v: f64| v.is_finite() && v >= 0.0;
+        if !ok(run.train_ms) || !ok(run.predict_ms) || run.rows_train == 0 {
+            return Err(ReportError::Parse {
+                path: file.to_path_buf(),
+                line: i + 1,
+                message: "train_ms and predict_ms must be finite and ≥ 0, rows_train > 0".into(),
+            });
+        }
+        runs.entry(("forest-train", run.rows_train))
+            .or_default()
+            .push(run.train_ms * 1e6);
+        if run.data == "diabetes" {
+            runs.entry(("forest-predict", run.rows_test))
+                .or_default()
+                .push(run.predict_ms * 1e6);
+        }
+    }
+    let source = rel(root, file);
+    let records = runs
+        .into_iter()
+        .map(|((op, n), samples)| {
+            let med = stats::median(&samples);
+            let ci = stats::median_ci(&samples, GO_CI_LEVEL);
+            Record {
+                op: op.to_string(),
+                dtype: names::default_dtype(op).to_string(),
+                path: SKLEARN_PATH.to_string(),
+                n,
+                harness: Harness::Sklearn,
+                unit: "ns".into(),
+                median: med,
+                ci_low: ci.map_or(med, |c| c.low),
+                ci_high: ci.map_or(med, |c| c.high),
+                ci_level: ci.map_or(0.0, |c| c.level),
+                ci_method: "order-statistic interval of the median over --repeat runs \
+                            (Hollander & Wolfe §3.6, as benchstat)"
+                    .into(),
+                mean: stats::mean(&samples),
+                cv: stats::cv(&samples),
+                samples,
+                bytes_per_op: None,
+                allocs_per_op: None,
+                source: source.clone(),
+            }
+        })
+        .collect();
+    Ok((records, parse_skip_lines(&text, Harness::Sklearn)))
+}
+
 /// Finds skip lines in a harness's output. Two forms are recognised:
 ///
 /// 1. the project convention, anywhere in a line (so a `file.go:12: ` or log prefix is
@@ -460,13 +545,15 @@ pub fn ingest(dir: &Path, criterion_dir: Option<&Path>) -> Result<Results> {
         .map(Path::to_path_buf)
         .unwrap_or_else(|| dir.join(files::CRITERION));
     let go = dir.join(files::GO_BENCH);
-    if !crit.exists() && !go.exists() {
+    let sk = dir.join(files::SKLEARN);
+    if !crit.exists() && !go.exists() && !sk.exists() {
         return Err(ReportError::Missing {
             path: dir.to_path_buf(),
             what: format!(
-                "neither {} nor {} is there: no benchmark output to ingest",
+                "none of {}, {}, {} is there: no benchmark output to ingest",
                 files::CRITERION,
-                files::GO_BENCH
+                files::GO_BENCH,
+                files::SKLEARN
             ),
         });
     }
@@ -489,6 +576,11 @@ pub fn ingest(dir: &Path, criterion_dir: Option<&Path>) -> Result<Results> {
         let text = read(&go)?;
         devices.extend(parse_device_lines(&text, Harness::Go));
         failures.extend(parse_failures(&text, Harness::Go));
+    }
+    if sk.exists() {
+        let (r, s) = read_sklearn(&sk, dir)?;
+        records.extend(r);
+        skipped.extend(s);
     }
     records.sort_by_key(|a| a.key());
     skipped.sort();

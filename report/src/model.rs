@@ -16,6 +16,9 @@ pub enum Harness {
     Criterion,
     /// `go test -bench`: the Go host (wasmtime-go, wazero, cgo).
     Go,
+    /// `scripts/sklearn_forest.py`: scikit-learn's `RandomForestRegressor`, the peer the
+    /// forest benches are set beside (path `sklearn`; one sample per `--repeat` run).
+    Sklearn,
 }
 
 impl fmt::Display for Harness {
@@ -23,6 +26,7 @@ impl fmt::Display for Harness {
         f.write_str(match self {
             Harness::Criterion => "criterion",
             Harness::Go => "go",
+            Harness::Sklearn => "sklearn",
         })
     }
 }

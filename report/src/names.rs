@@ -28,6 +28,8 @@ pub const KNOWN_OPS: &[&str] = &[
     "sum_simd-resident",
     "copy-in",
     "empty-call",
+    // one wasi:gpu import call from a guest (host/benches/wasi_gpu.rs, go-host)
+    "wasi-gpu-call",
     "sgemm",
     "h2d",
     "d2h",
@@ -56,6 +58,15 @@ pub const KNOWN_PATHS: &[&str] = &[
     "gpu-wgpu-resident",
     "gpu-cuda-resident",
     "gpu-cuda-tf32",
+    // a wasi:gpu guest driving the backend through imports (host/benches/wasi_gpu.rs)
+    "wasi-gpu-cpu",
+    "wasi-gpu-wgpu",
+    "wasi-gpu-cuda",
+    // the matrix client composed with provider-gpu, through wasi:gpu (host/benches/compose.rs)
+    "composed-gpu-cpu",
+    "composed-gpu-wgpu",
+    "composed-gpu-cuda",
+    "sklearn",
     "-",
 ];
 
@@ -86,6 +97,12 @@ pub const GO_OPS: &[(&str, &str, Option<&str>)] = &[
     ("Sgemm", "sgemm", None),
     ("H2D", "h2d", None),
     ("D2H", "d2h", None),
+    ("ForestTrain", "forest-train", None),
+    ("ForestPredict", "forest-predict", None),
+    // go-host/wasigpu_bench_test.go: the demo guest through the Go host's wasi:gpu imports
+    ("WasiGPUCall", "wasi-gpu-call", None),
+    ("WasiGPUSum", "sum", None),
+    ("WasiGPUSGEMM", "sgemm", None),
 ];
 
 /// One benchmark's identity, common to both harnesses.
@@ -210,7 +227,7 @@ pub fn parse_go(name: &str) -> Result<BenchName, String> {
     }
     let n = match (n, op.as_str()) {
         (Some(n), _) => n,
-        (None, "empty-call") => 0,
+        (None, "empty-call" | "wasi-gpu-call") => 0,
         (None, _) => return Err("no n=<size>".into()),
     };
     let path = path
@@ -256,6 +273,11 @@ mod tests {
         );
         let b = parse_go("BenchmarkSumResident/path=gpu-cuda/dtype=f32/n=10").unwrap();
         assert_eq!((b.op.as_str(), b.dtype.as_str()), ("sum-resident", "f32"));
+        let b = parse_go("BenchmarkForestTrain/path=wasm-rust/n=353-2").unwrap();
+        assert_eq!(
+            (b.op.as_str(), b.dtype.as_str(), b.path.as_str(), b.n),
+            ("forest-train", "f64", "wasm-rust", 353)
+        );
         assert!(parse_go("BenchmarkFrob/path=go/n=1").is_err());
         assert!(parse_go("BenchmarkSum/path=go").is_err());
     }

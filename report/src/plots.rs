@@ -58,6 +58,7 @@ fn series_label(r: &Record) -> String {
     match r.harness {
         Harness::Criterion => r.path.clone(),
         Harness::Go => format!("{} (Go host)", r.path),
+        Harness::Sklearn => format!("{} (Python)", r.path),
     }
 }
 
@@ -206,11 +207,13 @@ pub fn bar_chart(file: &Path, title: &str, bars: &[(String, f64)]) -> Result<()>
 }
 
 /// The plot key of a group and harness: the group stem ([`group_stem`]) for criterion,
-/// `<stem>-go` for the Go host.
+/// `<stem>-go` for the Go host, `<stem>-sklearn` for the scikit-learn peer (which gets
+/// no plot of its own: its table sits under the Rust host's).
 pub fn plot_key(op: &str, dtype: &str, harness: Harness) -> String {
     match harness {
         Harness::Criterion => group_stem(op, dtype),
         Harness::Go => format!("{}-go", group_stem(op, dtype)),
+        Harness::Sklearn => format!("{}-sklearn", group_stem(op, dtype)),
     }
 }
 
@@ -267,6 +270,7 @@ pub fn write_all(results: &Results, dir: &Path) -> Result<BTreeMap<String, Strin
             let host = match harness {
                 Harness::Criterion => "Rust host",
                 Harness::Go => "Go host",
+                Harness::Sklearn => "scikit-learn",
             };
             let file = dir.join(format!("{key}.svg"));
             line_chart(

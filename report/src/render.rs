@@ -11,7 +11,7 @@ use std::fmt::Write;
 pub const CALL_OVERHEAD_OP: &str = "empty-call";
 
 /// How many noisy results the report lists by name (noisiest first).
-pub const NOISY_LISTED: usize = 20;
+pub const NOISY_LISTED: usize = 10;
 
 /// Mark appended to a noisy cell.
 pub const NOISY_MARK: &str = "†";
@@ -265,9 +265,14 @@ impl Summary {
 
     /// Orders the columns: criterion's paths, then go's, each in [`KNOWN_PATHS`] order.
     fn sort_columns(&mut self) {
-        let key = |c: &String| match c.strip_suffix(" (go)") {
-            Some(p) => (1, path_rank(p), c.clone()),
-            None => (0, path_rank(c), c.clone()),
+        let key = |c: &String| {
+            if let Some(p) = c.strip_suffix(" (go)") {
+                (1, path_rank(p), c.clone())
+            } else if let Some(p) = c.strip_suffix(" (python)") {
+                (2, path_rank(p), c.clone())
+            } else {
+                (0, path_rank(c), c.clone())
+            }
         };
         let mut order: Vec<usize> = (0..self.columns.len()).collect();
         order.sort_by_key(|&i| key(&self.columns[i]));
@@ -290,6 +295,7 @@ fn column_name(path: &str, harness: Harness) -> String {
     match harness {
         Harness::Criterion => path.to_string(),
         Harness::Go => format!("{path} (go)"),
+        Harness::Sklearn => format!("{path} (python)"),
     }
 }
 
@@ -310,8 +316,9 @@ fn by_path<'a>(results: &'a Results, op: &str, dtype: &str, harness: Harness) ->
 
 /// Where each GPU path overtakes the fastest native CPU path of its harness
 /// ([`is_cpu_path`]) at the same size: the crossover is the smallest measured n from
-/// which the GPU path is faster at every larger measured n. Cells: `n ≥ <n>` with the
-/// last slower size, `all n` when faster throughout, or `never` with the closest ratio.
+/// which the GPU path is faster at every larger measured n. Cells (kept short: the
+/// per-op tables have every number): `n ≥ <n> (<ratio there>)`, `all n (<sizes>)` when
+/// faster throughout, or `never (best <ratio> at <n>)`.
 /// `None` when no GPU path was measured next to a CPU path.
 pub fn gpu_crossovers(results: &Results) -> Option<Summary> {
     let mut s = Summary::default();
@@ -341,24 +348,16 @@ pub fn gpu_crossovers(results: &Results) -> Option<Summary> {
                         fmt_n(cmp[cmp.len() - 1].0)
                     ),
                     Some(i) => format!(
-                        "n ≥ {} ({} of {}; {} at {})",
+                        "n ≥ {} ({})",
                         fmt_n(cmp[i].0),
                         fmt_ratio(cmp[i].1 / cmp[i].2),
-                        cmp[i].3,
-                        fmt_ratio(cmp[i - 1].1 / cmp[i - 1].2),
-                        fmt_n(cmp[i - 1].0)
                     ),
                     None => {
                         let c = cmp
                             .iter()
                             .min_by(|a, b| (a.1 / a.2).total_cmp(&(b.1 / b.2)))
                             .expect("non-empty");
-                        format!(
-                            "never (closest {} of {} at {})",
-                            fmt_ratio(c.1 / c.2),
-                            c.3,
-                            fmt_n(c.0)
-                        )
+                        format!("never (best {} at {})", fmt_ratio(c.1 / c.2), fmt_n(c.0))
                     }
                 };
                 s.set(&group_title(&op, &dtype), &column_name(path, harness), cell);
@@ -398,6 +397,49 @@ pub fn wasm_vs_native(results: &Results) -> Option<Summary> {
         }
     }
     s.sort_columns();
+    (!s.rows.is_empty()).then_some(s)
+}
+
+/// The diabetes sizes of the forest benches: 353 training rows, 89 test rows.
+pub const FOREST_DIABETES: [(&str, u64, &str); 2] = [
+    ("forest-train", 353, "train (353 rows)"),
+    ("forest-predict", 89, "predict (89 rows)"),
+];
+
+/// The random forest on the diabetes split, one row per (harness, path): median train
+/// and predict time with the ratio to rust-native (criterion). `None` when no forest
+/// bench ran on that split.
+pub fn forest_summary(results: &Results) -> Option<Summary> {
+    let mut s = Summary {
+        columns: FOREST_DIABETES.iter().map(|c| c.2.to_string()).collect(),
+        rows: Vec::new(),
+    };
+    let mut recs: Vec<&Record> = results
+        .records
+        .iter()
+        .filter(|r| {
+            FOREST_DIABETES
+                .iter()
+                .any(|(op, n, _)| r.op == *op && r.n == *n)
+        })
+        .collect();
+    recs.sort_by_key(|r| (r.harness, path_rank(&r.path), r.path.clone()));
+    for r in recs {
+        let col = FOREST_DIABETES
+            .iter()
+            .find(|(op, _, _)| r.op == *op)
+            .expect("filtered")
+            .2;
+        let ratio = baseline(results, &r.op, &r.dtype, r.n)
+            .filter(|b| b.path == "rust-native")
+            .map_or("–".to_string(), |b| fmt_ratio(r.median / b.median));
+        let mark = if r.noisy() { NOISY_MARK } else { "" };
+        s.set(
+            &column_name(&r.path, r.harness),
+            col,
+            format!("{} ({ratio}){mark}", fmt_ns(r.median)),
+        );
+    }
     (!s.rows.is_empty()).then_some(s)
 }
 
@@ -468,8 +510,9 @@ pub fn markdown(results: &Results, plots: &BTreeMap<String, String>) -> String {
          h2d/d2h the bandwidth, for sgemm the FLOP rate). **Bold**: fastest path of the \
          row. {NOISY_MARK}: noisy (coefficient of variation over {:.0} %). `n` counts elements \
          (sgemm: matrix side; h2d/d2h: bytes). Harnesses: *criterion* = Rust host \
-         (`cargo bench`), *go* = Go host (`go test -bench`). Raw numbers with confidence \
-         intervals and samples: `results.json`.\n",
+         (`cargo bench`), *go* = Go host (`go test -bench`), *sklearn* = scikit-learn's \
+         RandomForestRegressor (`scripts/sklearn_forest.py`, the forest's peer). Raw \
+         numbers with confidence intervals and samples: `results.json`.\n",
         NOISY_CV * 100.0
     );
 
@@ -480,7 +523,8 @@ pub fn markdown(results: &Results, plots: &BTreeMap<String, String>) -> String {
         let _ = writeln!(
             o,
             "Where each GPU path overtakes the fastest native CPU path of its harness \
-             (ratio = GPU time / CPU time):\n"
+             (ratio = GPU time / fastest CPU time at that n; below 1 the GPU wins; \
+             *(go)*: Go host):\n"
         );
         t.write(&mut o, "op");
         o.push('\n');
@@ -494,7 +538,17 @@ pub fn markdown(results: &Results, plots: &BTreeMap<String, String>) -> String {
         t.write(&mut o, "op");
         o.push('\n');
     }
-    if gpu.is_none() && wasm.is_none() {
+    let forest = forest_summary(results);
+    if let Some(t) = &forest {
+        let _ = writeln!(
+            o,
+            "Random forest (200 trees) on the diabetes split, median time and ratio to \
+             rust-native; *(go)*: Go host, *(python)*: scikit-learn:\n"
+        );
+        t.write(&mut o, "path");
+        o.push('\n');
+    }
+    if gpu.is_none() && wasm.is_none() && forest.is_none() {
         let _ = writeln!(
             o,
             "No GPU or wasm path measured next to a native baseline.\n"
@@ -542,6 +596,7 @@ pub fn markdown(results: &Results, plots: &BTreeMap<String, String>) -> String {
         for (harness, label) in [
             (Harness::Criterion, "Rust host (criterion)"),
             (Harness::Go, "Go host (go test)"),
+            (Harness::Sklearn, "scikit-learn peer (Python, n_jobs=1)"),
         ] {
             if let Some(t) = table(results, &op, &dtype, harness) {
                 let _ = writeln!(o, "### {label}\n");

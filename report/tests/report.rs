@@ -64,10 +64,7 @@ fn fixture_renders_expected_tables() {
     assert_eq!(g.columns, cells(&["gpu-cuda"]));
     assert_eq!(
         g.rows,
-        vec![(
-            "sum (f32)".to_string(),
-            cells(&["n ≥ 1,000,000 (0.25× of cpu; 50.0× at 1,000)"])
-        )]
+        vec![("sum (f32)".to_string(), cells(&["n ≥ 1,000,000 (0.25×)"]))]
     );
     let w = wasm_vs_native(&r).unwrap();
     assert_eq!(w.columns, cells(&["wasm-rust", "wazero-c (go)"]));
@@ -310,4 +307,76 @@ fn run_collects_env_ingests_and_renders() {
     std::fs::remove_file(dir.path().join("REPORT.md")).unwrap();
     offload_report::run(args(false, false)).unwrap();
     assert!(dir.path().join("REPORT.md").exists());
+}
+
+#[test]
+fn sklearn_peer_joins_the_forest_tables() {
+    use offload_report::render::{forest_summary, markdown};
+    let dir = fixture_copy();
+    let line = |data: &str, rows: u64, test: u64, train_ms: f64, predict_ms: f64| {
+        format!(
+            "{{\"peer\": \"scikit-learn\", \"data\": \"{data}\", \"rows_train\": {rows}, \
+             \"rows_test\": {test}, \"train_ms\": {train_ms}, \"predict_ms\": {predict_ms}, \
+             \"mse\": 2966.0}}\n"
+        )
+    };
+    let text = [
+        line("diabetes", 353, 89, 400.0, 20.0),
+        line("diabetes", 353, 89, 500.0, 30.0),
+        line("diabetes", 353, 89, 600.0, 25.0),
+        line("friedman1", 1000, 1000, 900.0, 50.0),
+        "SKIP forest-train/sklearn/100000: not in --quick\n".to_string(),
+    ]
+    .concat();
+    std::fs::write(dir.path().join("sklearn-forest.jsonl"), text).unwrap();
+    let r = ingest(dir.path(), None).unwrap();
+    let sk: Vec<_> = r
+        .records
+        .iter()
+        .filter(|x| x.harness == Harness::Sklearn)
+        .collect();
+    assert_eq!(sk.len(), 3, "train 353, predict 89, train 1000: {sk:?}");
+    let train = sk
+        .iter()
+        .find(|x| x.op == "forest-train" && x.n == 353)
+        .unwrap();
+    assert_eq!(
+        (train.path.as_str(), train.dtype.as_str()),
+        ("sklearn", "f64")
+    );
+    assert_eq!(train.median, 500e6);
+    assert_eq!(train.samples.len(), 3);
+    assert!(sk
+        .iter()
+        .any(|x| x.op == "forest-predict" && x.n == 89 && x.median == 25e6));
+    // Friedman test rows have no counterpart: no forest-predict at 1000.
+    assert!(!sk.iter().any(|x| x.op == "forest-predict" && x.n == 1000));
+    assert!(r
+        .skipped
+        .iter()
+        .any(|s| s.harness == Harness::Sklearn && s.path == "sklearn" && s.n == Some(100_000)));
+    let t = table(&r, "forest-train", "f64", Harness::Sklearn).unwrap();
+    assert_eq!(t.paths, cells(&["sklearn"]));
+    let f = forest_summary(&r).unwrap();
+    assert!(f.rows.iter().any(|(p, c)| p == "sklearn (python)"
+        && c[0].starts_with("500 ms")
+        && c[1].starts_with("25.0 ms")));
+    let md = markdown(&r, &Default::default());
+    assert!(
+        md.contains("### scikit-learn peer (Python, n_jobs=1)"),
+        "{md}"
+    );
+    // results.json keeps the harness tag.
+    save_results(dir.path(), &r).unwrap();
+    assert_eq!(load_results(dir.path()).unwrap(), r);
+    let json = std::fs::read_to_string(dir.path().join("results.json")).unwrap();
+    assert!(json.contains("\"harness\": \"sklearn\""));
+
+    // A malformed result line is an error naming the file and line.
+    let f = dir.path().join("sklearn-forest.jsonl");
+    std::fs::write(&f, "{\"data\": \"diabetes\", \"rows_train\": 353}\n").unwrap();
+    match ingest(dir.path(), None).unwrap_err() {
+        ReportError::Parse { path, line, .. } => assert_eq!((path, line), (f, 1)),
+        e => panic!("unexpected error {e}"),
+    }
 }

@@ -77,6 +77,17 @@ static void gpu_checks(void) {
     CHECK(offload_gpu_close(d) == OFFLOAD_OK);
     CHECK(offload_gpu_sync(d) == OFFLOAD_GPU_ERR_INVALID_DEVICE);
     CHECK(offload_gpu_close(0) == OFFLOAD_GPU_ERR_INVALID_DEVICE);
+    /* ML kernels: argument checks made before the backend is reached. */
+    OffloadGpuSplitArgs split = {0};
+    OffloadGpuForest forest = {0};
+    CHECK(offload_gpu_find_split(d, NULL) == OFFLOAD_ERR_NULL_POINTER);
+    CHECK(offload_gpu_find_split(d, &split) == OFFLOAD_GPU_ERR_INVALID_DEVICE);
+    CHECK(offload_gpu_batch_predict(d, OFFLOAD_GPU_F32, NULL, 1, 1, 1) == OFFLOAD_ERR_NULL_POINTER);
+    CHECK(offload_gpu_batch_predict(d, OFFLOAD_GPU_F32, &forest, 1, 1, 1) == OFFLOAD_GPU_ERR_INVALID_DEVICE);
+    CHECK(offload_gpu_average(d, 7, 1, 1, 1, 1) == OFFLOAD_GPU_ERR_INVALID_ARGUMENT);
+    CHECK(offload_gpu_average(d, OFFLOAD_GPU_F64, 1, 1, 1, 1) == OFFLOAD_GPU_ERR_INVALID_DEVICE);
+    CHECK(offload_gpu_bootstrap_sample(d, 1, 0, 1, 1, 1) == OFFLOAD_GPU_ERR_INVALID_DEVICE);
+    CHECK(sizeof(OffloadGpuSplitRecord) == 24);
     CHECK(offload_gpu_open("tpu", &d) == OFFLOAD_GPU_ERR_INVALID_ARGUMENT);
     CHECK(offload_gpu_open(NULL, &d) == OFFLOAD_ERR_NULL_POINTER);
 

@@ -4,11 +4,21 @@
 //! Reductions of f32 accumulate in f64, so the reference is more accurate than any device
 //! path; min/max propagate NaN. Matmul is the i-k-j loop order over row-major data (each row
 //! of C accumulated in f32 as a sum of scaled rows of B), rows spread over threads by rayon.
+//!
+//! The ML kernels are the forest's own reference code: bootstrap-sample is
+//! [`crate::forest::bootstrap_counts`] per tree, find-split buckets each tree's rows by node
+//! while walking the presort and runs the reference scan (`forest::scan_feature`) per
+//! candidate feature in rank order, batch-predict walks the trees as
+//! [`crate::forest::Tree::predict_row`] does, trees and rows spread over rayon threads.
 
 use super::{
     check_create, check_elems, check_matmul, check_no_overlap, check_range, elementwise_b,
-    BackendKind, BufferId, BufferTable, DType, DeviceInfo, ElementwiseOp, GpuBackend, GpuError,
-    MatmulPrecision, ReduceOp, Result,
+    BackendKind, BufferId, BufferTable, DType, DeviceInfo, ElementwiseOp, FindSplitArgs,
+    ForestBuffers, GpuBackend, GpuError, MatmulPrecision, ReduceOp, Result, SplitRecord,
+};
+use crate::forest::{bootstrap_counts, scan_feature, Split};
+use crate::forest_gpu::{
+    check_average, check_batch_predict, check_bootstrap, check_find_split, walk_tree, NONE,
 };
 use rayon::prelude::*;
 use std::string::ToString;
@@ -86,6 +96,126 @@ impl CpuBackend {
         let b = self.bufs.get(id)?;
         check_elems(id, b.bytes, DType::F64, n)?;
         Ok(&bytemuck::cast_slice::<u64, f64>(&b.words)[..n as usize])
+    }
+    /// The first `n` 4-byte words of a buffer (the caller checked the size).
+    fn words32<T: bytemuck::Pod>(&self, id: BufferId, n: u64) -> Result<&[T]> {
+        Ok(&bytemuck::cast_slice::<u64, T>(&self.bufs.get(id)?.words)[..n as usize])
+    }
+    fn size_of(&self, id: BufferId) -> Result<u64> {
+        Ok(self.bufs.get(id)?.bytes)
+    }
+    /// Writes `data` at the start of buffer `id` (the caller checked the size).
+    fn put<T: bytemuck::Pod>(&mut self, id: BufferId, data: &[T]) -> Result<()> {
+        let bytes: &[u8] = bytemuck::cast_slice(data);
+        self.bufs.get_mut(id)?.bytes_mut()[..bytes.len()].copy_from_slice(bytes);
+        Ok(())
+    }
+
+    fn find_split_impl(&self, a: &FindSplitArgs) -> Result<Vec<SplitRecord>> {
+        let (n, d, nt, nn) = (
+            a.n_rows as usize,
+            a.d as usize,
+            a.n_trees as usize,
+            a.n_nodes as usize,
+        );
+        let x: &[f32] = self.words32(a.x, (n * d) as u64)?;
+        let y = &bytemuck::cast_slice::<u64, f64>(&self.bufs.get(a.y)?.words)[..n];
+        let order: &[u32] = self.words32(a.order, (n * d) as u64)?;
+        let weights: &[u32] = self.words32(a.weights, (nt * n) as u64)?;
+        let node_of: &[u32] = self.words32(a.node_of, (nt * n) as u64)?;
+        let cand_rank: &[u32] = self.words32(a.cand_rank, (nn * d) as u64)?;
+        if let Some(&r) = order.iter().find(|&&r| r as usize >= n) {
+            return Err(GpuError::InvalidArgument(std::format!(
+                "find-split: order holds row {r} of {n}"
+            )));
+        }
+        if let Some(&j) = node_of.iter().find(|&&j| j != NONE && j as usize >= nn) {
+            return Err(GpuError::InvalidArgument(std::format!(
+                "find-split: node_of holds node {j} of {nn}"
+            )));
+        }
+        // The tree of every node (a node's rows must all lie in one tree).
+        let mut tree_of = vec![NONE; nn];
+        for t in 0..nt {
+            for (&j, &w) in node_of[t * n..(t + 1) * n]
+                .iter()
+                .zip(&weights[t * n..(t + 1) * n])
+            {
+                if j == NONE || w == 0 {
+                    continue;
+                }
+                let o = &mut tree_of[j as usize];
+                if *o != NONE && *o != t as u32 {
+                    return Err(GpuError::InvalidArgument(std::format!(
+                        "find-split: node {j} holds rows of trees {o} and {t}"
+                    )));
+                }
+                *o = t as u32;
+            }
+        }
+        let per_tree: Vec<Vec<(usize, Option<Split>)>> = (0..nt)
+            .into_par_iter()
+            .map(|t| {
+                let w_of = &weights[t * n..(t + 1) * n];
+                let nodes = &node_of[t * n..(t + 1) * n];
+                // This tree's nodes, each with a slot.
+                let mut slot = std::collections::HashMap::new();
+                let mut ids = Vec::new();
+                for (&j, &w) in nodes.iter().zip(w_of) {
+                    if j != NONE && w > 0 && !slot.contains_key(&j) {
+                        slot.insert(j, ids.len());
+                        ids.push(j as usize);
+                    }
+                }
+                // rows[f][slot]: the node's rows in feature f's order.
+                let mut rows = vec![vec![Vec::new(); ids.len()]; d];
+                for (f, rf) in rows.iter_mut().enumerate() {
+                    for &r in &order[f * n..(f + 1) * n] {
+                        let (j, w) = (nodes[r as usize], w_of[r as usize]);
+                        if j != NONE && w > 0 {
+                            rf[slot[&j]].push(r);
+                        }
+                    }
+                }
+                ids.iter()
+                    .enumerate()
+                    .map(|(s, &j)| {
+                        let mut cands: Vec<(u32, usize)> = (0..d)
+                            .filter_map(|f| {
+                                let r = cand_rank[j * d + f];
+                                (r != NONE).then_some((r, f))
+                            })
+                            .collect();
+                        cands.sort_unstable();
+                        let mut best = None;
+                        for &(_, f) in &cands {
+                            let sorted = &rows[f][s];
+                            scan_feature(x, y, d, f, sorted, w_of, a.min_leaf as u64, &mut best);
+                        }
+                        (j, best)
+                    })
+                    .collect()
+            })
+            .collect();
+        let mut recs = vec![
+            SplitRecord {
+                feature: -1,
+                ..SplitRecord::default()
+            };
+            nn
+        ];
+        for (j, best) in per_tree.into_iter().flatten() {
+            if let Some(b) = best {
+                recs[j] = SplitRecord {
+                    score: b.score,
+                    feature: b.feature as i32,
+                    threshold: b.threshold,
+                    weight_left: b.weight_left.min(u32::MAX as u64) as u32,
+                    pad: 0,
+                };
+            }
+        }
+        Ok(recs)
     }
 }
 
@@ -311,6 +441,111 @@ impl GpuBackend for CpuBackend {
             }
             s.bufs.get_mut(c)?.bytes_mut()[..m * n * 4].copy_from_slice(bytemuck::cast_slice(&out));
             Ok(())
+        })
+    }
+
+    fn bootstrap_sample(
+        &mut self,
+        seed: u64,
+        first_tree: u32,
+        n_trees: u32,
+        n_rows: u32,
+        out: BufferId,
+    ) -> Result<()> {
+        check_bootstrap(n_trees, n_rows, out, |id| self.size_of(id))?;
+        self.timed(|s| {
+            let w: Vec<u32> = (0..n_trees as u64)
+                .into_par_iter()
+                .flat_map_iter(|t| bootstrap_counts(n_rows as usize, seed, first_tree as u64 + t))
+                .collect();
+            s.put(out, &w)
+        })
+    }
+
+    fn find_split(&mut self, args: &FindSplitArgs) -> Result<()> {
+        check_find_split(args, |id| self.size_of(id))?;
+        self.timed(|s| {
+            let recs = s.find_split_impl(args)?;
+            s.put(args.out, &recs)
+        })
+    }
+
+    fn average(
+        &mut self,
+        dtype: DType,
+        preds: BufferId,
+        n_trees: u32,
+        n_rows: u32,
+        out: BufferId,
+    ) -> Result<()> {
+        check_average(dtype, preds, n_trees, n_rows, out, |id| self.size_of(id))?;
+        self.timed(|s| {
+            let (nt, n) = (n_trees as usize, n_rows as usize);
+            let p: &[f32] = s.words32(preds, (nt * n) as u64)?;
+            match dtype {
+                DType::F64 => {
+                    // The sum of Forest::predict_row: f64, tree order.
+                    let v: Vec<f64> = (0..n)
+                        .map(|r| (0..nt).map(|t| p[t * n + r] as f64).sum::<f64>() / nt as f64)
+                        .collect();
+                    s.put(out, &v)
+                }
+                DType::F32 => {
+                    let v: Vec<f32> = (0..n)
+                        .map(|r| (0..nt).map(|t| p[t * n + r]).sum::<f32>() / nt as f32)
+                        .collect();
+                    s.put(out, &v)
+                }
+            }
+        })
+    }
+
+    fn batch_predict(
+        &mut self,
+        dtype: DType,
+        forest: &ForestBuffers,
+        x: BufferId,
+        n_rows: u32,
+        out: BufferId,
+    ) -> Result<()> {
+        check_batch_predict(dtype, forest, x, n_rows, out, |id| self.size_of(id))?;
+        self.timed(|s| {
+            let (nn, nt, d) = (
+                forest.n_nodes as u64,
+                forest.n_trees as u64,
+                forest.n_features as usize,
+            );
+            let feature: &[i32] = s.words32(forest.feature, nn)?;
+            let threshold: &[f32] = s.words32(forest.threshold, nn)?;
+            let left: &[i32] = s.words32(forest.left, nn)?;
+            let right: &[i32] = s.words32(forest.right, nn)?;
+            let value: &[f32] = s.words32(forest.value, nn)?;
+            let starts: &[u32] = s.words32(forest.tree_start, nt)?;
+            let xs: &[f32] = s.words32(x, n_rows as u64 * d as u64)?;
+            let leaf =
+                |row: &[f32], st: u32| walk_tree(feature, threshold, left, right, value, st, row);
+            match dtype {
+                DType::F64 => {
+                    let v: Vec<f64> = xs
+                        .par_chunks_exact(d)
+                        .map(|row| {
+                            let sum: f64 = starts.iter().map(|&st| leaf(row, st) as f64).sum();
+                            sum / nt as f64
+                        })
+                        .collect();
+                    s.put(out, &v)
+                }
+                DType::F32 => {
+                    let v: Vec<f32> = xs
+                        .par_chunks_exact(d)
+                        .map(|row| {
+                            let sum: f32 = starts.iter().map(|&st| leaf(row, st)).sum();
+                            sum / nt as f32
+                        })
+                        .collect();
+                    s.put(out, &v)
+                }
+            }
         })
     }
 

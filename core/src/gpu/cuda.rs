@@ -17,12 +17,32 @@
 //!
 //! All work runs in order on one stream; device buffers are raw `cuMemAlloc` allocations
 //! named by handles.
+//!
+//! ML kernels of the random forest (`core/cuda/ml_kernels.cu`, a second NVRTC module compiled
+//! with `--fmad=false`, every deciding operation an `__*_rn` intrinsic, so that results equal
+//! the cpu backend's bit for bit):
+//! - bootstrap-sample: PCG32 as `core/src/rng.rs`, one thread per (tree, chunk of
+//!   [`BOOTSTRAP_CHUNK`] draws), each jumping its tree's generator ahead to its first draw
+//!   (F. B. Brown, "Random Number Generation with Arbitrary Strides", 1994) and counting with
+//!   `atomicAdd`. cuRAND is not used: none of its generators reproduces the PCG32 stream that
+//!   [`crate::forest::bootstrap_counts`] defines.
+//! - find-split: five kernels over a scratch buffer the backend owns (grown on demand; per
+//!   launch 68 bytes per (node, feature), 12 per node and 4·d·n_trees·n_rows for row lists):
+//!   count each node's rows (one thread per (tree, row)), prefix-sum them into slots (one
+//!   block), bucket every node's rows per candidate feature stably in value order (one warp
+//!   per (tree, feature), `__match_any_sync` + one `atomicAdd` per node and chunk), evaluate
+//!   each (node, feature) (one warp each: the f64 sums added one after the other exactly as
+//!   the reference adds them, the 32 scores of a chunk in parallel, first maximum kept), and
+//!   pick each node's best candidate in candidate order (strict `>`, ties keep the lower
+//!   rank). Equal to the reference for finite targets (a NaN score is not ordered the same).
+//! - average and batch-predict: one thread per row, sums in tree order.
 
 use super::{
     check_create, check_elems, check_matmul, check_no_overlap, check_range, elementwise_b,
     panic_message, BackendKind, BufferId, BufferTable, DType, DeviceInfo, ElementwiseOp,
-    GpuBackend, GpuError, MatmulPrecision, ReduceOp, Result,
+    FindSplitArgs, ForestBuffers, GpuBackend, GpuError, MatmulPrecision, ReduceOp, Result,
 };
+use crate::forest_gpu::{check_average, check_batch_predict, check_bootstrap, check_find_split};
 use cudarc::cublas::{result as blas_result, sys as blas_sys, CudaBlas};
 use cudarc::driver::{
     result as drv, sys, CudaContext, CudaEvent, CudaFunction, CudaStream, LaunchConfig,
@@ -38,6 +58,24 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::vec::Vec;
 
 const KERNELS_CU: &str = include_str!("../../cuda/kernels.cu");
+const ML_KERNELS_CU: &str = include_str!("../../cuda/ml_kernels.cu");
+/// Kernels of `ml_kernels.cu`.
+const ML_KERNELS: [&str; 10] = [
+    "ml_bootstrap",
+    "ml_split_count",
+    "ml_split_offsets",
+    "ml_split_bucket",
+    "ml_split_eval",
+    "ml_split_pick",
+    "ml_average_f32",
+    "ml_average_f64",
+    "ml_batch_predict_f32",
+    "ml_batch_predict_f64",
+];
+/// Draws per thread of the bootstrap-sample kernel.
+pub const BOOTSTRAP_CHUNK: u32 = 1024;
+/// Bytes of find-split's per-(node, feature) result in scratch (`SplitState` in ml_kernels.cu).
+const SPLIT_STATE_BYTES: u64 = 64;
 
 /// Size of each pinned staging buffer in bytes (32 MiB).
 pub const STAGE_BYTES: usize = 32 << 20;
@@ -70,7 +108,7 @@ fn guard<T>(f: impl FnOnce() -> Result<T>) -> Result<T> {
     }
 }
 
-/// PTX per architecture (`compute_90`, ...), compiled once per process.
+/// PTX per (module, architecture) (`kernels/compute_90`, ...), compiled once per process.
 fn ptx_cache() -> &'static Mutex<HashMap<String, Ptx>> {
     static CACHE: OnceLock<Mutex<HashMap<String, Ptx>>> = OnceLock::new();
     CACHE.get_or_init(|| Mutex::new(HashMap::new()))
@@ -104,6 +142,8 @@ pub struct CudaBackend {
     timing: bool,
     last_ns: Option<u64>,
     arch: String,
+    /// find-split's scratch state: pointer and size in bytes (0: none yet).
+    ml_scratch: (sys::CUdeviceptr, u64),
 }
 
 // SAFETY: the raw device pointers are plain integers owned by this backend; all other fields
@@ -205,6 +245,7 @@ impl CudaBackend {
             timing: false,
             last_ns: None,
             arch: format!("compute_{major}{minor}"),
+            ml_scratch: (0, 0),
         })
     }
 
@@ -212,29 +253,60 @@ impl CudaBackend {
         self.ctx.bind_to_thread().map_err(dev_err("bind context"))
     }
 
-    /// The kernel `name` (`sum_f32`, ...), compiling the module on first use.
+    /// The kernel `name` (`sum_f32`, `ml_bootstrap`, ...), compiling its module on first use.
     fn func(&mut self, name: &str) -> Result<CudaFunction> {
         if let Some(f) = self.funcs.get(name) {
             return Ok(f.clone());
         }
+        if name.starts_with("ml_") {
+            // Without FMA contraction, so that f32/f64 results equal the cpu's bit for bit.
+            self.load_module("ml_kernels", ML_KERNELS_CU, &["--fmad=false"], &ML_KERNELS)?;
+        } else {
+            let mut names = Vec::new();
+            for k in ["sum", "min", "max", "dot", "mul", "add", "scale", "relu"] {
+                for t in ["f32", "f64"] {
+                    names.push(format!("{k}_{t}"));
+                }
+            }
+            let names: Vec<&str> = names.iter().map(String::as_str).collect();
+            self.load_module("kernels", KERNELS_CU, &[], &names)?;
+        }
+        self.funcs
+            .get(name)
+            .cloned()
+            .ok_or_else(|| GpuError::Device(format!("kernel {name} missing from core/cuda/")))
+    }
+
+    /// Compiles `core/cuda/{file}.cu` (cached per process and architecture), loads it and
+    /// registers its kernels `names`.
+    fn load_module(
+        &mut self,
+        file: &str,
+        source: &str,
+        extra: &[&str],
+        names: &[&str],
+    ) -> Result<()> {
+        let key = format!("{file}/{}", self.arch);
         let ptx = {
             let mut cache = ptx_cache()
                 .lock()
                 .map_err(|_| GpuError::Device("PTX cache poisoned".into()))?;
-            match cache.get(&self.arch) {
+            match cache.get(&key) {
                 Some(p) => p.clone(),
                 None => {
+                    let mut options = std::vec![
+                        format!("--gpu-architecture={}", self.arch),
+                        "-std=c++17".to_string()
+                    ];
+                    options.extend(extra.iter().map(|o| o.to_string()));
                     let opts = CompileOptions {
-                        options: std::vec![
-                            format!("--gpu-architecture={}", self.arch),
-                            "-std=c++17".to_string()
-                        ],
+                        options,
                         ..Default::default()
                     };
-                    let p = compile_ptx_with_opts(KERNELS_CU, opts).map_err(|e| {
-                        GpuError::Device(format!("NVRTC compile of core/cuda/kernels.cu: {e}"))
+                    let p = compile_ptx_with_opts(source, opts).map_err(|e| {
+                        GpuError::Device(format!("NVRTC compile of core/cuda/{file}.cu: {e}"))
                     })?;
-                    cache.insert(self.arch.clone(), p.clone());
+                    cache.insert(key, p.clone());
                     p
                 }
             }
@@ -243,19 +315,13 @@ impl CudaBackend {
             .ctx
             .load_module(ptx)
             .map_err(dev_err("cuModuleLoadData"))?;
-        for k in ["sum", "min", "max", "dot", "mul", "add", "scale", "relu"] {
-            for t in ["f32", "f64"] {
-                let n = format!("{k}_{t}");
-                let f = module
-                    .load_function(&n)
-                    .map_err(dev_err("cuModuleGetFunction"))?;
-                self.funcs.insert(n, f);
-            }
+        for &n in names {
+            let f = module
+                .load_function(n)
+                .map_err(dev_err("cuModuleGetFunction"))?;
+            self.funcs.insert(n.to_string(), f);
         }
-        self.funcs
-            .get(name)
-            .cloned()
-            .ok_or_else(|| GpuError::Device(format!("kernel {name} missing from kernels.cu")))
+        Ok(())
     }
 
     fn ptr(&self, id: BufferId) -> Result<sys::CUdeviceptr> {
@@ -445,6 +511,324 @@ impl CudaBackend {
     }
 }
 
+/// Launch shape of `threads` threads in blocks of [`THREADS`] (1-D).
+fn grid(threads: u64) -> Result<LaunchConfig> {
+    let blocks = threads.div_ceil(THREADS as u64).max(1);
+    if blocks > i32::MAX as u64 {
+        return Err(GpuError::TooLarge {
+            what: "threads of one launch",
+            requested: threads,
+            limit: i32::MAX as u64 * THREADS as u64,
+        });
+    }
+    Ok(LaunchConfig {
+        grid_dim: (blocks as u32, 1, 1),
+        block_dim: (THREADS, 1, 1),
+        shared_mem_bytes: 0,
+    })
+}
+
+/// Blocks of a grid-stride kernel over `n` rows (at most 65535·4 blocks).
+fn grid_stride(n: u32) -> Result<LaunchConfig> {
+    grid((n as u64).min(65535 * 4 * THREADS as u64))
+}
+
+impl CudaBackend {
+    /// Grows find-split's scratch buffer to at least `bytes` bytes.
+    fn scratch(&mut self, bytes: u64) -> Result<sys::CUdeviceptr> {
+        if self.ml_scratch.1 >= bytes {
+            return Ok(self.ml_scratch.0);
+        }
+        check_create(bytes, self.info.max_buffer_bytes)?;
+        if self.ml_scratch.0 != 0 {
+            self.stream.synchronize().map_err(dev_err("stream sync"))?;
+            // SAFETY: allocated by malloc_sync below; no queued work uses it any more.
+            unsafe { drv::free_sync(self.ml_scratch.0) }.map_err(dev_err("cuMemFree"))?;
+            self.ml_scratch = (0, 0);
+        }
+        // SAFETY: a fresh allocation owned by the backend, freed in Drop or when it grows.
+        let ptr = unsafe { drv::malloc_sync(bytes as usize) }.map_err(|e| {
+            GpuError::Device(format!(
+                "cuMemAlloc of {bytes} bytes (find-split scratch): {e}"
+            ))
+        })?;
+        self.ml_scratch = (ptr, bytes);
+        Ok(ptr)
+    }
+
+    /// Queues setting `bytes` bytes at `ptr` to `byte`.
+    fn memset(&self, ptr: sys::CUdeviceptr, byte: u8, bytes: u64) -> Result<()> {
+        // SAFETY: ptr..ptr+bytes lies inside a live allocation (checked by the callers).
+        unsafe { drv::memset_d8_async(ptr, byte, bytes as usize, self.stream.cu_stream()) }
+            .map_err(dev_err("cuMemsetD8Async"))
+    }
+
+    fn bootstrap_impl(
+        &mut self,
+        seed: u64,
+        first_tree: u32,
+        n_trees: u32,
+        n_rows: u32,
+        out: BufferId,
+    ) -> Result<()> {
+        let elems = check_bootstrap(n_trees, n_rows, out, |id| self.buffer_size(id))?;
+        let po = self.ptr(out)?;
+        self.bind()?;
+        let f = self.func("ml_bootstrap")?;
+        let n_chunks = n_rows.div_ceil(BOOTSTRAP_CHUNK);
+        let cfg = grid(n_trees as u64 * n_chunks as u64)?;
+        let chunk = BOOTSTRAP_CHUNK;
+        self.begin()?;
+        self.memset(po, 0, elems * 4)?;
+        // SAFETY: out holds n_trees·n_rows u32 (checked); the kernel writes only there.
+        unsafe {
+            self.stream
+                .launch_builder(&f)
+                .arg(&seed)
+                .arg(&first_tree)
+                .arg(&n_trees)
+                .arg(&n_rows)
+                .arg(&chunk)
+                .arg(&n_chunks)
+                .arg(&po)
+                .launch(cfg)
+        }
+        .map_err(dev_err("launch ml_bootstrap"))?;
+        self.end()
+    }
+
+    fn find_split_impl(&mut self, a: &FindSplitArgs) -> Result<()> {
+        check_find_split(a, |id| self.buffer_size(id))?;
+        let (n_rows, d, n_trees, n_nodes, min_leaf) =
+            (a.n_rows, a.d, a.n_trees, a.n_nodes, a.min_leaf);
+        let (px, py, pord, pw) = (
+            self.ptr(a.x)?,
+            self.ptr(a.y)?,
+            self.ptr(a.order)?,
+            self.ptr(a.weights)?,
+        );
+        let (pnode, prank, pout) = (
+            self.ptr(a.node_of)?,
+            self.ptr(a.cand_rank)?,
+            self.ptr(a.out)?,
+        );
+        // Scratch layout: SplitState × n_nodes·d | owner, count, offset: u32 × n_nodes each |
+        // cursor: u32 × n_nodes·d | rows: u32 × d·cap, feature f's node slots at f·cap (cap =
+        // n_trees·n_rows, the most rows all nodes can hold).
+        let (nn, dd) = (n_nodes as u64, d as u64);
+        let cap = n_trees as u64 * n_rows as u64;
+        let states = nn * dd * SPLIT_STATE_BYTES;
+        let cursor_bytes = nn * dd * 4;
+        let rows_bytes =
+            dd.checked_mul(cap)
+                .and_then(|v| v.checked_mul(4))
+                .ok_or(GpuError::TooLarge {
+                    what: "find-split scratch bytes",
+                    requested: u64::MAX,
+                    limit: self.info.max_buffer_bytes,
+                })?;
+        let total = states + 3 * nn * 4 + cursor_bytes + rows_bytes;
+        self.bind()?;
+        let k_count = self.func("ml_split_count")?;
+        let k_offsets = self.func("ml_split_offsets")?;
+        let k_bucket = self.func("ml_split_bucket")?;
+        let k_eval = self.func("ml_split_eval")?;
+        let k_pick = self.func("ml_split_pick")?;
+        let base = self.scratch(total)?;
+        let state = base;
+        let owner = state + states;
+        let count = owner + nn * 4;
+        let offset = count + nn * 4;
+        let cursor = offset + nn * 4;
+        let rows = cursor + cursor_bytes;
+        let err = self.result;
+        let cfg_count = grid((cap).min(65535 * 4 * THREADS as u64))?;
+        let cfg_offsets = LaunchConfig {
+            grid_dim: (1, 1, 1),
+            block_dim: (1024, 1, 1),
+            shared_mem_bytes: 0,
+        };
+        let cfg_bucket = grid(n_trees as u64 * dd * 32)?;
+        let cfg_eval = grid(nn * dd * 32)?;
+        let cfg_pick = grid(nn)?;
+        self.begin()?;
+        self.memset(owner, 0xff, nn * 4)?;
+        self.memset(count, 0, nn * 4)?;
+        self.memset(cursor, 0, cursor_bytes)?;
+        self.memset(err, 0, 4)?;
+        // SAFETY: every operand holds its shape (checked above); the kernels bound-check every
+        // row and node index they read from order, node_of and the scratch row lists; the
+        // scratch regions have the sizes laid out above; err holds 4 bytes.
+        unsafe {
+            self.stream
+                .launch_builder(&k_count)
+                .arg(&pw)
+                .arg(&pnode)
+                .arg(&owner)
+                .arg(&count)
+                .arg(&n_rows)
+                .arg(&n_trees)
+                .arg(&n_nodes)
+                .arg(&err)
+                .launch(cfg_count)
+                .map_err(dev_err("launch ml_split_count"))?;
+            self.stream
+                .launch_builder(&k_offsets)
+                .arg(&count)
+                .arg(&offset)
+                .arg(&n_nodes)
+                .launch(cfg_offsets)
+                .map_err(dev_err("launch ml_split_offsets"))?;
+            self.stream
+                .launch_builder(&k_bucket)
+                .arg(&pord)
+                .arg(&pw)
+                .arg(&pnode)
+                .arg(&prank)
+                .arg(&count)
+                .arg(&offset)
+                .arg(&cursor)
+                .arg(&rows)
+                .arg(&cap)
+                .arg(&n_rows)
+                .arg(&d)
+                .arg(&n_trees)
+                .arg(&n_nodes)
+                .arg(&err)
+                .launch(cfg_bucket)
+                .map_err(dev_err("launch ml_split_bucket"))?;
+            self.stream
+                .launch_builder(&k_eval)
+                .arg(&px)
+                .arg(&py)
+                .arg(&pw)
+                .arg(&prank)
+                .arg(&count)
+                .arg(&offset)
+                .arg(&owner)
+                .arg(&rows)
+                .arg(&cap)
+                .arg(&state)
+                .arg(&n_rows)
+                .arg(&d)
+                .arg(&n_nodes)
+                .arg(&min_leaf)
+                .arg(&err)
+                .launch(cfg_eval)
+                .map_err(dev_err("launch ml_split_eval"))?;
+            self.stream
+                .launch_builder(&k_pick)
+                .arg(&state)
+                .arg(&prank)
+                .arg(&pout)
+                .arg(&n_nodes)
+                .arg(&d)
+                .launch(cfg_pick)
+                .map_err(dev_err("launch ml_split_pick"))?;
+        }
+        self.end()?;
+        let mut w = [0u8; 4];
+        // SAFETY: err holds 4 bytes; the stream is synchronised before w is read.
+        unsafe { drv::memcpy_dtoh_async(&mut w[..], err, self.stream.cu_stream()) }
+            .map_err(dev_err("cuMemcpyDtoHAsync"))?;
+        self.stream.synchronize().map_err(dev_err("stream sync"))?;
+        let bits = u32::from_le_bytes(w);
+        if bits & 1 != 0 {
+            return Err(GpuError::InvalidArgument(format!(
+                "find-split: order holds a row index >= n_rows ({n_rows}) or is not a permutation"
+            )));
+        }
+        if bits & 2 != 0 {
+            return Err(GpuError::InvalidArgument(format!(
+                "find-split: node_of holds a node id >= n_nodes ({n_nodes}) other than u32::MAX"
+            )));
+        }
+        if bits & 4 != 0 {
+            return Err(GpuError::InvalidArgument(
+                "find-split: a node holds rows of two trees (node ids must be unique in a batch)"
+                    .into(),
+            ));
+        }
+        Ok(())
+    }
+
+    fn average_impl(
+        &mut self,
+        dtype: DType,
+        preds: BufferId,
+        n_trees: u32,
+        n_rows: u32,
+        out: BufferId,
+    ) -> Result<()> {
+        check_average(dtype, preds, n_trees, n_rows, out, |id| {
+            self.buffer_size(id)
+        })?;
+        let (pp, po) = (self.ptr(preds)?, self.ptr(out)?);
+        self.bind()?;
+        let f = self.func(&format!("ml_average_{}", dtype.name()))?;
+        let cfg = grid_stride(n_rows)?;
+        self.begin()?;
+        // SAFETY: preds holds n_trees·n_rows f32 and out n_rows elements of dtype (checked).
+        unsafe {
+            self.stream
+                .launch_builder(&f)
+                .arg(&pp)
+                .arg(&n_trees)
+                .arg(&n_rows)
+                .arg(&po)
+                .launch(cfg)
+        }
+        .map_err(dev_err("launch ml_average"))?;
+        self.end()
+    }
+
+    fn batch_predict_impl(
+        &mut self,
+        dtype: DType,
+        fb: &ForestBuffers,
+        x: BufferId,
+        n_rows: u32,
+        out: BufferId,
+    ) -> Result<()> {
+        check_batch_predict(dtype, fb, x, n_rows, out, |id| self.buffer_size(id))?;
+        let (pf, pt, pl, pr, pv, ps) = (
+            self.ptr(fb.feature)?,
+            self.ptr(fb.threshold)?,
+            self.ptr(fb.left)?,
+            self.ptr(fb.right)?,
+            self.ptr(fb.value)?,
+            self.ptr(fb.tree_start)?,
+        );
+        let (px, po) = (self.ptr(x)?, self.ptr(out)?);
+        self.bind()?;
+        let f = self.func(&format!("ml_batch_predict_{}", dtype.name()))?;
+        let cfg = grid_stride(n_rows)?;
+        let (n_trees, n_nodes, n_features) = (fb.n_trees, fb.n_nodes, fb.n_features);
+        self.begin()?;
+        // SAFETY: every operand holds its shape (checked); the kernel bound-checks every node
+        // and feature index it follows.
+        unsafe {
+            self.stream
+                .launch_builder(&f)
+                .arg(&pf)
+                .arg(&pt)
+                .arg(&pl)
+                .arg(&pr)
+                .arg(&pv)
+                .arg(&ps)
+                .arg(&n_trees)
+                .arg(&n_nodes)
+                .arg(&n_features)
+                .arg(&px)
+                .arg(&n_rows)
+                .arg(&po)
+                .launch(cfg)
+        }
+        .map_err(dev_err("launch ml_batch_predict"))?;
+        self.end()
+    }
+}
+
 impl Drop for CudaBackend {
     fn drop(&mut self) {
         let _ = self.ctx.bind_to_thread();
@@ -457,6 +841,9 @@ impl Drop for CudaBackend {
         unsafe {
             let _ = drv::free_sync(self.partials);
             let _ = drv::free_sync(self.result);
+            if self.ml_scratch.0 != 0 {
+                let _ = drv::free_sync(self.ml_scratch.0);
+            }
         }
     }
 }
@@ -655,6 +1042,43 @@ impl GpuBackend for CudaBackend {
             .map_err(blas_err)?;
             self.end()
         })
+    }
+
+    fn bootstrap_sample(
+        &mut self,
+        seed: u64,
+        first_tree: u32,
+        n_trees: u32,
+        n_rows: u32,
+        out: BufferId,
+    ) -> Result<()> {
+        guard(|| self.bootstrap_impl(seed, first_tree, n_trees, n_rows, out))
+    }
+
+    fn find_split(&mut self, args: &FindSplitArgs) -> Result<()> {
+        guard(|| self.find_split_impl(args))
+    }
+
+    fn average(
+        &mut self,
+        dtype: DType,
+        preds: BufferId,
+        n_trees: u32,
+        n_rows: u32,
+        out: BufferId,
+    ) -> Result<()> {
+        guard(|| self.average_impl(dtype, preds, n_trees, n_rows, out))
+    }
+
+    fn batch_predict(
+        &mut self,
+        dtype: DType,
+        forest: &ForestBuffers,
+        x: BufferId,
+        n_rows: u32,
+        out: BufferId,
+    ) -> Result<()> {
+        guard(|| self.batch_predict_impl(dtype, forest, x, n_rows, out))
     }
 
     fn set_kernel_timing(&mut self, on: bool) -> Result<()> {

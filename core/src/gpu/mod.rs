@@ -349,8 +349,10 @@ pub trait GpuBackend: Send {
     /// [`SplitRecord`] per node written to `args.out`. Every backend picks the same
     /// (feature, threshold) and the same score bits as `cpu`.
     /// Errors: `InvalidHandle`, `ZeroSize`, `ShapeMismatch` for a buffer smaller than its
-    /// shape, `InvalidArgument` for a feature index ≥ `d` found in the inputs,
-    /// `Unsupported` where the device lacks f64.
+    /// shape, `InvalidArgument` for `min_leaf` 0, `out` aliasing an input, or an index out of
+    /// range found in the inputs (a row ≥ `n_rows` in `order`, a node ≥ `n_nodes` other than
+    /// `u32::MAX` in `node_of`, a node holding rows of two trees), `Unsupported` where the
+    /// device lacks f64.
     fn find_split(&mut self, args: &FindSplitArgs) -> Result<()> {
         let _ = args;
         Err(self.ml_unsupported("find-split"))

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Builds the component-offload example (issue 7) into build/components/:
+#   matrix-client.wasm, provider-cpu.wasm, provider-gpu.wasm  (Rust, wit-bindgen,
+#     wasm32-wasip2: cargo + wasm-component-ld emit components directly)
+#   composed-cpu.wasm = matrix-client plugged with provider-cpu
+#   composed-gpu.wasm = matrix-client plugged with provider-gpu (imports wasi:gpu)
+# The compositions are made by `offload compose` (built here if needed). Idempotent:
+# cargo rebuilds only what changed; the compositions are rewritten each time (cheap).
+# OFFLOAD_BIN may name an already built `offload` binary.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+out="$root/build/components"
+target="$root/build/cargo-components"
+mkdir -p "$out"
+
+for crate in matrix-client provider-cpu provider-gpu; do
+  (cd "$root/wasm-modules/$crate" &&
+    cargo build --release --quiet --target wasm32-wasip2 --target-dir "$target")
+  cp "$target/wasm32-wasip2/release/offload_${crate//-/_}.wasm" "$out/$crate.wasm"
+  echo "built $out/$crate.wasm ($(wc -c <"$out/$crate.wasm") bytes)"
+done
+
+offload=${OFFLOAD_BIN:-}
+if [ -z "$offload" ]; then
+  (cd "$root" && cargo build --quiet -p offload-host --bin offload)
+  offload="${CARGO_TARGET_DIR:-$root/target}/debug/offload"
+fi
+for p in cpu gpu; do
+  "$offload" compose "$out/matrix-client.wasm" --plug "$out/provider-$p.wasm" -o "$out/composed-$p.wasm"
+done
