@@ -15,8 +15,11 @@ use offload_core::gpu::{
     probe_all, Backend, BackendKind, DType, ElementwiseOp, GpuBackend, GpuError, MatmulPrecision,
     ReduceOp, Status,
 };
-use rand::{Rng, SeedableRng};
+use rand::Rng;
 use rand_pcg::Pcg64;
+
+mod common;
+use common::rng;
 
 const SIZES: [usize; 6] = [1, 3, 255, 1023, 1025, 70_001];
 const MATMUL_SHAPES: [(usize, usize, usize); 7] = [
@@ -28,20 +31,6 @@ const MATMUL_SHAPES: [(usize, usize, usize); 7] = [
     (132, 68, 260),
     (256, 32, 128),
 ];
-
-fn rng() -> Pcg64 {
-    let seed = std::env::var("OFFLOAD_TEST_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| {
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_nanos() as u64)
-                .unwrap_or(1)
-        });
-    println!("seed {seed} (OFFLOAD_TEST_SEED={seed} repeats this run)");
-    Pcg64::seed_from_u64(seed)
-}
 
 /// Opens a backend or prints why it is skipped.
 fn open(kind: BackendKind) -> Option<Backend> {

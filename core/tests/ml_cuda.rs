@@ -18,8 +18,11 @@ use offload_core::gpu::cpu::CpuBackend;
 use offload_core::gpu::{
     Backend, BufferId, DType, FindSplitArgs, ForestBuffers, GpuBackend, GpuError, SplitRecord,
 };
-use rand::{Rng, SeedableRng};
+use rand::Rng;
 use rand_pcg::Pcg64;
+
+mod common;
+use common::{download, poisoned, rng, upload};
 
 const NONE: u32 = u32::MAX;
 
@@ -34,40 +37,6 @@ fn cuda() -> Option<Backend> {
             None
         }
     }
-}
-
-fn rng() -> Pcg64 {
-    let seed = std::env::var("OFFLOAD_TEST_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| {
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_nanos() as u64)
-                .unwrap_or(1)
-        });
-    eprintln!("OFFLOAD_TEST_SEED={seed}");
-    Pcg64::seed_from_u64(seed)
-}
-
-fn upload<T: bytemuck::Pod>(b: &mut dyn GpuBackend, data: &[T]) -> BufferId {
-    let bytes: &[u8] = bytemuck::cast_slice(data);
-    let id = b.create_buffer(bytes.len().max(4) as u64).unwrap();
-    b.write(id, 0, bytes).unwrap();
-    id
-}
-
-fn download<T: bytemuck::Pod>(b: &mut dyn GpuBackend, id: BufferId, n: usize) -> Vec<T> {
-    let mut out = vec![T::zeroed(); n];
-    b.read(id, 0, bytemuck::cast_slice_mut(&mut out)).unwrap();
-    out
-}
-
-/// A buffer of `bytes` bytes filled with 0xAB, so that an unwritten element shows.
-fn poisoned(b: &mut dyn GpuBackend, bytes: usize) -> BufferId {
-    let id = b.create_buffer(bytes as u64).unwrap();
-    b.write(id, 0, &vec![0xABu8; bytes]).unwrap();
-    id
 }
 
 #[test]

@@ -14,24 +14,13 @@ use offload_core::forest::{
 };
 use offload_core::forest_gpu::{DeviceForest, NONE};
 use offload_core::gpu::{
-    Backend, BackendKind, BufferId, DType, FindSplitArgs, ForestBuffers, GpuError, SplitRecord,
+    Backend, BackendKind, DType, FindSplitArgs, ForestBuffers, GpuError, SplitRecord,
 };
-use rand::{Rng, SeedableRng};
+use rand::Rng;
 use rand_pcg::Pcg64;
 
-fn rng() -> Pcg64 {
-    let seed = std::env::var("OFFLOAD_TEST_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| {
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_nanos() as u64)
-                .unwrap_or(1)
-        });
-    println!("seed {seed} (OFFLOAD_TEST_SEED={seed} repeats this run)");
-    Pcg64::seed_from_u64(seed)
-}
+mod common;
+use common::{download, poisoned, rng, upload};
 
 /// Every backend that starts; the others are printed with their reason.
 fn backends() -> Vec<Backend> {
@@ -63,26 +52,6 @@ fn has_f64(b: &Backend, what: &str) -> bool {
     b.info().supports_f64
 }
 
-fn upload<T: bytemuck::Pod>(b: &mut Backend, data: &[T]) -> BufferId {
-    let bytes: &[u8] = bytemuck::cast_slice(data);
-    let id = b.create_buffer(bytes.len().max(4) as u64).unwrap();
-    b.write(id, 0, bytes).unwrap();
-    id
-}
-
-fn download<T: bytemuck::Pod + Default + Clone>(b: &mut Backend, id: BufferId, n: usize) -> Vec<T> {
-    let mut v = vec![T::default(); n];
-    b.read(id, 0, bytemuck::cast_slice_mut(&mut v)).unwrap();
-    v
-}
-
-/// A buffer of `bytes` filled with 0xFF (NaN for floats), so that unwritten output fails.
-fn poisoned(b: &mut Backend, bytes: usize) -> BufferId {
-    let id = b.create_buffer(bytes as u64).unwrap();
-    b.write(id, 0, &vec![0xFFu8; bytes]).unwrap();
-    id
-}
-
 #[test]
 fn bootstrap_sample_equals_bootstrap_counts() {
     for mut b in backends() {
@@ -93,10 +62,10 @@ fn bootstrap_sample_equals_bootstrap_counts() {
             (0x1234_5678_9abc_def0, u32::MAX - 1, 2, 1000),
             (1, 0, 1, 5000),
         ] {
-            let out = poisoned(&mut b, (n_trees * n_rows * 4) as usize);
+            let out = poisoned(&mut *b, (n_trees * n_rows * 4) as usize);
             b.bootstrap_sample(seed, first, n_trees, n_rows, out)
                 .unwrap();
-            let got: Vec<u32> = download(&mut b, out, (n_trees * n_rows) as usize);
+            let got: Vec<u32> = download(&mut *b, out, (n_trees * n_rows) as usize);
             for t in 0..n_trees {
                 let want = bootstrap_counts(n_rows as usize, seed, first as u64 + t as u64);
                 let row = &got[(t * n_rows) as usize..((t + 1) * n_rows) as usize];
@@ -201,13 +170,13 @@ struct SplitBufs {
 fn upload_problem(b: &mut Backend, p: &Problem) -> SplitBufs {
     let d = &p.data;
     let args = FindSplitArgs {
-        x: upload(b, &d.x),
-        y: upload(b, &d.y),
-        order: upload(b, &presort(d)),
-        weights: upload(b, &p.weights),
-        node_of: upload(b, &p.node_of),
-        cand_rank: upload(b, &p.cand_rank),
-        out: poisoned(b, p.n_nodes * 24),
+        x: upload(&mut **b, &d.x),
+        y: upload(&mut **b, &d.y),
+        order: upload(&mut **b, &presort(d)),
+        weights: upload(&mut **b, &p.weights),
+        node_of: upload(&mut **b, &p.node_of),
+        cand_rank: upload(&mut **b, &p.cand_rank),
+        out: poisoned(&mut **b, p.n_nodes * 24),
         n_rows: d.n_rows as u32,
         d: d.n_features as u32,
         n_trees: p.n_trees as u32,
@@ -271,7 +240,7 @@ fn find_split_equals_the_reference_on_random_nodes() {
         for (pi, p) in problems.iter().enumerate() {
             let s = upload_problem(&mut b, p);
             b.find_split(&s.args).unwrap();
-            let got: Vec<SplitRecord> = download(&mut b, s.args.out, p.n_nodes);
+            let got: Vec<SplitRecord> = download(&mut *b, s.args.out, p.n_nodes);
             for (j, g) in got.iter().enumerate() {
                 let want = reference(p, j);
                 let same = g.feature == want.feature
@@ -346,7 +315,7 @@ fn find_split_rejects_bad_input_and_keeps_working() {
         let mut bad = p.node_of.clone();
         bad[3] = p.n_nodes as u32 + 5;
         let wb = p.weights[3];
-        let bad_node = upload(&mut b, &bad);
+        let bad_node = upload(&mut *b, &bad);
         let got = b.find_split(&FindSplitArgs {
             node_of: bad_node,
             ..a
@@ -357,7 +326,7 @@ fn find_split_rejects_bad_input_and_keeps_working() {
         // A row index out of range in order.
         let mut order = presort(&p.data);
         order[0] = 1_000_000;
-        let bad_order = upload(&mut b, &order);
+        let bad_order = upload(&mut *b, &order);
         let got = b.find_split(&FindSplitArgs {
             order: bad_order,
             ..a
@@ -365,7 +334,7 @@ fn find_split_rejects_bad_input_and_keeps_working() {
         assert!(matches!(got, Err(GpuError::InvalidArgument(_))), "{got:?}");
         // Still working, with the right answer.
         b.find_split(&a).unwrap();
-        let got: Vec<SplitRecord> = download(&mut b, a.out, p.n_nodes);
+        let got: Vec<SplitRecord> = download(&mut *b, a.out, p.n_nodes);
         for (j, g) in got.iter().enumerate() {
             assert_eq!(g.score.to_bits(), reference(&p, j).score.to_bits());
         }
@@ -400,16 +369,16 @@ fn average_and_batch_predict_equal_forest_predict() {
     }
     for mut b in backends() {
         let name = b.kind().name();
-        let pb = upload(&mut b, &preds);
+        let pb = upload(&mut *b, &preds);
         for dtype in [DType::F64, DType::F32] {
             if dtype == DType::F64 && !has_f64(&b, "f64 average/batch-predict") {
                 continue;
             }
-            let out = poisoned(&mut b, n * 8);
+            let out = poisoned(&mut *b, n * 8);
             b.average(dtype, pb, nt as u32, n as u32, out).unwrap();
             let got: Vec<f64> = match dtype {
-                DType::F64 => download(&mut b, out, n),
-                DType::F32 => download::<f32>(&mut b, out, n)
+                DType::F64 => download(&mut *b, out, n),
+                DType::F32 => download::<f32>(&mut *b, out, n)
                     .iter()
                     .map(|&v| v as f64)
                     .collect(),
@@ -467,7 +436,7 @@ fn batch_predict_and_average_reject_bad_input_and_survive_malformed_forests() {
             DType::F32
         };
         let mut dev = DeviceForest::upload(&forest, &mut *b).unwrap();
-        let xb = upload(&mut b, &x);
+        let xb = upload(&mut *b, &x);
         let out = b.create_buffer(333 * 8).unwrap();
         let f = dev.buffers;
         let e = |b: &mut Backend, f: ForestBuffers, n: u32| b.batch_predict(dtype, &f, xb, n, out);
@@ -499,7 +468,7 @@ fn batch_predict_and_average_reject_bad_input_and_survive_malformed_forests() {
         let cyc: Vec<i32> = (0..nn)
             .map(|i| if i % 2 == 0 { 0 } else { 1 << 30 })
             .collect();
-        let cb = upload(&mut b, &cyc);
+        let cb = upload(&mut *b, &cyc);
         let bad = ForestBuffers {
             left: cb,
             right: cb,

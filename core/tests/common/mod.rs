@@ -1,0 +1,46 @@
+//! Helpers shared by the GPU test files (`gpu.rs`, `ml_kernels.rs`, `ml_cuda.rs`).
+// Each test file is its own crate and uses only some of these.
+#![allow(dead_code)]
+
+use offload_core::gpu::{BufferId, GpuBackend};
+use rand::SeedableRng;
+use rand_pcg::Pcg64;
+
+/// The tests' random generator: seeded from `OFFLOAD_TEST_SEED` when set, else from the
+/// clock; the seed is printed so a failing run can be repeated.
+pub fn rng() -> Pcg64 {
+    let seed = std::env::var("OFFLOAD_TEST_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos() as u64)
+                .unwrap_or(1)
+        });
+    println!("seed {seed} (OFFLOAD_TEST_SEED={seed} repeats this run)");
+    Pcg64::seed_from_u64(seed)
+}
+
+/// A new buffer holding `data` (at least 4 bytes, so an empty slice still gets a buffer).
+pub fn upload<T: bytemuck::Pod>(b: &mut dyn GpuBackend, data: &[T]) -> BufferId {
+    let bytes: &[u8] = bytemuck::cast_slice(data);
+    let id = b.create_buffer(bytes.len().max(4) as u64).unwrap();
+    b.write(id, 0, bytes).unwrap();
+    id
+}
+
+/// The first `n` elements of buffer `id`.
+pub fn download<T: bytemuck::Pod>(b: &mut dyn GpuBackend, id: BufferId, n: usize) -> Vec<T> {
+    let mut out = vec![T::zeroed(); n];
+    b.read(id, 0, bytemuck::cast_slice_mut(&mut out)).unwrap();
+    out
+}
+
+/// A buffer of `bytes` bytes filled with 0xFF (NaN for floats), so that unwritten output
+/// fails a comparison.
+pub fn poisoned(b: &mut dyn GpuBackend, bytes: usize) -> BufferId {
+    let id = b.create_buffer(bytes as u64).unwrap();
+    b.write(id, 0, &vec![0xFFu8; bytes]).unwrap();
+    id
+}
