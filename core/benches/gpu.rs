@@ -17,6 +17,12 @@
 //! `OFFLOAD_BENCH_ONLY=sgemm,h2d,sum_f32` registers only those groups;
 //! `OFFLOAD_BENCH_SIZES=4096,268435456` replaces every group's sizes (elements, matrix n or
 //! bytes).
+//!
+//! On a software adapter (Mesa's lavapipe: Vulkan on the CPU, what a machine without a GPU
+//! offers wgpu) the largest sizes are skipped by name (`SKIP <group>/<path>/<n>: software
+//! adapter …`): above [`SOFTWARE_MAX_ELEMS`] elements, [`SOFTWARE_MAX_SGEMM`] matrix side and
+//! [`SOFTWARE_MAX_BYTES`] bytes a full run would take hours on a small machine while
+//! measuring its CPU, not a GPU. `OFFLOAD_BENCH_SIZES` lifts the caps.
 
 use criterion::{BenchmarkId, Criterion, Throughput};
 use offload_core::gpu::cpu::{matmul_ref, CpuBackend};
@@ -63,6 +69,25 @@ impl Cfg {
             None => full.to_vec(),
         }
     }
+}
+
+/// Largest vector length (elements) benchmarked on a software adapter.
+const SOFTWARE_MAX_ELEMS: u64 = 1_000_000;
+/// Largest SGEMM side benchmarked on a software adapter.
+const SOFTWARE_MAX_SGEMM: u64 = 512;
+/// Largest transfer (bytes) benchmarked on a software adapter.
+const SOFTWARE_MAX_BYTES: u64 = 16 << 20;
+
+/// `Some(reason)` when `dev` is a software adapter and `n` is above `max` (unless the sizes
+/// were given explicitly in `OFFLOAD_BENCH_SIZES`).
+fn software_skip(cfg: &Cfg, dev: &dyn GpuBackend, n: u64, max: u64) -> Option<String> {
+    let info = dev.info();
+    (info.is_software && cfg.sizes.is_none() && n > max).then(|| {
+        format!(
+            "software adapter ({}), sizes above {max} left out (they time the CPU, not a GPU)",
+            info.name
+        )
+    })
 }
 
 fn to_bytes(dtype: DType, v: &[f64]) -> Vec<u8> {
@@ -254,6 +279,10 @@ fn bench_vectors(
                 }
                 for (path, dev) in devs.iter_mut() {
                     let dev: &mut dyn GpuBackend = &mut **dev;
+                    if let Some(why) = software_skip(cfg, dev, n, SOFTWARE_MAX_ELEMS) {
+                        println!("SKIP {group}/{path}/{n}: {why}");
+                        continue;
+                    }
                     let made = (|| -> Result<(u64, u64, u64), String> {
                         let e = |e: offload_core::gpu::GpuError| e.to_string();
                         let ids = (
@@ -399,6 +428,10 @@ fn bench_sgemm(
         }
         for (path, i, prec, tol) in variants {
             let dev: &mut dyn GpuBackend = &mut *devs[i].1;
+            if let Some(why) = software_skip(cfg, dev, n, SOFTWARE_MAX_SGEMM) {
+                println!("SKIP sgemm/{path}/{n}: {why}");
+                continue;
+            }
             let bytes = (nu * nu * 4) as u64;
             let ids = match (|| -> Result<[u64; 3], offload_core::gpu::GpuError> {
                 let ids = [
@@ -483,6 +516,10 @@ fn bench_transfers(c: &mut Criterion, cfg: &Cfg, devs: &mut [(&'static str, Back
                 .collect();
             let mut back = vec![0u8; bytes as usize];
             for (path, dev) in devs.iter_mut() {
+                if let Some(why) = software_skip(cfg, &**dev, bytes, SOFTWARE_MAX_BYTES) {
+                    println!("SKIP {dir}/{path}/{bytes}: {why}");
+                    continue;
+                }
                 let id = match dev.create_buffer(bytes) {
                     Ok(id) => id,
                     Err(e) => {
