@@ -13,7 +13,9 @@
 #                  no criterion HTML; go -short -benchtime=50ms -count=5; scikit-learn
 #                  on diabetes and 1000 Friedman rows); no GPU benches unless a GPU is
 #                  visible.
-#   --gpu-machine  the GPU subset only. With a GPU visible here: run it here. Without one:
+#   --gpu-machine  the GPU subset only (core's GPU benches incl. the random forest's
+#                  batch-predict up to 1e6 rows, the Go GPU tests and benches). With a GPU
+#                  visible here: run it here. Without one:
 #                  package it for the lent GPU machine (binaries into .device/) and print
 #                  the device call to make.
 #   --out DIR      results folder (default bench-results/<host>-<date>, or
@@ -146,6 +148,15 @@ if [ $on_device = 1 ]; then
   if ! CRITERION_HOME="$dir/criterion" ./.device/gpu-bench --bench 2>&1 | tee "$dir/cargo-bench.log"; then
     note "FAILED: .device/gpu-bench"; status=1
   fi
+  if [ -x .device/forest-gpu-bench ]; then
+    step "random forest on the GPU (forest-predict 1e3…1e6 rows, forest-train diabetes)"
+    # --quick keeps 1e6 rows here (where the GPU wins), with fewer sizes below it.
+    forest_rows=1000,10000,100000,1000000
+    [ $quick = 1 ] && forest_rows=1000,100000,1000000
+    if ! OFFLOAD_BENCH_SIZES=$forest_rows CRITERION_HOME="$dir/criterion" ./.device/forest-gpu-bench --bench 2>&1 | tee -a "$dir/cargo-bench.log"; then
+      note "FAILED: .device/forest-gpu-bench"; status=1
+    fi
+  fi
   # The Go GPU paths (go-host's GPU tests and benchmarks), when --gpu-machine packaged them.
   if [ -x .device/go-host.test ]; then
     step "go-host GPU tests"
@@ -175,6 +186,15 @@ if [ $gpu_machine = 1 ] && [ $has_gpu = 0 ]; then
   step "packaging the GPU subset for the lent GPU machine (no GPU visible here)"
   [ -f scripts/device-check.sh ] || { echo "bench.sh: scripts/device-check.sh missing" >&2; exit 1; }
   bash scripts/device-check.sh --build
+  # The random-forest GPU bench (batch-predict 1e3…1e6 rows, fit_on on diabetes), same target dir.
+  forest_bin=$(CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$root/target/gpu-dev} cargo bench -p offload-core \
+    --features wgpu,cuda --bench forest_gpu --no-run --message-format=json \
+    | python3 -c 'import sys,json
+for l in sys.stdin:
+    m=json.loads(l)
+    if m.get("reason")=="compiler-artifact" and m.get("executable") and m["target"]["name"]=="forest_gpu": print(m["executable"])' | tail -1)
+  cp "$forest_bin" .device/forest-gpu-bench
+  strip .device/forest-gpu-bench
   cargo build --release -q -p offload-report
   cp target/release/offload-report .device/offload-report
   strip .device/offload-report
@@ -238,7 +258,7 @@ if [ $run_rust = 1 ]; then
   fi
   if [ $gpu_machine = 1 ] || [ $quick = 0 ] || [ $has_gpu = 1 ]; then
     step "build: cargo bench --no-run (GPU backends)"
-    cargo bench --no-run -p offload-core --features wgpu,cuda --bench gpu >&2 || note "FAILED: cargo bench --no-run -p offload-core --features wgpu,cuda --bench gpu (its bench stage will fail too)"
+    cargo bench --no-run -p offload-core --features wgpu,cuda --bench gpu --bench forest_gpu >&2 || note "FAILED: cargo bench --no-run -p offload-core --features wgpu,cuda --bench gpu --bench forest_gpu (its bench stage will fail too)"
   fi
 fi
 go_test_bin="$root/build/go-host.test"
@@ -300,6 +320,7 @@ if [ $run_rust = 1 ]; then
   fi
   if [ $gpu_machine = 1 ] || [ $quick = 0 ] || [ $has_gpu = 1 ]; then
     run_cargo_bench "GPU backends" -p offload-core --features wgpu,cuda --bench gpu
+    run_cargo_bench "random forest on the GPU backends" -p offload-core --features wgpu,cuda --bench forest_gpu
   else
     for p in gpu-wgpu gpu-cuda; do
       echo "SKIP $p: --quick runs no GPU benches without a visible GPU (run without --quick, or --gpu-machine)" | tee -a "$log"

@@ -1,7 +1,10 @@
 //! Random-forest benchmarks on the GPU backends (criterion). Ids:
 //! - `forest-predict/<path>/<n>`: predict n rows of Friedman #1 data (d = 10) with a 200-tree
 //!   forest trained on 1000 Friedman #1 rows; n ∈ {1e3, 1e4, 1e5, 1e6} (1e3, 1e5 with
-//!   `OFFLOAD_BENCH_QUICK=1`). Paths: `rust-native` (`Forest::predict`, one thread),
+//!   `OFFLOAD_BENCH_QUICK=1`). Paths: `rust-native` (`Forest::predict`, one thread; up to
+//!   [`NATIVE_MAX_ROWS`] rows, above that skipped by name: 1e6 rows take about 30 s per call,
+//!   `OFFLOAD_FOREST_NATIVE_MAX=<rows>` raises the cap; likewise a software adapter such as
+//!   lavapipe above [`SOFTWARE_MAX_ROWS`]),
 //!   `rust-native-rayon` (the same per-row walk over rayon's threads), `gpu-wgpu`, `gpu-cuda`
 //!   (batch-predict in f64, or f32 where the device lacks f64; each iteration uploads x, runs
 //!   the kernel and reads the predictions back; the forest is uploaded once, outside the timing).
@@ -25,6 +28,15 @@ use rayon::prelude::*;
 use std::time::Duration;
 
 const D: usize = 10;
+
+/// Most rows `rust-native` (one thread) predicts in this bench unless
+/// `OFFLOAD_FOREST_NATIVE_MAX` says otherwise: at 1e6 rows one call takes about 30 s (H200
+/// host), so ten samples would take minutes.
+const NATIVE_MAX_ROWS: usize = 100_000;
+
+/// Most rows predicted on a software adapter (lavapipe, Vulkan on the CPU: what wgpu finds on
+/// a machine without a GPU); larger sizes are skipped by name.
+const SOFTWARE_MAX_ROWS: usize = 100_000;
 
 fn env_on(name: &str) -> bool {
     std::env::var(name).is_ok_and(|s| !s.is_empty() && s != "0")
@@ -82,6 +94,13 @@ fn bench_predict(c: &mut Criterion, quick: bool) {
         _ if quick => vec![1_000, 100_000],
         _ => vec![1_000, 10_000, 100_000, 1_000_000],
     };
+    let native_max = match std::env::var("OFFLOAD_FOREST_NATIVE_MAX") {
+        Ok(v) if !v.trim().is_empty() => v
+            .trim()
+            .parse()
+            .expect("OFFLOAD_FOREST_NATIVE_MAX: a row count"),
+        _ => NATIVE_MAX_ROWS,
+    };
     let mut g = c.benchmark_group("forest-predict");
     let mut gpus = gpu_paths();
     for &n in &sizes {
@@ -100,9 +119,16 @@ fn bench_predict(c: &mut Criterion, quick: bool) {
             want[..head],
             "rust-native differs from the rayon walk"
         );
-        g.bench_with_input(BenchmarkId::new("rust-native", n), &n, |b, _| {
-            b.iter(|| forest.predict(&x).expect("predict"))
-        });
+        if n <= native_max {
+            g.bench_with_input(BenchmarkId::new("rust-native", n), &n, |b, _| {
+                b.iter(|| forest.predict(&x).expect("predict"))
+            });
+        } else {
+            println!(
+                "SKIP forest-predict/rust-native/{n}: one thread takes tens of seconds per call \
+                 above {native_max} rows (OFFLOAD_FOREST_NATIVE_MAX raises the cap)"
+            );
+        }
         g.bench_with_input(BenchmarkId::new("rust-native-rayon", n), &n, |b, _| {
             b.iter(|| {
                 x.par_chunks_exact(D)
@@ -118,6 +144,14 @@ fn bench_predict(c: &mut Criterion, quick: bool) {
                     continue;
                 }
             };
+            if dev.info().is_software && n > SOFTWARE_MAX_ROWS {
+                println!(
+                    "SKIP forest-predict/{path}/{n}: software adapter ({}), sizes above \
+                     {SOFTWARE_MAX_ROWS} rows left out (they time the CPU, not a GPU)",
+                    dev.info().name
+                );
+                continue;
+            }
             let mut df = match DeviceForest::upload(&forest, &mut **dev) {
                 Ok(f) => f,
                 Err(e) => {
