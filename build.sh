@@ -24,6 +24,8 @@ guests() {
   bash "$s/build-forest-guest.sh"
   # wasi:gpu demo guest: core module (Go host) + component (Rust host; wraps with `offload componentize`)
   [ -f "$s/build-gpu-guest.sh" ] && bash "$s/build-gpu-guest.sh"
+  # wasi:gpu forest guest (Forest::fit_on through wasi:gpu): core module + component
+  [ -f "$s/build-forest-gpu-guest.sh" ] && bash "$s/build-forest-gpu-guest.sh"
   return 0
 }
 

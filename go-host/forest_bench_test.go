@@ -12,7 +12,9 @@ import (
 //     diabetes training split (353 rows × 10 features), copies into linear memory
 //     included;
 //   - BenchmarkForestPredict/path=wasm-rust/n=89: forest_predict of the 89 test rows
-//     with that forest, copies in and out included.
+//     with that forest, copies in and out included;
+//   - path=wasi-gpu-<backend> of both: the forest-gpu guest through wasi:gpu
+//     (forestgpu_bench_test.go).
 //
 // Before timing, the forest's test MSE must lie in 2700–3300 (scikit-learn: about
 // 2966 on this split). A forest guest that is not built fails the benchmark with a
@@ -51,6 +53,7 @@ func BenchmarkForestTrain(b *testing.B) {
 			}
 		})
 	})
+	benchForestGPUTrain(b) // forestgpu_bench_test.go: path=wasi-gpu-<backend>
 }
 
 func BenchmarkForestPredict(b *testing.B) {
@@ -70,4 +73,5 @@ func BenchmarkForestPredict(b *testing.B) {
 			}
 		})
 	})
+	benchForestGPUPredict(b) // forestgpu_bench_test.go: path=wasi-gpu-<backend>
 }

@@ -442,13 +442,76 @@ func (w *WasiGPUInstance) liftString(export string, addr int) (string, error) {
 	return s, nil
 }
 
+// guestAlloc allocates n bytes of alignment align in linear memory through the guest's
+// cabi_realloc(0, 0, align, n), as the canonical ABI lowers a list or string argument of
+// an export (the guest owns the block from then on: the export's lifting code frees it).
+// n = 0 makes no call and returns align, an aligned address any empty list may carry.
+// Errors: n over 2^31−1 bytes, a trap in cabi_realloc (the instance is then unusable),
+// an address misaligned or with the block outside linear memory.
+func (w *WasiGPUInstance) guestAlloc(export string, align, n int) (int, error) {
+	if n == 0 {
+		return align, nil
+	}
+	if n < 0 || n > math.MaxInt32 {
+		return 0, fmt.Errorf("wasi:gpu guest %s: %s: an argument of %d bytes does not fit 32-bit linear memory", w.name, export, n)
+	}
+	v, err := w.call("cabi_realloc", int32(0), int32(0), int32(align), int32(n))
+	if err != nil {
+		return 0, err
+	}
+	p, ok := v.(int32)
+	if !ok {
+		return 0, fmt.Errorf("wasi:gpu guest %s: cabi_realloc returned %T, want i32", w.name, v)
+	}
+	ptr := int(uint32(p))
+	if ptr%align != 0 || uint64(ptr)+uint64(n) > uint64(len(w.mem())) {
+		return 0, fmt.Errorf("wasi:gpu guest %s: cabi_realloc(0, 0, %d, %d) returned %d, misaligned or outside memory of %d bytes", w.name, align, n, ptr, len(w.mem()))
+	}
+	return ptr, nil
+}
+
+// lowerList copies data (a list's elements, already little-endian as linear memory is)
+// into a block from guestAlloc of alignment align and returns the (ptr, len) pair of the
+// flattened list, len in elements of elemSize bytes.
+func (w *WasiGPUInstance) lowerList(export string, align, elemSize int, data []byte) (ptr, n int32, err error) {
+	p, err := w.guestAlloc(export, align, len(data))
+	if err != nil {
+		return 0, 0, err
+	}
+	copy(w.mem()[p:], data)
+	return int32(uint32(p)), int32(len(data) / elemSize), nil
+}
+
+// liftList reads the (ptr, len) pair of a list at addr of memory (ptr at addr, length in
+// elements at addr+4) and returns the list's bytes, checked as the canonical ABI's
+// lift_list does: ptr aligned to align, the len·elemSize bytes inside linear memory. The
+// slice aliases linear memory: copy it out before the next call into the guest.
+func (w *WasiGPUInstance) liftList(export string, m []byte, addr, elemSize, align int) ([]byte, error) {
+	if addr < 0 || addr+8 > len(m) {
+		return nil, fmt.Errorf("wasi:gpu guest %s: %s: list header at %d outside memory of %d bytes", w.name, export, addr, len(m))
+	}
+	p, n := uint64(le32(m[addr:])), uint64(le32(m[addr+4:]))
+	end := p + n*uint64(elemSize)
+	if p%uint64(align) != 0 || end > uint64(len(m)) {
+		return nil, fmt.Errorf("wasi:gpu guest %s: %s returned a list at %d of %d elements of %d bytes (align %d), misaligned or outside memory of %d bytes", w.name, export, p, n, elemSize, align, len(m))
+	}
+	return m[p:end], nil
+}
+
 // callResult calls an export returning result<T, string>: lift reads T's payload at
 // offset payload of the return area (payload = 4 for T = string or unit, 8 for f64).
 func (w *WasiGPUInstance) callResult(export string, payload int, lift func(m []byte, at int) error, args ...interface{}) error {
+	return w.callResultN(export, payload, 8, lift, args...)
+}
+
+// callResultN is callResult for a T of any size: the return area holds the discriminant
+// byte at 0 and max(size(T), 8) payload bytes (8: the err string's (ptr, len)) at
+// payload, T's alignment (at least 4).
+func (w *WasiGPUInstance) callResultN(export string, payload, payloadSize int, lift func(m []byte, at int) error, args ...interface{}) error {
 	if err := w.ready(); err != nil {
 		return err
 	}
-	size := payload + 8
+	size := payload + max(payloadSize, 8)
 	ptr, err := w.resultPtr(export, size, payload, args...)
 	if err != nil {
 		return err

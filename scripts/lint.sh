@@ -7,7 +7,9 @@ cargo fmt --all -- --check
 (cd wasm-modules/rust-guest && cargo fmt -- --check && cargo clippy --release -- -D warnings)
 (cd wasm-modules/forest-guest && cargo fmt -- --check && cargo clippy --release -- -D warnings)
 (cd wasm-modules/gpu-guest && cargo fmt -- --check && cargo clippy --release -- -D warnings)
-(cd wasm-modules/wasi-gpu-guest && cargo fmt -- --check)
+(cd wasm-modules/wasi-gpu-guest && cargo fmt -- --check &&
+  cargo clippy --release --target wasm32-wasip1 --features offload-core -- -D warnings)
+(cd wasm-modules/forest-gpu-guest && cargo fmt -- --check && cargo clippy --release -- -D warnings)
 for c in matrix-client provider-cpu provider-gpu; do
   (cd "wasm-modules/$c" && cargo fmt -- --check &&
     cargo clippy --release --target-dir "$root/build/cargo-components" -- -D warnings)

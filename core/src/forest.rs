@@ -52,6 +52,9 @@ use thiserror::Error;
 use crate::data::Dataset;
 use crate::rng::Pcg32;
 
+mod grow;
+use grow::{grow_tree, Presorted, Scratch};
+
 /// Hyperparameters of [`Forest::fit`] (names as in scikit-learn's
 /// `RandomForestRegressor`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -114,6 +117,17 @@ pub enum ForestError {
         rows: usize,
         /// Features.
         features: usize,
+    },
+    /// A training feature value is NaN or infinite: no threshold separates it (the split
+    /// rule's midpoint would be NaN), so such data are refused before training.
+    #[error("training data: x[{row}][{feature}] is {value}, not a finite number")]
+    NonFinite {
+        /// Row (0-based).
+        row: usize,
+        /// Feature (0-based).
+        feature: usize,
+        /// The value, as text (`NaN`, `inf`, `-inf`).
+        value: alloc::string::String,
     },
     /// Rows given to predict have the wrong width.
     #[error("input has {got} values, not a multiple of the forest's {d} features")]
@@ -338,20 +352,6 @@ impl ForestParams {
     }
 }
 
-/// Per-forest state shared by every tree: each feature's rows presorted once.
-struct Presorted {
-    by_feature: Vec<Vec<u32>>,
-}
-
-impl Presorted {
-    fn new(data: &Dataset) -> Self {
-        let n = data.n_rows;
-        let flat = presort(data);
-        let by_feature = flat.chunks(n.max(1)).map(<[u32]>::to_vec).collect();
-        Presorted { by_feature }
-    }
-}
-
 /// Each feature's rows in value order: `d × n_rows` row indices, where entry `f·n_rows + k`
 /// is the k-th row when all rows are sorted by `(x[row·d + f], row)` (f32 `total_cmp`, ties by
 /// row index). The `order` operand of the find-split kernel
@@ -379,8 +379,9 @@ impl Forest {
     pub fn fit(data: &Dataset, params: &ForestParams) -> Result<Forest, ForestError> {
         Self::check(data, params)?;
         let pre = Presorted::new(data);
+        let mut scratch = Scratch::default();
         let trees = (0..params.n_trees)
-            .map(|t| grow_tree(data, &pre, params, t as u64))
+            .map(|t| grow_tree(data, &pre, params, t as u64, &mut scratch))
             .collect();
         Ok(Forest {
             n_features: data.n_features,
@@ -399,7 +400,9 @@ impl Forest {
         let pre = Presorted::new(data);
         let trees = (0..params.n_trees)
             .into_par_iter()
-            .map(|t| grow_tree(data, &pre, params, t as u64))
+            .map_init(Scratch::default, |s, t| {
+                grow_tree(data, &pre, params, t as u64, s)
+            })
             .collect();
         Ok(Forest {
             n_features: data.n_features,
@@ -412,6 +415,13 @@ impl Forest {
             return Err(ForestError::EmptyData {
                 rows: data.n_rows,
                 features: data.n_features,
+            });
+        }
+        if let Some(i) = data.x.iter().position(|v| !v.is_finite()) {
+            return Err(ForestError::NonFinite {
+                row: i / data.n_features,
+                feature: i % data.n_features,
+                value: alloc::format!("{}", data.x[i]),
             });
         }
         params.validate(data.n_features)
@@ -499,79 +509,6 @@ pub fn node_candidates(
     out.truncate(m);
 }
 
-fn grow_tree(data: &Dataset, pre: &Presorted, p: &ForestParams, t: u64) -> Tree {
-    let d = data.n_features;
-    let w_of = if p.bootstrap {
-        bootstrap_counts(data.n_rows, p.seed, t)
-    } else {
-        vec![1u32; data.n_rows]
-    };
-    // Each feature's rows of this tree, in value order; a node is a range of them.
-    let mut order: Vec<Vec<u32>> = pre
-        .by_feature
-        .iter()
-        .map(|o| {
-            o.iter()
-                .copied()
-                .filter(|&r| w_of[r as usize] > 0)
-                .collect()
-        })
-        .collect();
-    let m = order[0].len();
-    let mut tree = Tree::default();
-    let mut goes_left = vec![false; data.n_rows];
-    let mut tmp: Vec<u32> = Vec::with_capacity(m);
-    let mut cand = Vec::with_capacity(d);
-    let min_leaf = p.min_samples_leaf as u64;
-
-    tree.push_node(0.0);
-    let mut stack = vec![(0usize, 0usize, m, 0usize, 0u64)];
-    while let Some((id, start, end, depth, key)) = stack.pop() {
-        let (value, splittable) = node_summary(&data.y, &order[0][start..end], &w_of, depth, p);
-        tree.value[id] = value;
-        if !splittable {
-            continue;
-        }
-        node_candidates(d, p.max_features, p.seed, t, key, &mut cand);
-        let mut best = None;
-        for &f in &cand {
-            let sorted = &order[f][start..end];
-            scan_feature(&data.x, &data.y, d, f, sorted, &w_of, min_leaf, &mut best);
-        }
-        let Some(split) = best else { continue };
-        // Partition every feature's range, stably: left rows first.
-        for &r in &order[split.feature][start..end] {
-            goes_left[r as usize] = data.x[r as usize * d + split.feature] <= split.threshold;
-        }
-        let mut mid = start;
-        for o in order.iter_mut() {
-            tmp.clear();
-            let range = &mut o[start..end];
-            let mut k = 0;
-            for i in 0..range.len() {
-                let r = range[i];
-                if goes_left[r as usize] {
-                    range[k] = r;
-                    k += 1;
-                } else {
-                    tmp.push(r);
-                }
-            }
-            range[k..].copy_from_slice(&tmp);
-            mid = start + k;
-        }
-        let left = tree.push_node(0.0);
-        let right = tree.push_node(0.0);
-        tree.feature[id] = split.feature as i32;
-        tree.threshold[id] = split.threshold;
-        tree.left[id] = left as i32;
-        tree.right[id] = right as i32;
-        stack.push((right, mid, end, depth + 1, child_key(key, false)));
-        stack.push((left, start, mid, depth + 1, child_key(key, true)));
-    }
-    tree
-}
-
 /// A node's value and whether it may be split (the leaf rules of the module docs):
 /// `rows` are the node's rows in feature 0's order (weights `w_of[row]` > 0), `depth` its
 /// depth (root 0). Returns the weighted mean of the targets as f32 and `false` when the
@@ -584,6 +521,13 @@ pub fn node_summary(
     depth: usize,
     p: &ForestParams,
 ) -> (f32, bool) {
+    let (w, s, s2) = summarize(y, rows, w_of);
+    leaf_rule(w, s, s2, depth, p)
+}
+
+/// `(W, S, S2) = (Σw, Σw·y, Σw·y²)` over `rows` in the given order (`S`, `S2` in `f64`,
+/// added left to right from 0): the sums of [`node_summary`].
+fn summarize(y: &[f64], rows: &[u32], w_of: &[u32]) -> (u64, f64, f64) {
     let (mut w, mut s, mut s2) = (0u64, 0.0f64, 0.0f64);
     for &r in rows {
         let (wr, y) = (w_of[r as usize] as u64, y[r as usize]);
@@ -591,6 +535,12 @@ pub fn node_summary(
         s += wr as f64 * y;
         s2 += wr as f64 * y * y;
     }
+    (w, s, s2)
+}
+
+/// The leaf rules of [`node_summary`] on a node's sums (`w` weight, `s` = Σw·y,
+/// `s2` = Σw·y²) at depth `depth`: (weighted mean as f32, may be split).
+fn leaf_rule(w: u64, s: f64, s2: f64, depth: usize, p: &ForestParams) -> (f32, bool) {
     let mean = s / w as f64;
     let sse = s2 - s * mean;
     let leaf = p.max_depth.is_some_and(|md| depth >= md)
@@ -690,6 +640,32 @@ mod tests {
     }
 
     #[test]
+    fn non_finite_features_are_refused_before_training() {
+        let mut data = friedman1(40, 5, 0.1, 2);
+        for (i, bad) in [
+            (13usize, f32::NAN),
+            (22, f32::NEG_INFINITY),
+            (199, f32::INFINITY),
+        ] {
+            let mut d = data.clone();
+            d.x[i] = bad;
+            let e = Forest::fit(&d, &small_params(2)).unwrap_err();
+            assert_eq!(
+                e,
+                ForestError::NonFinite {
+                    row: i / 5,
+                    feature: i % 5,
+                    value: alloc::format!("{bad}"),
+                }
+            );
+            assert!(alloc::format!("{e}").contains("not a finite number"), "{e}");
+        }
+        // Non-finite targets are not refused (they make NaN leaves, and training ends).
+        data.y[3] = f64::NAN;
+        assert!(Forest::fit(&data, &small_params(2)).is_ok());
+    }
+
+    #[test]
     fn bad_hyperparameters_are_errors() {
         let data = friedman1(50, 5, 0.1, 2);
         let fit = |p: ForestParams| Forest::fit(&data, &p).unwrap_err();
@@ -715,6 +691,109 @@ mod tests {
             f.predict(&[0.0; 7]),
             Err(ForestError::Width { got: 7, d: 5 })
         );
+    }
+
+    /// Tree `t` grown node by node from the public reference blocks (`node_summary`,
+    /// `node_candidates`, the sorting `find_split`), depth first, left first: what the
+    /// module docs define, without any of the grower's shortcuts.
+    fn reference_tree(data: &Dataset, p: &ForestParams, t: u64) -> Tree {
+        let n = data.n_rows;
+        let w_of = if p.bootstrap {
+            bootstrap_counts(n, p.seed, t)
+        } else {
+            vec![1u32; n]
+        };
+        let root: Vec<u32> = presort(data)[..n]
+            .iter()
+            .copied()
+            .filter(|&r| w_of[r as usize] > 0)
+            .collect();
+        let mut tree = Tree::default();
+        tree.push_node(0.0);
+        let mut cand = Vec::new();
+        let mut stack = vec![(0usize, root, 0usize, 0u64)];
+        while let Some((id, rows, depth, key)) = stack.pop() {
+            let (value, splittable) = node_summary(&data.y, &rows, &w_of, depth, p);
+            tree.value[id] = value;
+            if !splittable {
+                continue;
+            }
+            node_candidates(data.n_features, p.max_features, p.seed, t, key, &mut cand);
+            let ws: Vec<u32> = rows.iter().map(|&r| w_of[r as usize]).collect();
+            let min_leaf = p.min_samples_leaf as u64;
+            let Some(s) = find_split(data, &rows, &ws, &cand, min_leaf) else {
+                continue;
+            };
+            let goes_left = |r: &&u32| data.row(**r as usize)[s.feature] <= s.threshold;
+            let left_rows: Vec<u32> = rows.iter().filter(goes_left).copied().collect();
+            let right_rows: Vec<u32> = rows.iter().filter(|r| !goes_left(r)).copied().collect();
+            let (left, right) = (tree.push_node(0.0), tree.push_node(0.0));
+            tree.feature[id] = s.feature as i32;
+            tree.threshold[id] = s.threshold;
+            tree.left[id] = left as i32;
+            tree.right[id] = right as i32;
+            stack.push((right, right_rows, depth + 1, child_key(key, false)));
+            stack.push((left, left_rows, depth + 1, child_key(key, true)));
+        }
+        tree
+    }
+
+    fn assert_same_bits(a: &Tree, b: &Tree, what: &str) {
+        assert_eq!(a.feature, b.feature, "{what}: features");
+        assert_eq!(a.left, b.left, "{what}: left children");
+        assert_eq!(a.right, b.right, "{what}: right children");
+        let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(&a.threshold), bits(&b.threshold), "{what}: thresholds");
+        assert_eq!(bits(&a.value), bits(&b.value), "{what}: values");
+    }
+
+    #[test]
+    fn fit_grows_the_reference_trees_bit_for_bit() {
+        let plain = friedman1(150, 6, 0.5, 21);
+        // Ties in x (coarse values, many equal neighbours) and in the scores.
+        let mut coarse = friedman1(150, 6, 0.5, 22);
+        coarse.x.iter_mut().for_each(|v| *v = (*v * 3.0).round());
+        coarse.y.iter_mut().for_each(|v| *v = (*v * 0.3).round());
+        // Non-finite targets (the exact-scan fallback) and targets whose squares overflow.
+        let mut nonfinite = friedman1(150, 6, 0.5, 23);
+        for (i, y) in nonfinite.y.iter_mut().enumerate().step_by(17) {
+            *y = [f64::NAN, f64::INFINITY, f64::NEG_INFINITY][i % 3];
+        }
+        let mut huge = friedman1(150, 6, 0.5, 24);
+        huge.y.iter_mut().for_each(|v| *v *= 1e153);
+        let params = [
+            ForestParams::default(),
+            ForestParams {
+                max_features: Some(2),
+                seed: 5,
+                ..ForestParams::default()
+            },
+            ForestParams {
+                max_depth: Some(4),
+                min_samples_split: 6,
+                min_samples_leaf: 3,
+                bootstrap: false,
+                ..ForestParams::default()
+            },
+        ];
+        for (name, data) in [
+            ("plain", &plain),
+            ("coarse", &coarse),
+            ("nonfinite", &nonfinite),
+            ("huge", &huge),
+        ] {
+            for (i, p) in params.iter().enumerate() {
+                let p = ForestParams {
+                    n_trees: 3,
+                    ..p.clone()
+                };
+                let f = Forest::fit(data, &p).unwrap();
+                for (t, tree) in f.trees.iter().enumerate() {
+                    let what = alloc::format!("{name}, params {i}, tree {t}");
+                    assert_same_bits(tree, &reference_tree(data, &p, t as u64), &what);
+                }
+            }
+        }
     }
 
     #[test]

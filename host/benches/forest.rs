@@ -21,10 +21,20 @@
 //! guest's predictions must equal native ones bit for bit. A path that cannot run (the
 //! guest is not built) prints `SKIP <group>/<path>: <reason>`.
 //!
+//! `wasi-gpu-cpu`, `wasi-gpu-wgpu`, `wasi-gpu-cuda` (diabetes only): the forest-gpu guest
+//! (`build/guests/forest/forest-gpu.wasm`, offload-core's `Forest::fit_on` / `predict_on`
+//! compiled to wasm32) through `ForestGpuGuest`, its ML kernels on the host's cpu reference
+//! backend, wgpu or cuda through wasi:gpu. Checked first: the guest's trees equal
+//! `Forest::fit`'s, its predictions equal native ones bit for bit where the device has f64
+//! (else within 1e-5 relative); an unavailable device or an unbuilt guest prints
+//! `SKIP forest-train/wasi-gpu-<b>: <reason>` (and the same for forest-predict).
+//!
 //! Environment: `OFFLOAD_BENCH_QUICK=1` (shorter warm-up and measurement, Friedman
 //! 1000 rows only, no criterion plots or HTML: the report draws its own),
 //! `OFFLOAD_FOREST_ROWS=1000,10000` (Friedman sizes), `OFFLOAD_FOREST_GUEST=<file>` (the
-//! guest module; default `../build/guests/forest/forest-rust.wasm` from `host/`).
+//! guest module; default `../build/guests/forest/forest-rust.wasm` from `host/`),
+//! `OFFLOAD_FOREST_GPU_GUEST=<file>` (the forest-gpu component; default
+//! `../build/guests/forest/forest-gpu.wasm` from `host/`).
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -32,7 +42,9 @@ use std::time::Duration;
 use criterion::{BenchmarkId, Criterion, SamplingMode};
 use offload_core::data::{diabetes, diabetes_split, friedman1, Dataset};
 use offload_core::forest::{mse, r2, Forest, ForestParams};
+use offload_host::forest_gpu_guest::ForestGpuGuest;
 use offload_host::forest_guest::{ForestGuest, DEFAULT_PATH};
+use offload_host::wasi_gpu::{Device, Limits};
 
 const TREES: usize = 200;
 const NATIVE: &str = "rust-native";
@@ -43,6 +55,7 @@ struct Cfg {
     quick: bool,
     rows: Vec<usize>,
     guest: PathBuf,
+    gpu_guest: PathBuf,
 }
 
 impl Cfg {
@@ -69,6 +82,13 @@ impl Cfg {
                     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
                         .join("..")
                         .join(DEFAULT_PATH)
+                }),
+            gpu_guest: var("OFFLOAD_FOREST_GPU_GUEST")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| {
+                    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                        .join("..")
+                        .join(offload_host::forest_gpu_guest::DEFAULT_PATH)
                 }),
         }
     }
@@ -170,6 +190,80 @@ fn bench_diabetes(c: &mut Criterion, guest: &mut Option<ForestGuest>) {
     g.finish();
 }
 
+/// `forest-train/wasi-gpu-<b>/353` and `forest-predict/wasi-gpu-<b>/89` for b in cpu, wgpu,
+/// cuda: the forest-gpu guest through wasi:gpu, checked against native first.
+fn bench_wasi_gpu(c: &mut Criterion, cfg: &Cfg) {
+    let d = diabetes();
+    let (tr, te) = diabetes_split();
+    let (train, test) = (d.subset(&tr), d.subset(&te));
+    let p = params();
+    let native = Forest::fit(&train, &p).expect("native fit");
+    let native_pred = native.predict(&test.x).expect("native predict");
+    for backend in ["cpu", "wgpu", "cuda"] {
+        let path = format!("wasi-gpu-{backend}");
+        let skip = |why: &str| {
+            println!("SKIP forest-train/{path}: {why}");
+            println!("SKIP forest-predict/{path}: {why}");
+        };
+        let dev = match Device::open(backend) {
+            Ok(dev) => dev,
+            Err(e) => {
+                skip(&e.to_string());
+                continue;
+            }
+        };
+        let f64_ok = dev.info().supports_f64;
+        let mut g = match ForestGpuGuest::load(&cfg.gpu_guest, dev, Limits::default()) {
+            Ok(g) => g,
+            Err(e) => {
+                skip(&format!(
+                    "{e} (build it with scripts/build-forest-gpu-guest.sh)"
+                ));
+                continue;
+            }
+        };
+        // Check before timing: the same forest as native, the same predictions.
+        let info = g.fit(&train, &p).expect("wasi-gpu fit");
+        assert!(
+            g.trees().expect("trees") == native,
+            "{path}: the forest differs from {NATIVE}'s"
+        );
+        let pred = g.predict(&test.x).expect("wasi-gpu predict");
+        if f64_ok {
+            check_same(&path, &pred, &native_pred);
+        } else {
+            for (i, (a, b)) in pred.iter().zip(&native_pred).enumerate() {
+                assert!(
+                    (a - b).abs() <= 1e-5 * b.abs().max(1.0),
+                    "{path}: row {i}: {a} vs native {b} (f32 sums, no device f64)"
+                );
+            }
+        }
+        println!(
+            "forest diabetes {path}: {} ({} nodes), forest identical to native, predictions {}",
+            info.device,
+            info.nodes,
+            if f64_ok {
+                "equal bit for bit"
+            } else {
+                "within 1e-5 (no device f64: f32 sums)"
+            }
+        );
+        let mut gr = c.benchmark_group("forest-train");
+        gr.sampling_mode(SamplingMode::Flat);
+        gr.bench_function(BenchmarkId::new(&path, train.n_rows), |b| {
+            b.iter(|| g.fit(&train, &p).expect("fit"))
+        });
+        gr.finish();
+        let mut gr = c.benchmark_group("forest-predict");
+        gr.bench_function(BenchmarkId::new(&path, test.n_rows), |b| {
+            b.iter(|| g.predict(&test.x).expect("predict"))
+        });
+        gr.finish();
+        assert_eq!(g.buffers(), 0, "{path}: the guest left device buffers");
+    }
+}
+
 fn variance(y: &[f64]) -> f64 {
     let mean = y.iter().sum::<f64>() / y.len() as f64;
     y.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / y.len() as f64
@@ -219,6 +313,7 @@ fn main() {
     let mut c = c.configure_from_args();
     let mut guest = load_guest(&cfg);
     bench_diabetes(&mut c, &mut guest);
+    bench_wasi_gpu(&mut c, &cfg);
     bench_friedman(&mut c, &cfg, &mut guest);
     c.final_summary();
 }

@@ -12,7 +12,9 @@
 //! - [`guests`]: discovery of built guests (`build/guests/*.wasm` + metadata JSON);
 //! - [`error`]: the one error enum, [`Error`];
 //! - [`wasi_gpu`]: the `wasi:gpu` host for components (shared device, per-instance
-//!   resource tables and quotas, epoch deadline) and `componentize`.
+//!   resource tables and quotas, epoch deadline) and `componentize`;
+//! - [`forest_gpu_guest`]: the random-forest guest that trains and predicts through
+//!   `wasi:gpu` (offload-core's `Forest::fit_on` in the guest, kernels on the host's device).
 //!
 //! ```no_run
 //! let mut g = offload_host::VectorGuest::load("build/guests/wasm-rust.wasm")?;
@@ -25,6 +27,7 @@
 pub mod check;
 pub mod compose;
 pub mod error;
+pub mod forest_gpu_guest;
 pub mod forest_guest;
 pub mod guest;
 pub mod guests;

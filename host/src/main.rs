@@ -11,7 +11,8 @@
 //! - `offload devices` lists every GPU backend with its device, or why it is unavailable;
 //! - `offload report <dir>` renders a benchmark report (`--compare OLD NEW` compares two);
 //! - `offload forest --path native|wasm` trains and tests the random forest on the
-//!   diabetes split and prints train ms, predict ms, test MSE and R².
+//!   diabetes split and prints train ms, predict ms, test MSE and R² (`--path wasm
+//!   --backend wgpu|cuda`: the forest-gpu guest, its kernels on the device through wasi:gpu).
 //!
 //! Exit status: 0 on success, 1 when a result does not match the reference, 2 on
 //! any other error (message on stderr).
@@ -70,12 +71,19 @@ struct ForestArgs {
     /// Native Rust or the wasm guest.
     #[arg(long, value_enum, default_value = "native")]
     path: ForestPath,
-    /// Where the ML kernels run: `cpu` (plain Rust), or `wgpu` / `cuda` (native path only:
-    /// training through bootstrap-sample and find-split, prediction through batch-predict;
-    /// the forest is checked against the native one). The wasm path on a GPU goes through
-    /// wasi:gpu, not this command.
+    /// Where the ML kernels run: `cpu` (plain Rust), or `wgpu` / `cuda`: training through
+    /// bootstrap-sample and find-split, prediction through batch-predict, the forest checked
+    /// against the native one. With `--path wasm`, `wgpu` / `cuda` run the forest-gpu guest
+    /// (offload-core's `Forest::fit_on` compiled to wasm32) whose kernels reach the device
+    /// through wasi:gpu (label `wasi-gpu-<backend>`); `cpu` runs the plain forest guest
+    /// (everything inside wasm) unless `--wasi-gpu` is given.
     #[arg(long, default_value = "cpu")]
     backend: String,
+    /// Wasm path: run the forest-gpu guest through wasi:gpu even on `--backend cpu` (the
+    /// host's cpu reference backend does the kernels; label `wasi-gpu-cpu`). Implied by
+    /// `--backend wgpu|cuda`.
+    #[arg(long)]
+    wasi_gpu: bool,
     /// Number of trees.
     #[arg(long, default_value_t = 200)]
     trees: usize,
@@ -91,9 +99,11 @@ struct ForestArgs {
     /// Native path only: train one tree per rayon task.
     #[arg(long)]
     parallel: bool,
-    /// The forest guest (wasm path).
-    #[arg(long, default_value = offload_host::forest_guest::DEFAULT_PATH)]
-    guest: PathBuf,
+    /// The guest (wasm path). Default: build/guests/forest/forest-rust.wasm (plain forest
+    /// guest), or build/guests/forest/forest-gpu.wasm (the forest-gpu component) for the
+    /// wasi:gpu runs.
+    #[arg(long)]
+    guest: Option<PathBuf>,
     /// Also write the test rows' predictions to FILE as JSON (`path`, `trees`, `seed`,
     /// `test_mse`, `predictions`: 89 f64 in test_idx.txt order, printed so they parse
     /// back bit for bit), to compare hosts (go-host's forest test reads it).
@@ -445,13 +455,17 @@ fn cmd_forest(args: &ForestArgs) -> anyhow::Result<ExitCode> {
             args.backend
         );
     }
-    if backend != "cpu" && args.path == ForestPath::Wasm {
-        anyhow::bail!(
-            "--path wasm --backend {backend}: the guest reaches GPU kernels only through \
-             wasi:gpu's ml-kernels interface (the wasi-gpu guest and host), not through this \
-             command; use --path native --backend {backend} for GPU training here"
-        );
+    let wasi_gpu = args.path == ForestPath::Wasm && (backend != "cpu" || args.wasi_gpu);
+    if args.wasi_gpu && args.path != ForestPath::Wasm {
+        anyhow::bail!("--wasi-gpu applies to --path wasm only");
     }
+    let guest_path = args.guest.clone().unwrap_or_else(|| {
+        PathBuf::from(if wasi_gpu {
+            offload_host::forest_gpu_guest::DEFAULT_PATH
+        } else {
+            offload_host::forest_guest::DEFAULT_PATH
+        })
+    });
     let data = diabetes();
     let (tr, te) = diabetes_split();
     let (train, test) = (data.subset(&tr), data.subset(&te));
@@ -501,12 +515,38 @@ fn cmd_forest(args: &ForestArgs) -> anyhow::Result<ExitCode> {
             };
             (train_ns, t1.elapsed().as_nanos(), pred, label)
         }
+        ForestPath::Wasm if wasi_gpu => {
+            use offload_host::forest_gpu_guest::ForestGpuGuest;
+            use offload_host::wasi_gpu::{Device, Limits};
+            let dev = Device::open(&backend)?;
+            println!("device:      {} ({})", dev.info().name, dev.info().driver);
+            let mut g =
+                ForestGpuGuest::load(&guest_path, dev, Limits::default()).with_context(|| {
+                    format!(
+                        "loading {} (build it with scripts/build-forest-gpu-guest.sh)",
+                        guest_path.display()
+                    )
+                })?;
+            let t0 = Instant::now();
+            g.fit(&train, &params)?;
+            let train_ns = t0.elapsed().as_nanos();
+            let t1 = Instant::now();
+            let pred = g.predict(&test.x)?;
+            let predict_ns = t1.elapsed().as_nanos();
+            identical = Some(g.trees()? == Forest::fit(&train, &params)?);
+            let label = match backend.as_str() {
+                "wgpu" => "wasi-gpu-wgpu",
+                "cuda" => "wasi-gpu-cuda",
+                _ => "wasi-gpu-cpu",
+            };
+            (train_ns, predict_ns, pred, label)
+        }
         ForestPath::Wasm => {
             let mut g =
-                offload_host::forest_guest::ForestGuest::load(&args.guest).with_context(|| {
+                offload_host::forest_guest::ForestGuest::load(&guest_path).with_context(|| {
                     format!(
                         "loading {} (build it with ./build.sh all)",
-                        args.guest.display()
+                        guest_path.display()
                     )
                 })?;
             let t0 = Instant::now();

@@ -47,3 +47,34 @@ fn guests_lists_the_rust_guest() {
     assert!(stdout.contains("capacity:  "), "{stdout}");
     assert!(stdout.contains("sum_simd"), "{stdout}");
 }
+
+/// `offload forest --path wasm --wasi-gpu` on the cpu backend: the forest-gpu guest
+/// (scripts/build-forest-gpu-guest.sh) trains through wasi:gpu and matches native.
+#[test]
+fn forest_through_wasi_gpu_matches_native() {
+    let guest = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../build/guests/forest/forest-gpu.wasm");
+    assert!(
+        guest.is_file(),
+        "{} is not built: run scripts/build-forest-gpu-guest.sh",
+        guest.display()
+    );
+    let guest = guest.to_string_lossy().into_owned();
+    let args = ["forest", "--path", "wasm", "--backend", "cpu", "--wasi-gpu"];
+    let out = offload(&[&args[..], &["--trees", "4", "--guest", &guest]].concat());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("forest:      wasi-gpu-cpu, 4 trees"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("device:      "), "{stdout}");
+    assert!(
+        stdout.contains("forest identical to native: yes"),
+        "{stdout}"
+    );
+}

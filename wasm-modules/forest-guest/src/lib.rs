@@ -27,7 +27,7 @@
 //!
 //! Error codes: [`ERR_ARGUMENT`] (-1: a pointer or count is bad), [`ERR_PARAMS`]
 //! (-2: a hyperparameter is out of range), [`ERR_NOT_FITTED`] (-3), [`ERR_OOM`] (-4: the
-//! guest could not allocate), [`ERR_DATA`] (-5: empty training data). Each one sets the
+//! guest could not allocate), [`ERR_DATA`] (-5: empty training data, or a NaN/infinite feature value). Each one sets the
 //! message that `forest_last_error` returns.
 //!
 //! # Memory safety
@@ -315,7 +315,7 @@ fn params_err(Fail(_, msg): Fail) -> Fail {
 
 fn forest_err(e: ForestError) -> Fail {
     let code = match e {
-        ForestError::EmptyData { .. } => ERR_DATA,
+        ForestError::EmptyData { .. } | ForestError::NonFinite { .. } => ERR_DATA,
         ForestError::Width { .. } => ERR_ARGUMENT,
         _ => ERR_PARAMS,
     };

@@ -10,6 +10,9 @@
 //!   (`<case>: <message>`, the case in WIT spelling).
 //! - [`seeded_f32`]: the seeded data of the demo guest, so that hosts can make the same
 //!   numbers to check answers against.
+//! - Feature `offload-core`: module `backend`, `WasiGpuBackend`, offload-core's `GpuBackend`
+//!   trait over these imports, so that offload-core's GPU algorithms (the random forest's
+//!   `fit_on` / `predict_on`) run in a guest on the host's device.
 //!
 //! Units: sizes and offsets of the byte API are in **bytes**; the typed API takes offsets
 //! and counts in **elements**. Multi-byte values are little-endian (wasm is little-endian,
@@ -33,6 +36,9 @@ pub mod bindings {
         world: "wasi:gpu/ml-compute@0.1.0",
     });
 }
+
+#[cfg(feature = "offload-core")]
+pub mod backend;
 
 use bindings::wasi::gpu::compute;
 use bindings::wasi::gpu::ml_kernels;
