@@ -313,18 +313,34 @@ pub(crate) fn scan_feature(
         }
         let sr = st - sl;
         let score = sl * sl / wl as f64 + sr * sr / wr as f64;
-        if best.is_none_or(|b| score > b.score) {
-            let mut threshold = lo + (hi - lo) * 0.5;
-            if threshold >= hi {
-                threshold = lo;
-            }
-            *best = Some(Split {
-                feature: f,
-                threshold,
-                score,
-                weight_left: wl,
-            });
+        offer_split(best, f, lo, hi, score, wl);
+    }
+}
+
+/// Offers `best` the split of feature `f` between the consecutive distinct values
+/// `lo < hi` with exact `score` and weight `wl` on the left: it replaces `best` only when
+/// its score is strictly higher (the tie rule), at the threshold `lo + (hi − lo)·0.5` in
+/// `f32`, or `lo` where that rounds to `hi` (the module docs).
+#[inline]
+pub(crate) fn offer_split(
+    best: &mut Option<Split>,
+    f: usize,
+    lo: f32,
+    hi: f32,
+    score: f64,
+    wl: u64,
+) {
+    if best.is_none_or(|b| score > b.score) {
+        let mut threshold = lo + (hi - lo) * 0.5;
+        if threshold >= hi {
+            threshold = lo;
         }
+        *best = Some(Split {
+            feature: f,
+            threshold,
+            score,
+            weight_left: wl,
+        });
     }
 }
 

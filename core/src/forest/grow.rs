@@ -40,8 +40,8 @@ use alloc::vec;
 use alloc::vec::Vec;
 
 use super::{
-    bootstrap_counts, child_key, leaf_rule, node_candidates, presort, summarize, ForestParams,
-    Split, Tree,
+    bootstrap_counts, child_key, leaf_rule, node_candidates, offer_split, presort, summarize,
+    ForestParams, Split, Tree,
 };
 use crate::data::Dataset;
 
@@ -408,7 +408,7 @@ fn scan_exact(
         }
         let sr = st - sl;
         let score = sl * sl / wl as f64 + sr * sr / wr as f64;
-        update(best, f, lo, hi, score, wl);
+        offer_split(best, f, lo, hi, score, wl);
     }
 }
 
@@ -445,7 +445,7 @@ fn scan_small(
         }
         let sr = st - sl;
         let score = sl * sl / wl as f64 + sr * sr / wr as f64;
-        update(best, f, lo, hi, score, wl);
+        offer_split(best, f, lo, hi, score, wl);
     }
 }
 
@@ -477,24 +477,7 @@ fn rescan(
         }
         let sr = st - sl;
         let score = sl * sl / wl as f64 + sr * sr / wr as f64;
-        update(best, f, lo, hi, score, wl);
-    }
-}
-
-/// The reference's update of the best split by a position's exact `score` (strictly
-/// higher wins), with its threshold rule.
-fn update(best: &mut Option<Split>, f: usize, lo: f32, hi: f32, score: f64, wl: u64) {
-    if best.is_none_or(|b| score > b.score) {
-        let mut threshold = lo + (hi - lo) * 0.5;
-        if threshold >= hi {
-            threshold = lo;
-        }
-        *best = Some(Split {
-            feature: f,
-            threshold,
-            score,
-            weight_left: wl,
-        });
+        offer_split(best, f, lo, hi, score, wl);
     }
 }
 
