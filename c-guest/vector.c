@@ -1,6 +1,6 @@
 /*
- * offload C vector guest: the vector-guest ABI v1 (see DESIGN.md, "The vector guest
- * ABI (v1)") written in freestanding C, independently of the Rust guest and of
+ * offload C vector guest: the vector-guest ABI v2 (see README.md, "The vector guest
+ * ABI") written in freestanding C, independently of the Rust guest and of
  * offload-core.
  *
  * Memory model: three static f64 buffers (a, b, result) of CAPACITY elements each
@@ -14,20 +14,24 @@
  * Build (scripts/build-c-guest.sh): Debian clang + lld,
  *   clang --target=wasm32 -nostdlib -O3 -msimd128 -Wl,--no-entry ...
  * No libc, no WASI: the module imports nothing and exports only the ABI (memory and
- * the ten functions below). Floating point is strict IEEE-754 (no -ffast-math), so
- * `sum` adds strictly left to right and NaN / +-Inf propagate through every op.
+ * the eleven functions below). Floating point is strict IEEE-754 (no -ffast-math, and
+ * -ffp-contract=off so that `s += a*b` is never fused into a multiply-add), and NaN /
+ * +-Inf propagate through every op.
  *
- * SIMD: sum_simd, dot, mul and scale use 128-bit wasm SIMD (f64x2) through clang's
- * <wasm_simd128.h>. The reductions keep four independent f64x2 accumulators (eight
- * partial sums) so that consecutive vector adds do not wait on each other's latency,
- * then combine them pairwise and add the scalar tail; their summation order therefore
- * differs from `sum`, and results agree with it only to a relative tolerance.
+ * Families (docs/benchmarks.md): `sum` and `dot` are strict: scalar loops that add
+ * strictly left to right, giving the same bits as offload-core's vector::sum / dot.
+ * `sum_simd` and `dot_simd` are fast: 128-bit wasm SIMD (f64x2) through clang's
+ * <wasm_simd128.h>, with four independent f64x2 accumulators (eight partial sums) so
+ * that consecutive vector adds do not wait on each other's latency, combined pairwise,
+ * then the scalar tail; their order differs from the strict ops, so they agree with
+ * them only to a relative tolerance. mul and scale use f64x2 too (one rounding per
+ * element: the same bits in any order).
  */
 
 #include <wasm_simd128.h>
 
 /** ABI version implemented by this module. */
-#define ABI_VERSION 1
+#define ABI_VERSION 2
 /** Elements (f64) in each of the three buffers. */
 #define CAPACITY 100000
 
@@ -53,7 +57,7 @@ static inline double hsum(v128_t v) {
     return wasm_f64x2_extract_lane(v, 0) + wasm_f64x2_extract_lane(v, 1);
 }
 
-/** ABI version: 1. */
+/** ABI version: 2. */
 EXPORT("abi_version") int abi_version(void) { return ABI_VERSION; }
 
 /** Elements in each buffer (100000). */
@@ -68,7 +72,8 @@ EXPORT("get_buffer_b_offset") int get_buffer_b_offset(void) { return (int)(__INT
 /** Byte offset of the result buffer in linear memory. */
 EXPORT("get_result_offset") int get_result_offset(void) { return (int)(__INTPTR_TYPE__)buf_result; }
 
-/** Sum of a[0..len), added sequentially from index 0 (scalar, no reassociation). */
+/** Sum of a[0..len), added sequentially from index 0 (strict: scalar, no
+ * reassociation). */
 EXPORT("sum") double sum(int len) {
     unsigned n = checked_len(len);
     double s = 0.0;
@@ -97,9 +102,20 @@ EXPORT("sum_simd") double sum_simd(int len) {
     return s;
 }
 
-/** Dot product sum(a[i]*b[i]) over [0, len) with f64x2 SIMD (separate multiply and add,
- * no fused multiply-add), in the same blocked order as sum_simd. */
+/** Dot product sum(a[i]*b[i]) over [0, len), added sequentially from index 0 (strict:
+ * scalar, each product rounded, then added; no fused multiply-add, no reassociation). */
 EXPORT("dot") double dot(int len) {
+    unsigned n = checked_len(len);
+    double s = 0.0;
+    for (unsigned i = 0; i < n; i++) {
+        s += buf_a[i] * buf_b[i];
+    }
+    return s;
+}
+
+/** Dot product sum(a[i]*b[i]) over [0, len) with f64x2 SIMD (fast: separate multiply
+ * and add, no fused multiply-add), in the same blocked order as sum_simd. */
+EXPORT("dot_simd") double dot_simd(int len) {
     unsigned n = checked_len(len);
     v128_t acc0 = wasm_f64x2_splat(0.0), acc1 = acc0, acc2 = acc0, acc3 = acc0;
     unsigned i = 0;

@@ -36,6 +36,18 @@ static off_res off_dot(const double *a, size_t na, const double *b, size_t nb) {
 static off_res off_dot_simd(const double *a, size_t na, const double *b, size_t nb) {
 	double out = 0; int32_t rc = offload_dot_simd(a, na, b, nb, &out); return off_done(rc, out);
 }
+static off_res off_sum_par(const double *a, size_t n) {
+	double out = 0; int32_t rc = offload_sum_par(a, n, &out); return off_done(rc, out);
+}
+static off_res off_dot_par(const double *a, size_t na, const double *b, size_t nb) {
+	double out = 0; int32_t rc = offload_dot_par(a, na, b, nb, &out); return off_done(rc, out);
+}
+static off_res off_mul_par(const double *a, size_t na, const double *b, size_t nb, double *o, size_t no) {
+	return off_done(offload_mul_par(a, na, b, nb, o, no), 0);
+}
+static off_res off_scale_par(double s, const double *a, size_t na, double *o, size_t no) {
+	return off_done(offload_scale_par(s, a, na, o, no), 0);
+}
 static off_res off_mul(const double *a, size_t na, const double *b, size_t nb, double *o, size_t no) {
 	return off_done(offload_mul(a, na, b, nb, o, no), 0);
 }
@@ -51,9 +63,11 @@ import (
 )
 
 // RustOps calls offload-core's kernels in liboffload_capi.so through cgo (path
-// "rust-cgo"). Sum and Dot add left to right; SumSIMD uses AVX2/SSE2 (see
-// [RustSIMDLevel]). Safe for concurrent use (the library is stateless; its per-thread
-// error message is copied inside the same cgo call).
+// "rust-cgo", both families): Sum and Dot are strict (offload_sum, offload_dot: left to
+// right, the same bits as [SumGo] and [DotGo]); SumFast and DotFast are fast
+// (offload_sum_simd, offload_dot_simd: AVX2/SSE2 partial sums, see [RustSIMDLevel]).
+// Safe for concurrent use (the library is stateless; its per-thread error message is
+// copied inside the same cgo call).
 type RustOps struct{}
 
 // Name is "rust-cgo".
@@ -105,8 +119,8 @@ func (RustOps) Sum(x []float64) (float64, error) {
 	return float64(r.out), capiErr("offload_sum", r)
 }
 
-// SumSIMD returns Σ x[i] with SIMD partial sums.
-func (RustOps) SumSIMD(x []float64) (float64, error) {
+// SumFast returns Σ x[i] with SIMD partial sums.
+func (RustOps) SumFast(x []float64) (float64, error) {
 	r := C.off_sum_simd(ptr(x), C.size_t(len(x)))
 	return float64(r.out), capiErr("offload_sum_simd", r)
 }
@@ -117,8 +131,8 @@ func (RustOps) Dot(a, b []float64) (float64, error) {
 	return float64(r.out), capiErr("offload_dot", r)
 }
 
-// DotSIMD returns Σ a[i]·b[i] with SIMD partial sums.
-func (RustOps) DotSIMD(a, b []float64) (float64, error) {
+// DotFast returns Σ a[i]·b[i] with SIMD partial sums.
+func (RustOps) DotFast(a, b []float64) (float64, error) {
 	r := C.off_dot_simd(ptr(a), C.size_t(len(a)), ptr(b), C.size_t(len(b)))
 	return float64(r.out), capiErr("offload_dot_simd", r)
 }
@@ -135,6 +149,60 @@ func (RustOps) Scale(dst, a []float64, s float64) error {
 	r := C.off_scale(C.double(s), ptr(a), C.size_t(len(a)), ptr(dst), C.size_t(len(dst)))
 	return capiErr("offload_scale", r)
 }
+
+// RustParOps calls offload-core's all-cores kernels (offload_core::par, rayon) in
+// liboffload_capi.so through cgo (path "rust-cgo-par", fast family only): SumFast and
+// DotFast (offload_sum_par, offload_dot_par: SIMD inside each chunk), Mul and Scale
+// (offload_mul_par, offload_scale_par: the same bits as [RustOps]; in place runs on
+// one thread). Sum and Dot return an error wrapping [ErrFamilyUnsupported]. The
+// library's rayon pool has [RustParThreads] threads. Safe for concurrent use.
+type RustParOps struct{}
+
+// Name is "rust-cgo-par".
+func (RustParOps) Name() string { return "rust-cgo-par" }
+
+// Sum is not implemented (family strict): an error wrapping ErrFamilyUnsupported.
+func (RustParOps) Sum(x []float64) (float64, error) {
+	return 0, familyErr("rust-cgo-par", "sum", Strict, "chunks over threads: use rust-cgo")
+}
+
+// Dot is not implemented (family strict): an error wrapping ErrFamilyUnsupported.
+func (RustParOps) Dot(a, b []float64) (float64, error) {
+	if err := checkLen("b", len(b), len(a)); err != nil {
+		return 0, err
+	}
+	return 0, familyErr("rust-cgo-par", "dot", Strict, "chunks over threads: use rust-cgo")
+}
+
+// SumFast returns Σ x[i] over all cores.
+func (RustParOps) SumFast(x []float64) (float64, error) {
+	r := C.off_sum_par(ptr(x), C.size_t(len(x)))
+	return float64(r.out), capiErr("offload_sum_par", r)
+}
+
+// DotFast returns Σ a[i]·b[i] over all cores.
+func (RustParOps) DotFast(a, b []float64) (float64, error) {
+	r := C.off_dot_par(ptr(a), C.size_t(len(a)), ptr(b), C.size_t(len(b)))
+	return float64(r.out), capiErr("offload_dot_par", r)
+}
+
+// Mul sets dst[i] = a[i]·b[i] over all cores; dst may be a or b itself, a partial
+// overlap is an error.
+func (RustParOps) Mul(dst, a, b []float64) error {
+	r := C.off_mul_par(ptr(a), C.size_t(len(a)), ptr(b), C.size_t(len(b)), ptr(dst), C.size_t(len(dst)))
+	return capiErr("offload_mul_par", r)
+}
+
+// Scale sets dst[i] = s·a[i] over all cores; dst may be a itself, a partial overlap
+// is an error.
+func (RustParOps) Scale(dst, a []float64, s float64) error {
+	r := C.off_scale_par(C.double(s), ptr(a), C.size_t(len(a)), ptr(dst), C.size_t(len(dst)))
+	return capiErr("offload_scale_par", r)
+}
+
+// RustParThreads is the number of threads of capi's all-cores kernels (rayon's global
+// pool: RAYON_NUM_THREADS, else one per logical CPU).
+func RustParThreads() int { return int(C.offload_par_threads()) }
 
 // RustSIMDLevel is the instruction set capi's SIMD kernels use here ("avx2", "sse2",
 // "portable").

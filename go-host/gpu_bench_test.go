@@ -13,12 +13,16 @@ import (
 	"unsafe"
 )
 
-// GPU benchmarks, in the naming scheme of report/src/names.rs
-// (Benchmark<Op>/path=<path>[/dtype=<dtype>]/n=<n>, dtype f64 when absent):
-//   - BenchmarkSum|Dot|Mul|Scale/path=gpu-<backend>[-resident]/n=<n> (f64) and
-//     .../path=gpu-<backend>[-resident]/dtype=f32/n=<n> (f32), next to the CPU paths of
-//     bench_test.go (which adds path=go/dtype=f32, pure Go on float32, as the f32
-//     yardstick). "gpu-wgpu", "gpu-cuda" upload the inputs, run the kernel and download
+// GPU benchmarks, in the naming scheme of docs/benchmarks.md
+// (Benchmark<Op>/[family=<family>/]path=<path>[/dtype=<dtype>]/n=<n>, dtype f64 when
+// absent):
+//   - BenchmarkSum|Dot/family=fast/path=gpu-<backend>[-resident]/n=<n> (f64) and
+//     .../dtype=f32/n=<n> (f32): a GPU reduction is a tree, so it is in the fast family,
+//     next to the fastest Go CPU paths of that family (go-unrolled, go-par, rust-cgo,
+//     rust-cgo-par in f64; path=go-unrolled/dtype=f32 and path=go-par/dtype=f32, pure Go
+//     on float32, in f32; family=strict keeps path=go/dtype=f32).
+//     BenchmarkMul|Scale/path=gpu-<backend>[-resident][/dtype=f32]/n=<n> likewise,
+//     next to path=go and path=go-par (f64 and dtype=f32). "gpu-wgpu", "gpu-cuda" upload the inputs, run the kernel and download
 //     the result each iteration (transfers included, on per-device scratch buffers);
 //     "-resident" runs the kernel on inputs already on the device (reductions still
 //     return their scalar; Mul/Scale wait for the kernel with Sync each iteration). f64 on
@@ -262,43 +266,76 @@ func checkGPUAnswer[T float32 | float64](op string, dt GPUDType, x, y []T, scala
 	return nil
 }
 
-// benchGoF32 is path=go/dtype=f32: op in pure Go on float32, left to right.
-func benchGoF32(b *testing.B, op string) {
+// goF32Paths are the pure-Go f32 peers of the GPU paths' dtype=f32 reductions in family
+// f: go (left to right) for strict; go-unrolled and go-par for fast, the fastest Go CPU
+// paths the GPU reductions (fast) are compared with.
+func goF32Paths(f Family) []string {
+	if f == Fast {
+		return []string{"go-unrolled", "go-par"}
+	}
+	return []string{"go"}
+}
+
+// benchGoF32 is path=<path>/dtype=f32: op in pure Go on float32, on path "go" (left to
+// right; Mul and Scale plain loops), "go-unrolled" (4 accumulators) or "go-par" (all
+// cores, the kernels of GoParOps), over the GPU benches' sizes.
+func benchGoF32(b *testing.B, op, path string) {
+	printThreads(path)
+	workers := GoParOps{}.Workers()
 	for _, n := range benchSizes(b) {
 		b.Run("n="+strconv.Itoa(n), func(b *testing.B) {
 			x, y, dst := randT[float32](n, 1), randT[float32](n, 2), make([]float32, n)
 			var scalar float64
-			run := map[string]func(){
-				"Sum": func() {
+			var run func()
+			switch path + "/" + op {
+			case "go/Sum":
+				run = func() {
 					var s float32
 					for _, v := range x {
 						s += v
 					}
 					scalar = float64(s)
-				},
-				"Dot": func() {
+				}
+			case "go/Dot":
+				run = func() {
 					var s float32
 					for i := range x {
-						s += x[i] * y[i]
+						s += float32(x[i] * y[i])
 					}
 					scalar = float64(s)
-				},
-				"Mul": func() {
+				}
+			case "go/Mul":
+				run = func() {
 					for i := range x {
 						dst[i] = x[i] * y[i]
 					}
-				},
-				"Scale": func() {
+				}
+			case "go/Scale":
+				run = func() {
 					for i := range x {
 						dst[i] = benchScale * x[i]
 					}
-				},
-			}[op]
+				}
+			case "go-unrolled/Sum":
+				run = func() { scalar = float64(sum4(x)) }
+			case "go-unrolled/Dot":
+				run = func() { scalar = float64(dot4(x, y)) }
+			case "go-par/Sum":
+				run = func() { scalar = float64(parSum(x, workers)) }
+			case "go-par/Dot":
+				run = func() { scalar = float64(parDot(x, y, workers)) }
+			case "go-par/Mul":
+				run = func() { parMul(dst, x, y, workers) }
+			case "go-par/Scale":
+				run = func() { parScale(dst, x, benchScale, workers) }
+			default:
+				b.Fatalf("no f32 %s on path %s", op, path)
+			}
 			run()
 			if op == "Sum" || op == "Dot" {
-				// A left-to-right f32 sum drifts by up to about n·2^-24 of Σ|terms|.
+				// An f32 sum in any order drifts by up to about n·2^-24 of Σ|terms|.
 				if want, norm, _ := gpuOpRef(op, x, y); math.Abs(scalar-want) > float64(n)*0x1p-23*norm {
-					b.Fatalf("%s n=%d: got %v, want %v", op, n, scalar, want)
+					b.Fatalf("%s %s n=%d: got %v, want %v", path, op, n, scalar, want)
 				}
 			} else if err := checkGPUAnswer(op, F32, x, y, scalar, func() ([]float32, error) { return dst, nil }); err != nil {
 				b.Fatal(err)

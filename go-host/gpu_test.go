@@ -323,12 +323,21 @@ func TestGPUMatmul(t *testing.T) {
 	}
 }
 
-// gpuVectorOps makes a GPU's f64 convenience ops a VectorOps for checkOp (SumSIMD is Sum:
-// a GPU reduction has one summation order).
+// gpuVectorOps makes a GPU's f64 convenience ops a VectorOps for checkOp: a GPU
+// reduction (a tree) is in the fast family, and it has no strict one.
 type gpuVectorOps struct{ *GPU }
 
 func (o gpuVectorOps) Name() string                         { return o.Path() }
-func (o gpuVectorOps) SumSIMD(x []float64) (float64, error) { return o.Sum(x) }
+func (o gpuVectorOps) SumFast(x []float64) (float64, error) { return o.GPU.Sum(x) }
+func (o gpuVectorOps) DotFast(a, b []float64) (float64, error) {
+	return o.GPU.Dot(a, b)
+}
+func (o gpuVectorOps) Sum(x []float64) (float64, error) {
+	return 0, familyErr(o.Path(), "sum", Strict, "a GPU reduction is a tree")
+}
+func (o gpuVectorOps) Dot(a, b []float64) (float64, error) {
+	return 0, familyErr(o.Path(), "dot", Strict, "a GPU reduction is a tree")
+}
 
 // TestGPUConvenienceOps checks the upload+run+download ops against pure Go.
 func TestGPUConvenienceOps(t *testing.T) {
@@ -377,7 +386,7 @@ func TestGPUConvenienceOps(t *testing.T) {
 					continue
 				}
 				for _, op := range []string{"Sum", "Dot", "Mul", "Scale"} {
-					if err := checkOp(gpuVectorOps{g}, op, x64, y64); err != nil {
+					if err := checkOp(gpuVectorOps{g}, op, Fast, x64, y64); err != nil {
 						t.Errorf("n=%d %s: %v", n, op, err)
 					}
 				}

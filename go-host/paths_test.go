@@ -1,6 +1,7 @@
 package offload
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -17,23 +18,73 @@ var guestDir = filepath.Join("..", "build", "guests")
 
 // pathSpec says how to build one benchmark path.
 type pathSpec struct {
-	name  string
-	guest string // "" for go, go-unrolled, rust-cgo
-	kind  string // "go", "go-unrolled", "rust-cgo", "wasmtime-fast", "wasmtime-call", "wazero"
+	name   string
+	guest  string // "" for the go and rust-cgo paths
+	kind   string // "go", "go-unrolled", "go-par", "rust-cgo", "rust-cgo-par", "wasmtime-fast", "wasmtime-call", "wazero"
+	strict bool   // has the strict family (an ABI v1 guest still lacks strict dot)
+	fast   bool   // has the fast family
 }
 
 // allPaths lists every path of the benchmark matrix, in report order.
 var allPaths = []pathSpec{
-	{"go", "", "go"},
-	{"go-unrolled", "", "go-unrolled"},
-	{"rust-cgo", "", "rust-cgo"},
-	{"wasm-rust", "wasm-rust", "wasmtime-fast"},
-	{"wasm-c", "wasm-c", "wasmtime-fast"},
-	{"wasm-go", "wasm-go", "wasmtime-fast"},
-	{"wasmtime-go", "wasm-rust", "wasmtime-call"},
-	{"wazero-rust", "wasm-rust", "wazero"},
-	{"wazero-c", "wasm-c", "wazero"},
-	{"wazero-go", "wasm-go", "wazero"},
+	{"go", "", "go", true, false},
+	{"go-unrolled", "", "go-unrolled", false, true},
+	{"go-par", "", "go-par", false, true},
+	{"rust-cgo", "", "rust-cgo", true, true},
+	{"rust-cgo-par", "", "rust-cgo-par", false, true},
+	{"wasm-rust", "wasm-rust", "wasmtime-fast", true, true},
+	{"wasm-c", "wasm-c", "wasmtime-fast", true, true},
+	{"wasm-go", "wasm-go", "wasmtime-fast", true, true},
+	{"wasmtime-go", "wasm-rust", "wasmtime-call", true, true},
+	{"wazero-rust", "wasm-rust", "wazero", true, true},
+	{"wazero-c", "wasm-c", "wazero", true, true},
+	{"wazero-go", "wasm-go", "wazero", true, true},
+}
+
+// pathByName is the allPaths entry called name.
+func pathByName(name string) pathSpec {
+	for _, s := range allPaths {
+		if s.name == name {
+			return s
+		}
+	}
+	panic("no path " + name)
+}
+
+// families is the reduction families of the matrix, in report order.
+var families = []Family{Strict, Fast}
+
+// has reports whether path s has family f at all (by its definition, not by the
+// guest it loaded: see unsupported).
+func (s pathSpec) has(f Family) bool {
+	if f == Strict {
+		return s.strict
+	}
+	return s.fast
+}
+
+// abiOf is an instance's guest ABI version, 0 for a path without a guest.
+func abiOf(o VectorOps) int {
+	if g, ok := o.(interface{ ABI() int }); ok {
+		return g.ABI()
+	}
+	return 0
+}
+
+// unsupported says why instance o of path s cannot run op ("Sum", "Dot", "Mul",
+// "Scale") in family f, or "" when it can: the path lacks the family, or its guest is
+// ABI v1, whose dot has no defined order (fast only).
+func unsupported(s pathSpec, o VectorOps, op string, f Family) string {
+	if op != "Sum" && op != "Dot" {
+		return ""
+	}
+	if !s.has(f) {
+		return fmt.Sprintf("%s has no %s family", s.name, f)
+	}
+	if op == "Dot" && f == Strict && abiOf(o) == 1 {
+		return fmt.Sprintf("the guest of %s is ABI v1: its dot adds in an unspecified order (fast family only); rebuild it for ABI v2", s.name)
+	}
+	return ""
 }
 
 func guestPath(tb testing.TB, guest string) string {
@@ -75,8 +126,12 @@ func newOps(tb testing.TB, s pathSpec) VectorOps {
 		return GoOps{}
 	case "go-unrolled":
 		return GoOps{Unrolled: true}
+	case "go-par":
+		return GoParOps{}
 	case "rust-cgo":
 		return RustOps{}
+	case "rust-cgo-par":
+		return RustParOps{}
 	case "wasmtime-fast", "wasmtime-call":
 		cp := FastCall
 		if s.kind == "wasmtime-call" {
@@ -146,37 +201,41 @@ func absSum(a, b []float64) float64 {
 	return s
 }
 
-// checkOp runs op on a path once and compares with the pure-Go reference.
-func checkOp(o VectorOps, op string, a, b []float64) error {
-	const rel = 1e-12
+// sameFloat reports whether got has the bits of want (any NaN matches any NaN).
+func sameFloat(got, want float64) bool {
+	if math.IsNaN(want) || math.IsNaN(got) {
+		return math.IsNaN(want) && math.IsNaN(got)
+	}
+	return math.Float64bits(got) == math.Float64bits(want)
+}
+
+// fastRel is the relative tolerance (of Σ|terms|) of a fast-family reduction.
+const fastRel = 1e-12
+
+// checkOp runs op ("Sum", "Dot", "Mul", "Scale") on a path once and compares it with
+// the pure-Go strict reference: a strict reduction must have its bits, a fast one be
+// within fastRel of Σ|terms|, Mul and Scale must be exact (fam is ignored for them).
+func checkOp(o VectorOps, op string, fam Family, a, b []float64) error {
 	switch op {
-	case "Sum", "SumSIMD":
-		f := o.Sum
-		if op == "SumSIMD" {
-			f = o.SumSIMD
+	case "Sum", "Dot":
+		var got float64
+		var err error
+		if op == "Sum" {
+			got, err = SumOf(o, fam, a)
+		} else {
+			got, err = DotOf(o, fam, a, b)
 		}
-		got, err := f(a)
 		if err != nil {
 			return err
 		}
-		if want := SumGo(a); !closeTo(got, want, rel, absSum(a, nil)) {
-			return fmt.Errorf("%s %s n=%d: got %v, want %v", o.Name(), op, len(a), got, want)
-		}
-	case "Dot":
-		got, err := o.Dot(a, b)
-		if err != nil {
-			return err
-		}
-		if want := DotGo(a, b); !closeTo(got, want, rel, absSum(a, b)) {
-			return fmt.Errorf("%s Dot n=%d: got %v, want %v", o.Name(), len(a), got, want)
-		}
+		return checkReduction(o.Name(), op, fam, got, a, b)
 	case "Mul":
 		dst := make([]float64, len(a))
 		if err := o.Mul(dst, a, b); err != nil {
 			return err
 		}
 		for i := range a {
-			if want := a[i] * b[i]; dst[i] != want && !(math.IsNaN(want) && math.IsNaN(dst[i])) {
+			if want := a[i] * b[i]; !sameFloat(dst[i], want) {
 				return fmt.Errorf("%s Mul n=%d: dst[%d] = %v, want %v", o.Name(), len(a), i, dst[i], want)
 			}
 		}
@@ -187,7 +246,7 @@ func checkOp(o VectorOps, op string, a, b []float64) error {
 			return err
 		}
 		for i := range a {
-			if want := s * a[i]; dst[i] != want && !(math.IsNaN(want) && math.IsNaN(dst[i])) {
+			if want := s * a[i]; !sameFloat(dst[i], want) {
 				return fmt.Errorf("%s Scale n=%d: dst[%d] = %v, want %v", o.Name(), len(a), i, dst[i], want)
 			}
 		}
@@ -197,7 +256,62 @@ func checkOp(o VectorOps, op string, a, b []float64) error {
 	return nil
 }
 
-var allOps = []string{"Sum", "Dot", "Mul", "Scale", "SumSIMD"}
+// checkReduction compares a reduction's result got (op "Sum" or "Dot" of a, b in
+// family fam) with go's strict reference: the same bits (strict) or within fastRel of
+// Σ|terms| (fast).
+func checkReduction(path, op string, fam Family, got float64, a, b []float64) error {
+	want := SumGo(a)
+	if op == "Dot" {
+		want = DotGo(a, b)
+	} else {
+		b = nil
+	}
+	if fam == Strict && !sameFloat(got, want) {
+		return fmt.Errorf("%s %s family=strict n=%d: got %v (%#x), want the bits of go's strict %v (%#x)", path, op, len(a), got, math.Float64bits(got), want, math.Float64bits(want))
+	}
+	if fam == Fast && !closeTo(got, want, fastRel, absSum(a, b)) {
+		return fmt.Errorf("%s %s family=fast n=%d: got %v, want %v within %g of Σ|terms|", path, op, len(a), got, want, fastRel)
+	}
+	return nil
+}
+
+// opCase is one op of the matrix with its family (ignored for Mul and Scale).
+type opCase struct {
+	op  string
+	fam Family
+}
+
+func (c opCase) String() string {
+	if c.op == "Sum" || c.op == "Dot" {
+		return c.op + "/" + c.fam.String()
+	}
+	return c.op
+}
+
+var allOps = []opCase{{"Sum", Strict}, {"Sum", Fast}, {"Dot", Strict}, {"Dot", Fast}, {"Mul", Strict}, {"Scale", Strict}}
+
+// checkPath runs every op case instance o of path s can run (see unsupported) on a, b;
+// an op it cannot run must fail with ErrFamilyUnsupported.
+func checkPath(s pathSpec, o VectorOps, a, b []float64) error {
+	for _, c := range allOps {
+		if why := unsupported(s, o, c.op, c.fam); why != "" {
+			var err error
+			if c.op == "Sum" {
+				_, err = SumOf(o, c.fam, a)
+			} else {
+				_, err = DotOf(o, c.fam, a, b)
+			}
+			if !errors.Is(err, ErrFamilyUnsupported) {
+				return fmt.Errorf("%s %s (%s): got %v, want ErrFamilyUnsupported", s.name, c, why, err)
+			}
+			continue
+		}
+		if err := checkOp(o, c.op, c.fam, a, b); err != nil {
+			return fmt.Errorf("%s: %w", c, err)
+		}
+	}
+	return nil
+}
 
 // benchSizes are the n of the benchmark matrix; OFFLOAD_BENCH_N (comma-separated)
 // or -short restricts them for a quick run.
@@ -217,6 +331,16 @@ func benchSizes(tb testing.TB) []int {
 		return []int{1000}
 	}
 	return []int{1000, 10000, 100000, 1000000}
+}
+
+// cpuBenchSizes are the n of the CPU and wasm paths: benchSizes, plus 1e7 in a full run
+// (neither OFFLOAD_BENCH_N nor -short).
+func cpuBenchSizes(tb testing.TB) []int {
+	ns := benchSizes(tb)
+	if os.Getenv("OFFLOAD_BENCH_N") == "" && !testing.Short() {
+		ns = append(ns, 10000000)
+	}
+	return ns
 }
 
 // closeOps releases an instance made by newOps (shared ones stay open).

@@ -11,9 +11,10 @@ import (
 //   - BenchmarkWasiGPUCall/path=wasm-rust: ns per wasi:gpu import call from the guest, on
 //     the cpu backend: one `call-loop(b.N)` export call making b.N buffer-write imports of
 //     4 bytes (the create/destroy around them amortised over b.N).
-//   - BenchmarkWasiGPUSum/path=wasi-gpu-<backend>/dtype=f32/n=<n>: the guest's `sum(n)`
-//     (upload of its f32 vector, kernel-reduce, destroy), next to
-//     BenchmarkSum/path=gpu-<backend>/dtype=f32/n=<n> (direct, transfers included).
+//   - BenchmarkWasiGPUSum/family=fast/path=wasi-gpu-<backend>/dtype=f32/n=<n>: the guest's
+//     `sum(n)` (upload of its f32 vector, kernel-reduce, destroy), next to
+//     BenchmarkSum/family=fast/path=gpu-<backend>/dtype=f32/n=<n> (direct, transfers
+//     included).
 //   - BenchmarkWasiGPUSGEMM/path=wasi-gpu-<backend>[-tf32]/n=<n>: the guest's `matmul(n)`
 //     (uploads of A and B, kernel-matmul, read-back of C into linear memory, Σ C in the
 //     guest), next to BenchmarkSGEMM/path=gpu-<backend>/n=<n> (direct, transfers included).
@@ -62,6 +63,11 @@ func wasiBenchInstance(b *testing.B, path, backend string) *WasiGPUInstance {
 }
 
 func BenchmarkWasiGPUSum(b *testing.B) {
+	// A GPU reduction is a tree: family fast, like BenchmarkSum/family=fast/path=gpu-*.
+	b.Run("family=fast", benchWasiGPUSum)
+}
+
+func benchWasiGPUSum(b *testing.B) {
 	for _, backend := range wasiBenchBackends {
 		path := "wasi-gpu-" + backend
 		b.Run("path="+path, func(b *testing.B) {

@@ -13,9 +13,15 @@ import (
 	"github.com/bytecodealliance/wasmtime-go/v39"
 )
 
-// ABIVersion is the vector-guest ABI this host speaks (DESIGN.md, "The vector guest
-// ABI (v1)").
-const ABIVersion = 1
+// ABIVersion is the newest vector-guest ABI this host speaks (DESIGN.md, "The vector
+// guest ABI (v2)"): `sum` and `dot` strict (left to right), `sum_simd` and `dot_simd`
+// fast. Guests of [MinABIVersion] (v1: no `dot_simd`, a `dot` of unspecified order)
+// still load: their `dot` serves DotFast, and Dot (strict) is an error wrapping
+// [ErrFamilyUnsupported].
+const ABIVersion = 2
+
+// MinABIVersion is the oldest vector-guest ABI this host loads.
+const MinABIVersion = 1
 
 // ErrOverCapacity is wrapped by the error of an unchunked guest call whose length
 // exceeds the guest's capacity (or is negative).
@@ -52,10 +58,47 @@ func (p CallPath) String() string {
 	return "fast"
 }
 
-// guestExports are the function exports of the vector-guest ABI v1.
+// guestExports are the function exports of the vector-guest ABI v1; v2 adds
+// guestExportsV2.
 var guestExports = []string{
 	"abi_version", "get_capacity", "get_buffer_a_offset", "get_buffer_b_offset",
 	"get_result_offset", "sum", "dot", "mul", "scale", "sum_simd",
+}
+
+// guestExportsV2 are the exports ABI v2 adds to v1.
+var guestExportsV2 = []string{"dot_simd"}
+
+// checkGuestABI accepts ABI versions MinABIVersion..ABIVersion.
+func checkGuestABI(file string, abi int) error {
+	if abi < MinABIVersion || abi > ABIVersion {
+		return fmt.Errorf("guest %s: abi_version %d, this host speaks %d to %d", file, abi, MinABIVersion, ABIVersion)
+	}
+	return nil
+}
+
+// strictChunks runs a strict (left-to-right) reduction over n elements through a guest
+// of the given capacity, one guest call per piece: fn(lo, hi, carry, total) must put
+// elements [lo, hi) in the guest's buffers (after the running total when carry is set)
+// and return the guest's result, the new running total. The first piece is
+// [0, min(n, capacity)); each later piece is capacity-1 elements, preceded in slot 0 of
+// buffer a by the running total (and by 1.0 in slot 0 of buffer b for dot), so the
+// guest's left-to-right loop continues exactly where the previous call stopped (±0 +
+// total and total·1 are total, bit for bit): the result has the bits of [SumGo] and
+// [DotGo] at every n, not those of a sum of per-chunk sums.
+func strictChunks(n, capacity int, fn func(lo, hi int, carry bool, total float64) (float64, error)) (float64, error) {
+	if n <= capacity {
+		return fn(0, n, false, 0)
+	}
+	if capacity < 2 {
+		return 0, fmt.Errorf("%w: a strict reduction of %d elements in pieces needs a capacity of at least 2, the guest has %d", ErrOverCapacity, n, capacity)
+	}
+	total, err := fn(0, capacity, false, 0)
+	for lo := capacity; lo < n && err == nil; {
+		hi := min(lo+capacity-1, n)
+		total, err = fn(lo, hi, true, total)
+		lo = hi
+	}
+	return total, err
 }
 
 // WasmModule is a vector guest compiled by wasmtime (cranelift), ready to be
@@ -130,7 +173,9 @@ type WasmVectorOps struct {
 	fMul     guestFunc
 	fScale   guestFunc
 	fSumSIMD guestFunc
+	fDotSIMD guestFunc // export "dot_simd" (v2); export "dot" for a v1 guest
 	fABI     guestFunc
+	abi      int
 	fast     *fastCaller
 	data     []byte // linear memory view for FuncCall; fast.memory() for FastCall
 	capacity int
@@ -199,8 +244,20 @@ func (m *WasmModule) Instantiate(name string, path CallPath) (*WasmVectorOps, er
 	if err != nil {
 		return nil, err
 	}
-	if abi != ABIVersion {
-		return nil, fmt.Errorf("guest %s: abi_version %d, this host speaks %d", m.name, abi, ABIVersion)
+	if err := checkGuestABI(m.name, abi); err != nil {
+		return nil, err
+	}
+	w.abi = abi
+	dotSIMD := "dot"
+	if abi >= 2 {
+		for _, e := range guestExportsV2 {
+			f := inst.GetFunc(store, e)
+			if f == nil {
+				return nil, fmt.Errorf("guest %s: missing export %q (vector-guest ABI v%d)", m.name, e, abi)
+			}
+			w.fns[e] = f
+		}
+		dotSIMD = "dot_simd"
 	}
 	if w.capacity, err = getI32("get_capacity"); err != nil {
 		return nil, err
@@ -231,7 +288,7 @@ func (m *WasmModule) Instantiate(name string, path CallPath) (*WasmVectorOps, er
 	for _, g := range []struct {
 		dst    *guestFunc
 		export string
-	}{{&w.fSum, "sum"}, {&w.fDot, "dot"}, {&w.fMul, "mul"}, {&w.fScale, "scale"}, {&w.fSumSIMD, "sum_simd"}, {&w.fABI, "abi_version"}} {
+	}{{&w.fSum, "sum"}, {&w.fDot, "dot"}, {&w.fMul, "mul"}, {&w.fScale, "scale"}, {&w.fSumSIMD, "sum_simd"}, {&w.fDotSIMD, dotSIMD}, {&w.fABI, "abi_version"}} {
 		*g.dst = guestFunc{f: w.fns[g.export], export: g.export}
 		if w.fast != nil {
 			if g.dst.idx, err = w.fast.register(g.dst.f); err != nil {
@@ -260,6 +317,9 @@ func (w *WasmVectorOps) Name() string { return w.name }
 
 // Capacity is the guest's buffer capacity in elements.
 func (w *WasmVectorOps) Capacity() int { return w.capacity }
+
+// ABI is the guest's abi_version (1 or 2).
+func (w *WasmVectorOps) ABI() int { return w.abi }
 
 // memory returns the current linear-memory view.
 func (w *WasmVectorOps) memory() []byte {
@@ -346,6 +406,36 @@ func (w *WasmVectorOps) chunks(n int, fn func(lo, hi int) error) error {
 	return nil
 }
 
+// reduceStrict is a strict reduction, chunked with the running total carried into
+// each next piece (see strictChunks).
+func (w *WasmVectorOps) reduceStrict(g guestFunc, a, b []float64) (float64, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if err := w.ready(); err != nil {
+		return 0, err
+	}
+	return strictChunks(len(a), w.capacity, func(lo, hi int, carry bool, total float64) (float64, error) {
+		k := 0
+		if carry {
+			k = 1
+		}
+		va := w.buf(w.offA, k+hi-lo)
+		copy(va[k:], a[lo:hi])
+		if carry {
+			va[0] = total
+		}
+		if b != nil {
+			vb := w.buf(w.offB, k+hi-lo)
+			copy(vb[k:], b[lo:hi])
+			if carry {
+				vb[0] = 1
+			}
+		}
+		return w.call(g, 0, false, k+hi-lo, true)
+	})
+}
+
+// reduce is a fast reduction: the sum of per-chunk results.
 func (w *WasmVectorOps) reduce(g guestFunc, a, b []float64) (float64, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -365,25 +455,44 @@ func (w *WasmVectorOps) reduce(g guestFunc, a, b []float64) (float64, error) {
 	return total, err
 }
 
-// Sum returns Σ x[i]; over the capacity, the sum of per-chunk sums.
+// Sum returns Σ x[i] through the guest's `sum`, strictly left to right at every n
+// (past the capacity the running total is carried into the next piece).
 func (w *WasmVectorOps) Sum(x []float64) (float64, error) {
-	return w.reduce(w.fSum, x, nil)
+	return w.reduceStrict(w.fSum, x, nil)
 }
 
-// SumSIMD returns Σ x[i] from the guest's simd128 kernel.
-func (w *WasmVectorOps) SumSIMD(x []float64) (float64, error) {
+// SumFast returns Σ x[i] from the guest's `sum_simd` (simd128 partial sums); past the
+// capacity, the sum of per-chunk sums.
+func (w *WasmVectorOps) SumFast(x []float64) (float64, error) {
 	return w.reduce(w.fSumSIMD, x, nil)
 }
 
-// Dot returns Σ a[i]·b[i].
+// Dot returns Σ a[i]·b[i] through the guest's `dot`, strictly left to right at every n.
+// An ABI v1 guest's `dot` has no defined order: there it is an error wrapping
+// [ErrFamilyUnsupported] (use DotFast).
 func (w *WasmVectorOps) Dot(a, b []float64) (float64, error) {
+	if err := checkLen("b", len(b), len(a)); err != nil {
+		return 0, err
+	}
+	if w.abi < 2 {
+		return 0, familyErr(w.name, "dot", Strict, "ABI v1 guest: its dot adds in an unspecified order; rebuild it for ABI v2")
+	}
+	if b == nil {
+		b = []float64{}
+	}
+	return w.reduceStrict(w.fDot, a, b)
+}
+
+// DotFast returns Σ a[i]·b[i] from the guest's `dot_simd` (`dot` on an ABI v1 guest);
+// past the capacity, the sum of per-chunk results.
+func (w *WasmVectorOps) DotFast(a, b []float64) (float64, error) {
 	if err := checkLen("b", len(b), len(a)); err != nil {
 		return 0, err
 	}
 	if b == nil {
 		b = []float64{}
 	}
-	return w.reduce(w.fDot, a, b)
+	return w.reduce(w.fDotSIMD, a, b)
 }
 
 // Mul sets dst[i] = a[i]·b[i]; dst may alias a or b.
@@ -465,6 +574,103 @@ func (w *WasmVectorOps) CopyIn(x []float64) error {
 	}
 	copy(w.buf(w.offA, len(x)), x)
 	return nil
+}
+
+// ErrNoExport is wrapped by the error of a resident call naming an export the guest
+// does not have (e.g. "dot_simd" on an ABI v1 guest).
+var ErrNoExport = errors.New("no such vector-guest export")
+
+// residentExport is the export that runs op ("Sum", "Dot") in family f on a guest of
+// ABI abi: sum/dot (strict), sum_simd/dot_simd (fast; dot on ABI v1). A v1 guest has no
+// strict dot: an error wrapping ErrFamilyUnsupported.
+func residentExport(path string, abi int, op string, f Family) (string, error) {
+	switch {
+	case op == "Sum" && f == Strict:
+		return "sum", nil
+	case op == "Sum":
+		return "sum_simd", nil
+	case op == "Dot" && f == Strict && abi < 2:
+		return "", familyErr(path, "dot", Strict, "ABI v1 guest: its dot adds in an unspecified order; rebuild it for ABI v2")
+	case op == "Dot" && f == Strict:
+		return "dot", nil
+	case op == "Dot" && abi < 2:
+		return "dot", nil
+	case op == "Dot":
+		return "dot_simd", nil
+	}
+	return "", fmt.Errorf("%w: no resident reduction %q", ErrNoExport, op)
+}
+
+// CopyInB copies x into buffer b (len(x) ≤ capacity) without calling the guest.
+func (w *WasmVectorOps) CopyInB(x []float64) error {
+	if len(x) > w.capacity {
+		return fmt.Errorf("%w: %d elements, capacity %d", ErrOverCapacity, len(x), w.capacity)
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if err := w.ready(); err != nil {
+		return err
+	}
+	copy(w.buf(w.offB, len(x)), x)
+	return nil
+}
+
+// ReadResult copies the first len(dst) elements of the result buffer into dst.
+func (w *WasmVectorOps) ReadResult(dst []float64) error {
+	if len(dst) > w.capacity {
+		return fmt.Errorf("%w: %d elements, capacity %d", ErrOverCapacity, len(dst), w.capacity)
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if err := w.ready(); err != nil {
+		return err
+	}
+	copy(dst, w.buf(w.offR, len(dst)))
+	return nil
+}
+
+// CallResident calls one export of the vector-guest ABI ("sum", "dot", "sum_simd",
+// "dot_simd", "mul", "scale") on the first n elements already in the guest's buffers
+// (0 ≤ n ≤ capacity, checked: no trap), without copying anything: the guest's compute
+// alone, as the Rust host's `<op>-resident` benches. scalar is scale's factor; the
+// result is the reduction's value (0 for mul and scale, whose output is in the result
+// buffer, see ReadResult).
+func (w *WasmVectorOps) CallResident(export string, n int, scalar float64) (float64, error) {
+	if n < 0 || n > w.capacity {
+		return 0, fmt.Errorf("%w: n = %d, capacity %d", ErrOverCapacity, n, w.capacity)
+	}
+	var g guestFunc
+	switch export {
+	case "sum":
+		g = w.fSum
+	case "dot":
+		g = w.fDot
+	case "sum_simd":
+		g = w.fSumSIMD
+	case "mul":
+		g = w.fMul
+	case "scale":
+		g = w.fScale
+	case "dot_simd":
+		if w.abi >= 2 {
+			g = w.fDotSIMD
+		}
+	}
+	if g.f == nil {
+		return 0, fmt.Errorf("%w: guest %s (ABI v%d) has no export %q", ErrNoExport, w.name, w.abi, export)
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if err := w.ready(); err != nil {
+		return 0, err
+	}
+	switch export {
+	case "mul":
+		return w.call(g, 0, false, n, false)
+	case "scale":
+		return w.call(g, scalar, true, n, false)
+	}
+	return w.call(g, 0, false, n, true)
 }
 
 // EmptyCall calls the guest's `abi_version` (no work, no memory traffic) and

@@ -31,7 +31,10 @@ type WazeroVectorOps struct {
 	fMul     api.Function
 	fScale   api.Function
 	fSumSIMD api.Function
+	fDotSIMD api.Function // export "dot_simd" (v2); export "dot" for a v1 guest
 	fABI     api.Function
+	dotSIMD  string // the export behind fDotSIMD
+	abi      int
 	stack    []uint64
 	capacity int
 	offA     uint32
@@ -111,8 +114,17 @@ func NewWazeroVectorOpsFromBytes(file string, wasm []byte, name string) (*Wazero
 	if err != nil {
 		return fail(err)
 	}
-	if abi != ABIVersion {
-		return fail(fmt.Errorf("guest %s: abi_version %d, this host speaks %d", file, abi, ABIVersion))
+	if err := checkGuestABI(file, abi); err != nil {
+		return fail(err)
+	}
+	w.abi, w.fDotSIMD, w.dotSIMD = abi, w.fDot, "dot"
+	if abi >= 2 {
+		for _, e := range guestExportsV2 {
+			if mod.ExportedFunction(e) == nil {
+				return fail(fmt.Errorf("guest %s: missing export %q (vector-guest ABI v%d)", file, e, abi))
+			}
+		}
+		w.fDotSIMD, w.dotSIMD = mod.ExportedFunction("dot_simd"), "dot_simd"
 	}
 	vals := make([]int, 4)
 	for i, e := range []string{"get_capacity", "get_buffer_a_offset", "get_buffer_b_offset", "get_result_offset"} {
@@ -144,6 +156,9 @@ func (w *WazeroVectorOps) Name() string { return w.name }
 
 // Capacity is the guest's buffer capacity in elements.
 func (w *WazeroVectorOps) Capacity() int { return w.capacity }
+
+// ABI is the guest's abi_version (1 or 2).
+func (w *WazeroVectorOps) ABI() int { return w.abi }
 
 func (w *WazeroVectorOps) ready() error {
 	if w.broken != nil {
@@ -190,6 +205,40 @@ func (w *WazeroVectorOps) chunks(n int, fn func(lo, hi int) error) error {
 	return nil
 }
 
+// reduceStrict is a strict reduction, chunked with the running total carried into
+// each next piece (see strictChunks).
+func (w *WazeroVectorOps) reduceStrict(f api.Function, export string, a, b []float64) (float64, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if err := w.ready(); err != nil {
+		return 0, err
+	}
+	return strictChunks(len(a), w.capacity, func(lo, hi int, carry bool, total float64) (float64, error) {
+		k := 0
+		if carry {
+			k = 1
+		}
+		va := w.buf(w.offA, k+hi-lo)
+		copy(va[k:], a[lo:hi])
+		if carry {
+			va[0] = total
+		}
+		if b != nil {
+			vb := w.buf(w.offB, k+hi-lo)
+			copy(vb[k:], b[lo:hi])
+			if carry {
+				vb[0] = 1
+			}
+		}
+		w.stack[0] = api.EncodeI32(int32(k + hi - lo))
+		if err := w.call(f, export, 1); err != nil {
+			return 0, err
+		}
+		return api.DecodeF64(w.stack[0]), nil
+	})
+}
+
+// reduce is a fast reduction: the sum of per-chunk results.
 func (w *WazeroVectorOps) reduce(f api.Function, export string, a, b []float64) (float64, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -212,25 +261,42 @@ func (w *WazeroVectorOps) reduce(f api.Function, export string, a, b []float64) 
 	return total, err
 }
 
-// Sum returns Σ x[i]; over the capacity, the sum of per-chunk sums.
+// Sum returns Σ x[i] through the guest's `sum`, strictly left to right at every n.
 func (w *WazeroVectorOps) Sum(x []float64) (float64, error) {
-	return w.reduce(w.fSum, "sum", x, nil)
+	return w.reduceStrict(w.fSum, "sum", x, nil)
 }
 
-// SumSIMD returns Σ x[i] from the guest's simd128 kernel.
-func (w *WazeroVectorOps) SumSIMD(x []float64) (float64, error) {
+// SumFast returns Σ x[i] from the guest's `sum_simd`; past the capacity, the sum of
+// per-chunk sums.
+func (w *WazeroVectorOps) SumFast(x []float64) (float64, error) {
 	return w.reduce(w.fSumSIMD, "sum_simd", x, nil)
 }
 
-// Dot returns Σ a[i]·b[i].
+// Dot returns Σ a[i]·b[i] through the guest's `dot`, strictly left to right at every n;
+// on an ABI v1 guest an error wrapping [ErrFamilyUnsupported] (use DotFast).
 func (w *WazeroVectorOps) Dot(a, b []float64) (float64, error) {
+	if err := checkLen("b", len(b), len(a)); err != nil {
+		return 0, err
+	}
+	if w.abi < 2 {
+		return 0, familyErr(w.name, "dot", Strict, "ABI v1 guest: its dot adds in an unspecified order; rebuild it for ABI v2")
+	}
+	if b == nil {
+		b = []float64{}
+	}
+	return w.reduceStrict(w.fDot, "dot", a, b)
+}
+
+// DotFast returns Σ a[i]·b[i] from the guest's `dot_simd` (`dot` on an ABI v1 guest);
+// past the capacity, the sum of per-chunk results.
+func (w *WazeroVectorOps) DotFast(a, b []float64) (float64, error) {
 	if err := checkLen("b", len(b), len(a)); err != nil {
 		return 0, err
 	}
 	if b == nil {
 		b = []float64{}
 	}
-	return w.reduce(w.fDot, "dot", a, b)
+	return w.reduce(w.fDotSIMD, w.dotSIMD, a, b)
 }
 
 // Mul sets dst[i] = a[i]·b[i]; dst may alias a or b.
@@ -291,6 +357,86 @@ func (w *WazeroVectorOps) SumUnchecked(n int32) (float64, error) {
 	w.stack[0] = api.EncodeI32(n)
 	if err := w.call(w.fSum, "sum", 1); err != nil {
 		return 0, err
+	}
+	return api.DecodeF64(w.stack[0]), nil
+}
+
+// CopyIn copies x into buffer a (len(x) ≤ capacity) without calling the guest.
+func (w *WazeroVectorOps) CopyIn(x []float64) error { return w.copyTo(w.offA, x) }
+
+// CopyInB copies x into buffer b (len(x) ≤ capacity) without calling the guest.
+func (w *WazeroVectorOps) CopyInB(x []float64) error { return w.copyTo(w.offB, x) }
+
+func (w *WazeroVectorOps) copyTo(off uint32, x []float64) error {
+	if len(x) > w.capacity {
+		return fmt.Errorf("%w: %d elements, capacity %d", ErrOverCapacity, len(x), w.capacity)
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if err := w.ready(); err != nil {
+		return err
+	}
+	copy(w.buf(off, len(x)), x)
+	return nil
+}
+
+// ReadResult copies the first len(dst) elements of the result buffer into dst.
+func (w *WazeroVectorOps) ReadResult(dst []float64) error {
+	if len(dst) > w.capacity {
+		return fmt.Errorf("%w: %d elements, capacity %d", ErrOverCapacity, len(dst), w.capacity)
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if err := w.ready(); err != nil {
+		return err
+	}
+	copy(dst, w.buf(w.offR, len(dst)))
+	return nil
+}
+
+// CallResident is [WasmVectorOps.CallResident] in wazero: one export on the first n
+// elements already in the guest's buffers, nothing copied.
+func (w *WazeroVectorOps) CallResident(export string, n int, scalar float64) (float64, error) {
+	if n < 0 || n > w.capacity {
+		return 0, fmt.Errorf("%w: n = %d, capacity %d", ErrOverCapacity, n, w.capacity)
+	}
+	var f api.Function
+	switch export {
+	case "sum":
+		f = w.fSum
+	case "dot":
+		f = w.fDot
+	case "sum_simd":
+		f = w.fSumSIMD
+	case "mul":
+		f = w.fMul
+	case "scale":
+		f = w.fScale
+	case "dot_simd":
+		if w.abi >= 2 {
+			f = w.fDotSIMD
+		}
+	}
+	if f == nil {
+		return 0, fmt.Errorf("%w: guest %s (ABI v%d) has no export %q", ErrNoExport, w.name, w.abi, export)
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if err := w.ready(); err != nil {
+		return 0, err
+	}
+	nargs := 1
+	if export == "scale" {
+		w.stack[0], w.stack[1] = api.EncodeF64(scalar), api.EncodeI32(int32(n))
+		nargs = 2
+	} else {
+		w.stack[0] = api.EncodeI32(int32(n))
+	}
+	if err := w.call(f, export, nargs); err != nil {
+		return 0, err
+	}
+	if export == "mul" || export == "scale" {
+		return 0, nil
 	}
 	return api.DecodeF64(w.stack[0]), nil
 }

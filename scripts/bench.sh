@@ -6,8 +6,8 @@
 #                                       results.json  REPORT.md  plots/*.svg
 #
 # Usage: scripts/bench.sh [--quick] [--gpu-machine] [--out DIR] [--no-rust] [--no-go] [--no-sklearn]
-#        scripts/bench.sh --on-device [--quick]      (on the lent GPU machine, see below)
-#        scripts/bench.sh --unpack gpu-results.tar.gz (here, after --on-device)
+#        scripts/bench.sh --on-device [--parts a,b,…]  (on the lent GPU machine, see below)
+#        scripts/bench.sh --unpack "DIR|TARBALL …" [--out NAME] (here: merge the parts)
 #   --quick        a first look in under 5 minutes on 2 cores (once built): fewer sizes
 #                  and samples (OFFLOAD_BENCH_QUICK=1 for the Rust benches: n = 1e3, 1e5,
 #                  no criterion HTML; go -short -benchtime=50ms -count=5; scikit-learn
@@ -36,7 +36,7 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 
-quick=0 gpu_machine=0 on_device=0 unpack="" out="" run_rust=1 run_go=1 run_sklearn=1 want=""
+quick=0 gpu_machine=0 on_device=0 unpack="" parts="" out="" run_rust=1 run_go=1 run_sklearn=1 want=""
 for a in "$@"; do
   if [ -n "$want" ]; then printf -v "$want" '%s' "$a"; want=""; continue; fi
   case "$a" in
@@ -44,6 +44,7 @@ for a in "$@"; do
     --gpu-machine) gpu_machine=1 ;;
     --on-device) on_device=1 ;;
     --unpack) want=unpack ;;
+    --parts) want=parts ;;
     --out) want=out ;;
     --out=*) out=${a#--out=} ;;
     --no-rust) run_rust=0 ;;
@@ -117,12 +118,67 @@ trim_criterion() {
 }
 
 # ---------------------------------------------------------------------------------------
-# GPU MACHINE, unpack side (here): the tarball --on-device left in $OUT.
+# GPU MACHINE sweep, in parts. The lent machine runs no command longer than 10 minutes
+# and returns at most 8 files a command, so the sweep is split into parts (gpu_parts
+# below), each small enough to end well inside that; `--on-device --parts a,b,c` runs
+# the named parts one after another and writes each one's results to $OUT/<part>.tar.gz
+# the moment it finishes, so a command that runs out of time loses only the part it was
+# in. `--unpack` here merges every part's tarball into one results folder and renders it.
+#
+# part         what it runs (groups of core/benches/gpu.rs unless said otherwise)
+gpu_parts() {
+  cat <<'PARTS'
+h2d          h2d
+d2h          d2h
+sgemm        sgemm
+sum-f32      sum-strict_f32,sum-fast_f32
+sum-f64      sum-strict_f64,sum-fast_f64
+dot-f32      dot-strict_f32,dot-fast_f32
+dot-f64      dot-strict_f64,dot-fast_f64
+mul          mul_f32,mul_f64
+scale        scale_f32,scale_f64
+copy         copy_f64
+minmax       min_f32,min_f64,max_f32,max_f64
+add-relu     add_f32,add_f64,relu_f32,relu_f64
+forest       (core/benches/forest_gpu.rs: forest-predict 1e3…1e6 rows, forest-train)
+go           (go-host: the GPU benchmarks beside the Go CPU paths of their family)
+PARTS
+}
+part_groups() { gpu_parts | awk -v p="$1" '$1 == p { print $2 }'; }
+
+# GPU MACHINE, unpack side (here): merge the parts' tarballs (files or folders holding
+# them) into bench-results/<name>/ and render the report with this machine's report tool.
 if [ -n "$unpack" ]; then
   mkdir -p bench-results
-  name=$(tar tzf "$unpack" | awk -F/ 'NR == 1 { print $1 }')
-  tar xzf "$unpack" -C bench-results
-  note "unpacked into bench-results/$name"
+  tars=()
+  for u in $unpack; do
+    if [ -d "$u" ]; then tars+=("$u"/*.tar.gz); else tars+=("$u"); fi
+  done
+  name="" stagedir=$(mktemp -d)
+  for t in "${tars[@]}"; do
+    [ -f "$t" ] || { echo "bench.sh --unpack: $t is not a file" >&2; exit 1; }
+    n=$(tar tzf "$t" | awk -F/ 'NR == 1 { print $1 }')
+    name=${out:-${name:-$n}}
+    tar xzf "$t" -C "$stagedir"
+  done
+  dest=bench-results/$(basename "$name")
+  mkdir -p "$dest/criterion"
+  : > "$dest/cargo-bench.log"
+  for partdir in "$stagedir"/*/parts/*; do
+    [ -d "$partdir" ] || continue
+    part=$(basename "$partdir")
+    note "merging part $part"
+    [ -d "$partdir/criterion" ] && cp -r "$partdir/criterion/." "$dest/criterion/"
+    [ -f "$partdir/cargo-bench.log" ] && { echo "== part $part"; cat "$partdir/cargo-bench.log"; } >> "$dest/cargo-bench.log"
+    [ -f "$partdir/go-bench.txt" ] && cat "$partdir/go-bench.txt" >> "$dest/go-bench.txt"
+    [ -f "$partdir/go-gpu-test.log" ] && cp "$partdir/go-gpu-test.log" "$dest/"
+    [ -f "$partdir/stage-time.txt" ] && cat "$partdir/stage-time.txt" >> "$dest/stage-times.txt"
+    [ -f "$dest/env.json" ] || cp "$partdir/env.json" "$dest/env.json"
+  done
+  rm -rf "$stagedir"
+  report --ingest "$dest"
+  trim_criterion "$dest/criterion"
+  note "merged $((${#tars[@]})) part(s) into $dest"
   exit 0
 fi
 
@@ -130,50 +186,56 @@ fi
 # GPU MACHINE, run side: on the lent GPU machine (no Rust, no Go, no network), from the
 # binaries that `--gpu-machine` packaged into .device/ (carry .device and .gl). The
 # device setup (Vulkan loader, NVIDIA ICD, CUDA libs) is scripts/device-env.sh.
+# OFFLOAD_BENCH_TIME_MS (criterion's measurement time per benchmark) defaults to 600 here
+# so that the whole sweep fits the session's device time.
 if [ $on_device = 1 ]; then
   for f in .device/gpu-bench .device/offload-report .device/build-env.json; do
     [ -e "$f" ] || { echo "bench.sh --on-device: $f missing; run scripts/bench.sh --gpu-machine here first" >&2; exit 1; }
   done
+  [ -n "$parts" ] || parts=$(gpu_parts | awk '{ print $1 }' | paste -sd, -)
   # shellcheck source=scripts/device-env.sh
   source scripts/device-env.sh
   dest=${OUT:-$root/.device/out}
   name=${out:-$(gpu_folder)}
-  dir=/tmp/offload-bench/$name
-  rm -rf "$dir"; mkdir -p "$dir" "$dest"
-  step "GPU subset on $(nvidia-smi -L 2>/dev/null | head -1) -> $dir"
-  ./.device/offload-report --collect-env "$dir" --repo "$root" \
-    --build-env .device/build-env.json --command-line "scripts/bench.sh $*"
-  status=0
+  mkdir -p "$dest"
+  export OFFLOAD_BENCH_TIME_MS=${OFFLOAD_BENCH_TIME_MS:-600}
   [ $quick = 1 ] && export OFFLOAD_BENCH_QUICK=1
-  if ! CRITERION_HOME="$dir/criterion" ./.device/gpu-bench --bench 2>&1 | tee "$dir/cargo-bench.log"; then
-    note "FAILED: .device/gpu-bench"; status=1
-  fi
-  if [ -x .device/forest-gpu-bench ]; then
-    step "random forest on the GPU (forest-predict 1e3…1e6 rows, forest-train diabetes)"
-    # --quick keeps 1e6 rows here (where the GPU wins), with fewer sizes below it.
-    forest_rows=1000,10000,100000,1000000
-    [ $quick = 1 ] && forest_rows=1000,100000,1000000
-    if ! OFFLOAD_BENCH_SIZES=$forest_rows CRITERION_HOME="$dir/criterion" ./.device/forest-gpu-bench --bench 2>&1 | tee -a "$dir/cargo-bench.log"; then
-      note "FAILED: .device/forest-gpu-bench"; status=1
-    fi
-  fi
-  # The Go GPU paths (go-host's GPU tests and benchmarks), when --gpu-machine packaged them.
-  if [ -x .device/go-host.test ]; then
-    step "go-host GPU tests"
-    ./.device/go-host.test -test.run GPU -test.v -test.count=1 > "$dir/go-gpu-test.log" 2>&1 || { note "FAILED: go GPU tests (see go-gpu-test.log)"; status=1; }
-    grep -E '^(--- |ok|FAIL|PASS)' "$dir/go-gpu-test.log" | grep -v '^--- PASS' | tail -20
-    step "go-host GPU benchmarks"
-    go_n=1000,1000000,16777216; go_mm=1024,4096; go_count=5
-    [ $quick = 1 ] && { go_n=1000,1000000; go_mm=1024; go_count=3; }
-    OFFLOAD_BENCH_N=$go_n OFFLOAD_BENCH_MATMUL_N=$go_mm ./.device/go-host.test -test.run '^$' \
-      -test.bench '(Sum|Dot|Mul|Scale|SGEMM)/^path=(go|gpu-.*)$' -test.benchtime=5x \
-      -test.count=$go_count -test.benchmem -test.timeout=8m > "$dir/go-bench.txt" 2>&1 || { note "FAILED: go GPU benchmarks"; status=1; }
-  fi
-  ./.device/offload-report --ingest "$dir" || status=1
-  trim_criterion "$dir/criterion"
-  tar czf "$dest/gpu-results.tar.gz" -C /tmp/offload-bench "$name"
-  [ -f "$dir/REPORT.md" ] && cp "$dir/REPORT.md" "$dest/REPORT.md"
-  step "done: $dest/gpu-results.tar.gz (here: scripts/bench.sh --unpack <it>)"
+  status=0
+  for part in ${parts//,/ }; do
+    groups=$(part_groups "$part")
+    [ -n "$groups" ] || { echo "bench.sh: unknown part $part; parts are: $(gpu_parts | awk '{ print $1 }' | paste -sd' ' -)" >&2; exit 2; }
+    dir=/tmp/offload-bench/$name/parts/$part
+    rm -rf "$dir"; mkdir -p "$dir"
+    step "part $part on $(nvidia-smi -L 2>/dev/null | head -1)"
+    p0=$(date +%s)
+    ./.device/offload-report --collect-env "$dir" --repo "$root" \
+      --build-env .device/build-env.json --command-line "scripts/bench.sh --on-device --parts $part"
+    case "$part" in
+      forest)
+        rows=1000,10000,100000,1000000
+        OFFLOAD_BENCH_SIZES=$rows CRITERION_HOME="$dir/criterion" ./.device/forest-gpu-bench --bench \
+          > "$dir/cargo-bench.log" 2>&1 || { note "FAILED: part $part"; status=1; } ;;
+      go)
+        if [ -x .device/go-host.test ]; then
+          (cd go-host && ../.device/go-host.test -test.run GPU -test.v -test.count=1) > "$dir/go-gpu-test.log" 2>&1 \
+            || { note "FAILED: go GPU tests (go-gpu-test.log)"; status=1; }
+          (cd go-host && OFFLOAD_BENCH_N=1000,100000,10000000,100000000 OFFLOAD_BENCH_MATMUL_N=1024,4096 \
+            ../.device/go-host.test -test.run '^$' -test.bench '^Benchmark(Sum|Dot|Mul|Scale|SGEMM)$/(family=|path=(go|rust-cgo|gpu))/(path=(go|rust-cgo|gpu)|n=|dtype=)' \
+            -test.benchtime=5x -test.count=3 -test.benchmem -test.timeout=8m) > "$dir/go-bench.txt" 2>&1 \
+            || { note "FAILED: go GPU benchmarks"; status=1; }
+        else
+          echo "SKIP go-host: .device/go-host.test was not packaged" > "$dir/go-bench.txt"
+        fi ;;
+      *)
+        OFFLOAD_BENCH_ONLY=$groups CRITERION_HOME="$dir/criterion" ./.device/gpu-bench --bench \
+          > "$dir/cargo-bench.log" 2>&1 || { note "FAILED: part $part"; status=1; } ;;
+    esac
+    echo "$(( $(date +%s) - p0 ))  part $part" > "$dir/stage-time.txt"
+    trim_criterion "$dir/criterion"
+    tar czf "$dest/$part.tar.gz" -C /tmp/offload-bench "$name/parts/$part"
+    note "part $part: $(( $(date +%s) - p0 )) s -> $dest/$part.tar.gz"
+    grep -E '^(SKIP|FAIL|thread .* panicked)' "$dir/cargo-bench.log" 2>/dev/null | head -5 >&2 || true
+  done
   exit $status
 fi
 
@@ -207,10 +269,12 @@ for l in sys.stdin:
   cat >&2 <<EOF
 
 Packaged. Now, with the device tool (it is no shell command):
-  run(command="bash scripts/bench.sh --on-device$([ $quick = 1 ] && echo ' --quick')",
+  run(command="bash scripts/bench.sh --on-device --parts h2d,d2h,sgemm,sum-f32",
       carry=[".device", ".gl"], timeout_s=600)
+and again with the other parts (scripts/bench.sh's gpu_parts lists them; at most 8 a call,
+each call well inside 10 minutes). Each part lands in $OUT as <part>.tar.gz.
 (.gl: the Vulkan loader .debs, see the device README; without them gpu-wgpu is skipped.)
-Then here: scripts/bench.sh --unpack <files_at>/gpu-results.tar.gz
+Then here: scripts/bench.sh --unpack "<files_at of each call> …"
 EOF
   exit 0
 fi
@@ -319,6 +383,12 @@ if [ $run_rust = 1 ]; then
     run_cargo_bench "random forest (Rust host)" -p offload-host --bench forest
   fi
   if [ $gpu_machine = 1 ] || [ $quick = 0 ] || [ $has_gpu = 1 ]; then
+    if [ $has_gpu = 0 ]; then
+      # No hardware GPU here: the CPU paths stop at 1e7 elements (24 GiB machines, and a
+      # run that fits an afternoon); criterion measures 1 s per benchmark.
+      export OFFLOAD_BENCH_MAX_ELEMS=${OFFLOAD_BENCH_MAX_ELEMS:-10000000}
+      export OFFLOAD_BENCH_TIME_MS=${OFFLOAD_BENCH_TIME_MS:-1000}
+    fi
     run_cargo_bench "GPU backends" -p offload-core --features wgpu,cuda --bench gpu
     run_cargo_bench "random forest on the GPU backends" -p offload-core --features wgpu,cuda --bench forest_gpu
   else
@@ -331,10 +401,11 @@ fi
 if [ $run_go = 1 ]; then
   if [ -x "$go_test_bin" ]; then
     # The test binary built above, run in go-host/ as `go test` would (same output).
-    go_args=(-test.run '^$' -test.count=5 -test.benchmem -test.timeout 60m)
+    go_args=(-test.run '^$' -test.count=5 -test.benchtime=300ms -test.benchmem -test.timeout 60m)
     bench_re=.
     [ $quick = 1 ] && go_args+=(-test.short -test.benchtime=50ms)
-    [ $gpu_machine = 1 ] && bench_re='/path=gpu-'
+    # GPU subset: the GPU paths beside the Go CPU paths of their family (no wasm paths).
+    [ $gpu_machine = 1 ] && bench_re='^Benchmark(Sum|Dot|Mul|Scale|SGEMM)$/(family=|path=(go|rust-cgo|gpu))/(path=(go|rust-cgo|gpu)|n=|dtype=)'
     step "go test -bench $bench_re ${go_args[*]} (go-host)"
     if ! (cd go-host && "$go_test_bin" -test.bench "$bench_re" "${go_args[@]}") 2>&1 | tee "$go_txt"; then
       note "FAILED: go test -bench (see $go_txt)"; status=1

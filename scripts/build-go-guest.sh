@@ -2,8 +2,9 @@
 # Builds the Go vector guest (tinygo-guest/) into build/guests/wasm-go.wasm, with
 # build/guests/wasm-go.json saying which compiler built it and why:
 #   {"path", "language", "compiler" (`tinygo version` or `go version`), "compiler_choice",
-#    "flags", "simd128" (whether the built sum_simd really contains v128 instructions),
-#    "imports" (module names), "initialize" (the reactor export a host calls first)}
+#    "flags", "simd128" (whether the built sum_simd and dot_simd really contain v128
+#    instructions), "imports" (module names), "initialize" (the reactor export a host
+#    calls first), "abi" ("vector-v2")}
 #
 # Compiler: TinyGo when `tinygo` is on PATH (-target=wasip1 -buildmode=c-shared, panics
 # compiled to `unreachable` by -panic=trap); otherwise Go's own port (GOOS=wasip1
@@ -44,7 +45,10 @@ else
   shown_flags="GOOS=wasip1 GOARCH=wasm go build ${flags[*]}"
 fi
 
-simd=$(bash "$root/scripts/check-guest-exports.sh" --uses-simd "$tmp" sum_simd)
+simd=true
+for e in sum_simd dot_simd; do
+  [ "$(bash "$root/scripts/check-guest-exports.sh" --uses-simd "$tmp" "$e")" = true ] || simd=false
+done
 imports=$({ wasm-objdump -x -j Import "$tmp" 2>/dev/null || true; } | awk '/<- / { m = $NF; sub(/\..*/, "", m); print m }' | sort -u)
 init=null
 wasm-objdump -x -j Export "$tmp" | grep -q -- '-> "_initialize"$' && init='"_initialize"'
@@ -53,7 +57,7 @@ wasm-objdump -x -j Export "$tmp" | grep -q -- '-> "_initialize"$' && init='"_ini
 json() { local s=${1//\\/\\\\}; printf '"%s"' "${s//\"/\\\"}"; }
 imports_json=$(for m in $imports; do json "$m"; echo; done | paste -sd, -)
 cat > "$out/.wasm-go.json.tmp" <<JSON
-{"path": "wasm-go", "language": "go", "compiler": $(json "$compiler"), "compiler_choice": $(json "$choice"), "flags": $(json "$shown_flags"), "simd128": $simd, "imports": [$imports_json], "initialize": $init, "source": "tinygo-guest"}
+{"path": "wasm-go", "language": "go", "compiler": $(json "$compiler"), "compiler_choice": $(json "$choice"), "flags": $(json "$shown_flags"), "simd128": $simd, "imports": [$imports_json], "initialize": $init, "abi": "vector-v2", "source": "tinygo-guest"}
 JSON
 mv "$tmp" "$out/wasm-go.wasm"
 mv "$out/.wasm-go.json.tmp" "$out/wasm-go.json"

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Checks that every vector guest in a directory exports the vector-guest ABI v1 (DESIGN.md)
-# with the right WebAssembly signatures, reading each module with wabt's wasm-objdump.
+# Checks that every vector guest in a directory exports the vector-guest ABI v2 (README.md,
+# "The vector guest ABI": v1's exports plus dot_simd) with the right WebAssembly
+# signatures, reading each module with wabt's wasm-objdump. (abi_version() itself is
+# checked by the hosts, which run the module; this script only reads it.)
 #
 #   scripts/check-guest-exports.sh [dir]             dir defaults to build/guests; checks dir/*.wasm
 #   scripts/check-guest-exports.sh --uses-simd FILE EXPORT
@@ -16,7 +18,7 @@ set -euo pipefail
 
 command -v wasm-objdump >/dev/null || { echo "check-guest-exports: wasm-objdump (wabt) not found; run scripts/setup.sh" >&2; exit 2; }
 
-# ABI v1: export name -> expected signature as wasm-objdump prints it ("memory" for the memory).
+# ABI v2: export name -> expected signature as wasm-objdump prints it ("memory" for the memory).
 declare -A abi=(
   [memory]=memory
   [abi_version]="() -> i32"
@@ -29,8 +31,9 @@ declare -A abi=(
   [mul]="(i32) -> nil"
   [scale]="(f64, i32) -> nil"
   [sum_simd]="(i32) -> f64"
+  [dot_simd]="(i32) -> f64"
 )
-abi_order=(memory abi_version get_capacity get_buffer_a_offset get_buffer_b_offset get_result_offset sum dot mul scale sum_simd)
+abi_order=(memory abi_version get_capacity get_buffer_a_offset get_buffer_b_offset get_result_offset sum dot mul scale sum_simd dot_simd)
 
 # exports FILE: prints "name<TAB>signature" per export, the signature being "memory", "table",
 # "global" or the function type "(params) -> results".
@@ -77,7 +80,7 @@ uses_simd() {
 join() { local sep=$1 out=""; shift; for x in "$@"; do out+="${out:+$sep}$x"; done; printf '%s' "$out"; }
 
 if [ "${1:-}" = "--uses-simd" ]; then
-  [ $# -eq 3 ] || { sed -n '5,9p' "$0" >&2; exit 2; }
+  [ $# -eq 3 ] || { sed -n '7,11p' "$0" >&2; exit 2; }
   [ -f "$2" ] || { echo "check-guest-exports: no such file: $2" >&2; exit 2; }
   uses_simd "$2" "$3"
   exit
@@ -118,7 +121,7 @@ for f in "${files[@]}"; do
   detail="imports: ${imports:-none}"
   [ ${#extras[@]} -eq 0 ] || detail+="; extra exports: $(join ", " "${extras[@]}")"
   if [ ${#problems[@]} -eq 0 ]; then
-    echo "$name: ok (ABI v1 exports; $detail)"
+    echo "$name: ok (ABI v2 exports; $detail)"
   else
     echo "$name: FAIL ($(join "; " "${problems[@]}"); $detail)"; status=1
   fi

@@ -3,7 +3,7 @@
 # here by `scripts/device-check.sh --build` into .device/ (git-ignored):
 #   1. the GPU test suite (core/tests/gpu.rs) on wgpu (Vulkan on the NVIDIA driver) and cuda;
 #   2. a subset of the GPU benchmarks (core/benches/gpu.rs): sgemm 4096, h2d/d2h 1 GiB,
-#      sum_f32 at 1000 and 2^28 elements (with a latency probe), sum_f64 and
+#      sum-fast_f32 at 1000 and 2^28 elements (with a latency probe), sum-fast_f64 and
 #      mul_f32 at 1e8 (DEVICE_CHECK_SGEMM_ONLY=1: sgemm at 4096 and 8192 only);
 #   3. the same measurements through PyTorch (SGEMM 4096³ FP32 and TF32, pinned H2D,
 #      device copy bandwidth);
@@ -68,9 +68,9 @@ else
 bench sgemm 4096
 bench h2d,d2h 1073741824
 # Small sizes show the fixed cost of one call; the latency probe splits it into parts.
-OFFLOAD_BENCH_LATENCY=1 bench sum_f32,mul_f32 1000
-bench sum_f32 268435456
-bench sum_f64,mul_f32 100000000
+OFFLOAD_BENCH_LATENCY=1 bench sum-fast_f32,mul_f32 1000
+bench sum-fast_f32 268435456
+bench sum-fast_f64,mul_f32 100000000
 fi
 
 log "PyTorch"
@@ -146,9 +146,9 @@ row("H2D 1 GiB cuda (pageable src, vs torch pinned)", gb("h2d", "gpu-cuda", G, G
 row("H2D 1 GiB wgpu (pageable src, vs torch pinned)", gb("h2d", "gpu-wgpu", G, G), t.get("h2d_pinned_gbs"), "GB/s")
 row("D2H 1 GiB cuda (vs torch pinned)", gb("d2h", "gpu-cuda", G, G), t.get("d2h_pinned_gbs"), "GB/s")
 row("D2H 1 GiB wgpu (vs torch pinned)", gb("d2h", "gpu-wgpu", G, G), t.get("d2h_pinned_gbs"), "GB/s")
-row("sum 2^28 f32 cuda resident (vs torch d2d copy r+w)", gb("sum_f32", "gpu-cuda-resident", S, 4 * S), t.get("d2d_copy_gbs_read_plus_write"), "GB/s")
-row("sum 2^28 f32 wgpu resident (vs torch d2d copy r+w)", gb("sum_f32", "gpu-wgpu-resident", S, 4 * S), t.get("d2d_copy_gbs_read_plus_write"), "GB/s")
-row("sum 2^28 f32 cuda resident (vs torch.sum)", gb("sum_f32", "gpu-cuda-resident", S, 4 * S), t.get("sum_f32_2p28_gbs"), "GB/s")
+row("sum 2^28 f32 cuda resident (vs torch d2d copy r+w)", gb("sum-fast_f32", "gpu-cuda-resident", S, 4 * S), t.get("d2d_copy_gbs_read_plus_write"), "GB/s")
+row("sum 2^28 f32 wgpu resident (vs torch d2d copy r+w)", gb("sum-fast_f32", "gpu-wgpu-resident", S, 4 * S), t.get("d2d_copy_gbs_read_plus_write"), "GB/s")
+row("sum 2^28 f32 cuda resident (vs torch.sum)", gb("sum-fast_f32", "gpu-cuda-resident", S, 4 * S), t.get("sum_f32_2p28_gbs"), "GB/s")
 print(f"(torch pageable H2D: {t.get('h2d_pageable_gbs', 0):.1f} GB/s)")
 EOF
 log "done (tests exit $test_rc)"

@@ -20,6 +20,6 @@ if [ -f go-host/go.mod ]; then
   bash scripts/build-capi.sh
   echo "== go test (go-host)"
   (cd go-host && go test -count=1 ./... 2>&1)
-  echo "== go test -race (16 goroutines on one instance, and on a pool)"
-  (cd go-host && go test -count=1 -race -run '^TestConcurrent$' ./... 2>&1)
+  echo "== go test -race (16 goroutines on one instance, and on a pool; go-par's chunking)"
+  (cd go-host && go test -count=1 -race -run '^(TestConcurrent|TestGoPar.*|TestParSplit.*)$' ./... 2>&1)
 fi

@@ -1,5 +1,5 @@
-// Command tinygo-guest is offload's Go vector guest: the vector-guest ABI v1 (see
-// DESIGN.md, "The vector guest ABI (v1)") written in Go, independently of the Rust and C
+// Command tinygo-guest is offload's Go vector guest: the vector-guest ABI v2 (see
+// README.md, "The vector guest ABI") written in Go, independently of the Rust and C
 // guests and of offload-core.
 //
 // It is a WebAssembly reactor: built with -buildmode=c-shared, main is never run and the
@@ -12,15 +12,21 @@
 // TinyGo; trap_other.go lets the package build and its tests run natively).
 //
 // Built by scripts/build-go-guest.sh: with TinyGo when tinygo is on PATH, otherwise with
-// Go's own port (GOOS=wasip1 GOARCH=wasm). Go's wasm port emits no SIMD, so SumSIMD is an
-// unrolled four-accumulator scalar loop there; the build's JSON records whether the built
-// sum_simd really contains 128-bit SIMD instructions.
+// Go's own port (GOOS=wasip1 GOARCH=wasm). Go's wasm port emits no SIMD, so SumSIMD and
+// DotSIMD are unrolled four-accumulator scalar loops there; the build's JSON records
+// whether the built sum_simd and dot_simd really contain 128-bit SIMD instructions.
+//
+// Families (docs/benchmarks.md): Sum and Dot are strict, added strictly left to right
+// (the same bits as offload-core's vector::sum / dot); Dot writes every product as
+// float64(a*b), an explicit conversion, which the Go spec says rounds, so no compiler may
+// fuse the multiply into the add. SumSIMD and DotSIMD are fast (any association) and
+// agree with them only to a relative tolerance.
 package main
 
 import "unsafe"
 
 // ABIVersion is the vector-guest ABI version this module implements.
-const ABIVersion = 1
+const ABIVersion = 2
 
 // Capacity is the number of float64 elements in each buffer.
 const Capacity = 100000
@@ -65,7 +71,7 @@ func offset(p *[Capacity]float64) int32 {
 	return int32(uintptr(unsafe.Pointer(p)))
 }
 
-// AbiVersion returns the ABI version, 1.
+// AbiVersion returns the ABI version, 2.
 //
 //go:wasmexport abi_version
 func AbiVersion() int32 { return ABIVersion }
@@ -135,23 +141,47 @@ func SumSIMD(n int32) (sum float64) {
 	return acc
 }
 
-// Dot returns Σ a[i]·b[i] for i < n, with four partial sums like SumSIMD.
+// Dot returns Σ a[i]·b[i] for i < n, added strictly sequentially from index 0 (strict
+// family), four elements per loop iteration in the same order as Sum. Each product is
+// rounded on its own (float64(...)) before it is added: no fused multiply-add.
 //
 //go:wasmexport dot
 func Dot(n int32) (dot float64) {
 	m := checked(n, frameTop(unsafe.Pointer(&dot), 8))
 	a, b := bufA[:m], bufB[:m]
+	acc := 0.0
+	for len(a) >= 4 && len(b) >= 4 {
+		acc += float64(a[0] * b[0])
+		acc += float64(a[1] * b[1])
+		acc += float64(a[2] * b[2])
+		acc += float64(a[3] * b[3])
+		a, b = a[4:], b[4:]
+	}
+	for i, x := range a {
+		acc += float64(x * b[i])
+	}
+	return acc
+}
+
+// DotSIMD returns Σ a[i]·b[i] for i < n with four partial sums like SumSIMD (fast
+// family; Go's wasm port has no SIMD, so this is the scalar analogue of an f64x2
+// reduction).
+//
+//go:wasmexport dot_simd
+func DotSIMD(n int32) (dot float64) {
+	m := checked(n, frameTop(unsafe.Pointer(&dot), 8))
+	a, b := bufA[:m], bufB[:m]
 	var s0, s1, s2, s3 float64
 	for len(a) >= 4 && len(b) >= 4 {
-		s0 += a[0] * b[0]
-		s1 += a[1] * b[1]
-		s2 += a[2] * b[2]
-		s3 += a[3] * b[3]
+		s0 += float64(a[0] * b[0])
+		s1 += float64(a[1] * b[1])
+		s2 += float64(a[2] * b[2])
+		s3 += float64(a[3] * b[3])
 		a, b = a[4:], b[4:]
 	}
 	acc := (s0 + s1) + (s2 + s3)
 	for i, x := range a {
-		acc += x * b[i]
+		acc += float64(x * b[i])
 	}
 	return acc
 }

@@ -27,7 +27,7 @@ func near(got, want, scale float64) bool {
 }
 
 func TestConstants(t *testing.T) {
-	if AbiVersion() != 1 || GetCapacity() != Capacity || Capacity != 100000 {
+	if AbiVersion() != 2 || GetCapacity() != Capacity || Capacity != 100000 {
 		t.Fatalf("abi_version %d, capacity %d", AbiVersion(), GetCapacity())
 	}
 }
@@ -39,7 +39,7 @@ func TestReductions(t *testing.T) {
 		var seq, dot, absSum, absDot float64
 		for i := int32(0); i < n; i++ {
 			seq += bufA[i]
-			dot += bufA[i] * bufB[i]
+			dot += float64(bufA[i] * bufB[i])
 			absSum += math.Abs(bufA[i])
 			absDot += math.Abs(bufA[i] * bufB[i])
 		}
@@ -49,8 +49,11 @@ func TestReductions(t *testing.T) {
 		if got := SumSIMD(n); !near(got, seq, absSum) {
 			t.Errorf("SumSIMD(%d) = %v, want %v", n, got, seq)
 		}
-		if got := Dot(n); !near(got, dot, absDot) {
-			t.Errorf("Dot(%d) = %v, want %v", n, got, dot)
+		if got := Dot(n); got != dot {
+			t.Errorf("Dot(%d) = %v, want exactly the sequential %v", n, got, dot)
+		}
+		if got := DotSIMD(n); !near(got, dot, absDot) {
+			t.Errorf("DotSIMD(%d) = %v, want %v", n, got, dot)
 		}
 	}
 }
@@ -98,7 +101,7 @@ func TestSpecialValuesPropagate(t *testing.T) {
 			bufA[i], bufB[i] = float64(i), 1
 		}
 		bufA[n/2] = tc.v
-		for name, got := range map[string]float64{"Sum": Sum(n), "SumSIMD": SumSIMD(n), "Dot": Dot(n)} {
+		for name, got := range map[string]float64{"Sum": Sum(n), "SumSIMD": SumSIMD(n), "Dot": Dot(n), "DotSIMD": DotSIMD(n)} {
 			if !tc.want(got) {
 				t.Errorf("%s with a %s element = %v", name, tc.name, got)
 			}
@@ -115,6 +118,7 @@ func TestBadLengthTraps(t *testing.T) {
 		"Sum":     func(n int32) { Sum(n) },
 		"SumSIMD": func(n int32) { SumSIMD(n) },
 		"Dot":     func(n int32) { Dot(n) },
+		"DotSIMD": func(n int32) { DotSIMD(n) },
 		"Mul":     Mul,
 		"Scale":   func(n int32) { Scale(2, n) },
 	}

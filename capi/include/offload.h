@@ -602,6 +602,60 @@ int32_t offload_mul(const double *a,
 // [`OFFLOAD_ERR_TOO_LARGE`](crate::OFFLOAD_ERR_TOO_LARGE).
 int32_t offload_scale(double scalar, const double *a, size_t a_len, double *out, size_t out_len);
 
+// Σ a\[i\] over all cores (fast family: SIMD partial sums per chunk, chunks added in
+// any order; compare with a relative tolerance).
+//
+// # Safety
+// As for [`offload_sum`].
+//
+// # Errors
+// As for [`offload_sum`].
+int32_t offload_sum_par(const double *a, size_t len, double *out);
+
+// Σ a\[i\]·b\[i\] over all cores (fast family, no FMA).
+//
+// # Safety
+// As for [`offload_dot`].
+//
+// # Errors
+// As for [`offload_dot`].
+int32_t offload_dot_par(const double *a, size_t a_len, const double *b, size_t b_len, double *out);
+
+// out\[i\] = a\[i\]·b\[i\] over all cores; the same bits as [`offload_mul`]. `out` may
+// be `a` or `b` itself (in place: then it runs on the calling thread); a partial
+// overlap is an error.
+//
+// # Safety
+// As for [`offload_mul`].
+//
+// # Errors
+// As for [`offload_mul`].
+int32_t offload_mul_par(const double *a,
+                        size_t a_len,
+                        const double *b,
+                        size_t b_len,
+                        double *out,
+                        size_t out_len);
+
+// out\[i\] = scalar·a\[i\] over all cores; the same bits as [`offload_scale`]. `out`
+// may be `a` itself (in place: then it runs on the calling thread); a partial overlap
+// is an error.
+//
+// # Safety
+// As for [`offload_scale`].
+//
+// # Errors
+// As for [`offload_scale`].
+int32_t offload_scale_par(double scalar,
+                          const double *a,
+                          size_t a_len,
+                          double *out,
+                          size_t out_len);
+
+// Threads the `_par` ops run on (rayon's global pool: `RAYON_NUM_THREADS`, else one per
+// logical CPU). Never fails.
+size_t offload_par_threads(void);
+
 // The instruction set the `_simd` ops use on this machine (`"avx2"`, `"sse2"`,
 // `"portable"`), as a static NUL-terminated string. Never null.
 const char *offload_simd_level(void);

@@ -29,8 +29,9 @@ pub mod gpu;
 pub mod vector;
 
 pub use vector::{
-    offload_dot, offload_dot_simd, offload_mul, offload_scale, offload_simd_level, offload_sum,
-    offload_sum_simd,
+    offload_dot, offload_dot_par, offload_dot_simd, offload_mul, offload_mul_par,
+    offload_par_threads, offload_scale, offload_scale_par, offload_simd_level, offload_sum,
+    offload_sum_par, offload_sum_simd,
 };
 
 /// Success.

@@ -4,10 +4,17 @@
 //! left to right like [`offload_core::vector::sum`]; the `_simd` ops use the SIMD
 //! kernels (AVX2 or SSE2 on x86-64, see [`offload_simd_level`]), whose summation order
 //! differs, so compare them with a relative tolerance. NaN and ±Inf propagate.
+//!
+//! The `_par` ops run on all cores ([`offload_core::par`], rayon's global pool of
+//! [`offload_par_threads`] threads; `RAYON_NUM_THREADS` sets it): `offload_sum_par` and
+//! `offload_dot_par` are in the fast family (SIMD inside each chunk, chunks added in any
+//! order), `offload_mul_par` and `offload_scale_par` give the same bits as
+//! `offload_mul`/`offload_scale`. Inputs below one chunk (32 Ki elements) run on the
+//! calling thread.
 
 use crate::{guard, CapiError};
-use offload_core::vector;
 use offload_core::ShapeError;
+use offload_core::{par, vector};
 use std::ffi::c_char;
 
 /// Largest array length, in elements, whose size in bytes fits in `isize`.
@@ -290,6 +297,120 @@ pub unsafe extern "C" fn offload_scale(
     })
 }
 
+/// Σ a\[i\] over all cores (fast family: SIMD partial sums per chunk, chunks added in
+/// any order; compare with a relative tolerance).
+///
+/// # Safety
+/// As for [`offload_sum`].
+///
+/// # Errors
+/// As for [`offload_sum`].
+#[no_mangle]
+pub unsafe extern "C" fn offload_sum_par(a: *const f64, len: usize, out: *mut f64) -> i32 {
+    guard(|| {
+        // SAFETY: forwarded from the caller's contract.
+        let a = unsafe { input("a", a, len)? };
+        unsafe { write_out(out, par::sum(a)) }
+    })
+}
+
+/// Σ a\[i\]·b\[i\] over all cores (fast family, no FMA).
+///
+/// # Safety
+/// As for [`offload_dot`].
+///
+/// # Errors
+/// As for [`offload_dot`].
+#[no_mangle]
+pub unsafe extern "C" fn offload_dot_par(
+    a: *const f64,
+    a_len: usize,
+    b: *const f64,
+    b_len: usize,
+    out: *mut f64,
+) -> i32 {
+    guard(|| {
+        same_len("b", b_len, a_len)?;
+        // SAFETY: forwarded from the caller's contract.
+        let (a, b) = unsafe { (input("a", a, a_len)?, input("b", b, b_len)?) };
+        let v = par::dot(a, b)?;
+        unsafe { write_out(out, v) }
+    })
+}
+
+/// out\[i\] = a\[i\]·b\[i\] over all cores; the same bits as [`offload_mul`]. `out` may
+/// be `a` or `b` itself (in place: then it runs on the calling thread); a partial
+/// overlap is an error.
+///
+/// # Safety
+/// As for [`offload_mul`].
+///
+/// # Errors
+/// As for [`offload_mul`].
+#[no_mangle]
+pub unsafe extern "C" fn offload_mul_par(
+    a: *const f64,
+    a_len: usize,
+    b: *const f64,
+    b_len: usize,
+    out: *mut f64,
+    out_len: usize,
+) -> i32 {
+    guard(|| {
+        same_len("b", b_len, a_len)?;
+        same_len("out", out_len, a_len)?;
+        // SAFETY: forwarded from the caller's contract; validates null/too-large.
+        unsafe {
+            input("a", a, a_len)?;
+            input("b", b, b_len)?;
+            input("out", out, out_len)?;
+            elementwise(a, b, out, a_len, par::mul, |x, y| x * y)
+        }
+    })
+}
+
+/// out\[i\] = scalar·a\[i\] over all cores; the same bits as [`offload_scale`]. `out`
+/// may be `a` itself (in place: then it runs on the calling thread); a partial overlap
+/// is an error.
+///
+/// # Safety
+/// As for [`offload_scale`].
+///
+/// # Errors
+/// As for [`offload_scale`].
+#[no_mangle]
+pub unsafe extern "C" fn offload_scale_par(
+    scalar: f64,
+    a: *const f64,
+    a_len: usize,
+    out: *mut f64,
+    out_len: usize,
+) -> i32 {
+    guard(|| {
+        same_len("out", out_len, a_len)?;
+        // SAFETY: forwarded from the caller's contract; validates null/too-large.
+        unsafe {
+            input("a", a, a_len)?;
+            input("out", out, out_len)?;
+            elementwise(
+                a,
+                a,
+                out,
+                a_len,
+                |x, _, o| par::scale(scalar, x, o),
+                |x, _| scalar * x,
+            )
+        }
+    })
+}
+
+/// Threads the `_par` ops run on (rayon's global pool: `RAYON_NUM_THREADS`, else one per
+/// logical CPU). Never fails.
+#[no_mangle]
+pub extern "C" fn offload_par_threads() -> usize {
+    std::panic::catch_unwind(par::threads).unwrap_or(1)
+}
+
 /// The instruction set the `_simd` ops use on this machine (`"avx2"`, `"sse2"`,
 /// `"portable"`), as a static NUL-terminated string. Never null.
 #[no_mangle]
@@ -306,6 +427,7 @@ pub extern "C" fn offload_simd_level() -> *const c_char {
 mod tests {
     use super::*;
     use crate::*;
+    use offload_core::vector;
     use std::ptr;
 
     #[test]
@@ -363,6 +485,93 @@ mod tests {
             OFFLOAD_ERR_OVERLAP
         );
         assert_eq!(v, [4.0, 16.0, 36.0, 64.0]);
+    }
+
+    #[test]
+    fn par_ops_match_core() {
+        // Past one chunk (32 Ki elements), so the work is split across threads.
+        let n = 3 * 32 * 1024 + 5;
+        let a: Vec<f64> = (0..n)
+            .map(|i| ((i * 37) % 101) as f64 / 7.0 - 7.0)
+            .collect();
+        let b: Vec<f64> = (0..n).map(|i| ((i * 13) % 53) as f64 / 5.0 - 5.0).collect();
+        let mut out = 0.0;
+        assert_eq!(
+            unsafe { offload_sum_par(a.as_ptr(), n, &mut out) },
+            OFFLOAD_OK
+        );
+        let mag: f64 = a.iter().map(|x| x.abs()).sum();
+        assert!(vector::rel_close(out, vector::sum(&a), 1e-12, mag));
+        assert_eq!(
+            unsafe { offload_dot_par(a.as_ptr(), n, b.as_ptr(), n, &mut out) },
+            OFFLOAD_OK
+        );
+        let magd: f64 = a.iter().zip(&b).map(|(x, y)| (x * y).abs()).sum();
+        assert!(vector::rel_close(
+            out,
+            vector::dot(&a, &b).unwrap(),
+            1e-12,
+            magd
+        ));
+        let (mut o1, mut o2) = (vec![0.0; n], vec![1.0; n]);
+        vector::mul(&a, &b, &mut o1).unwrap();
+        assert_eq!(
+            unsafe { offload_mul_par(a.as_ptr(), n, b.as_ptr(), n, o2.as_mut_ptr(), n) },
+            OFFLOAD_OK
+        );
+        assert_eq!(o1, o2);
+        vector::scale(-1.5, &a, &mut o1).unwrap();
+        assert_eq!(
+            unsafe { offload_scale_par(-1.5, a.as_ptr(), n, o2.as_mut_ptr(), n) },
+            OFFLOAD_OK
+        );
+        assert_eq!(o1, o2);
+        // In place gives the same bits.
+        let p = o2.as_mut_ptr();
+        vector::scale(2.0, &o1.clone(), &mut o1).unwrap();
+        assert_eq!(unsafe { offload_scale_par(2.0, p, n, p, n) }, OFFLOAD_OK);
+        assert_eq!(o1, o2);
+        assert!(offload_par_threads() >= 1);
+    }
+
+    #[test]
+    fn par_errors() {
+        let a = [1.0, f64::NAN, 2.0];
+        let mut out = 0.0;
+        assert_eq!(
+            unsafe { offload_sum_par(a.as_ptr(), 3, &mut out) },
+            OFFLOAD_OK
+        );
+        assert!(out.is_nan());
+        assert_eq!(
+            unsafe { offload_sum_par(ptr::null(), 0, &mut out) },
+            OFFLOAD_OK
+        );
+        assert_eq!(out, 0.0);
+        assert_eq!(
+            unsafe { offload_sum_par(ptr::null(), 2, &mut out) },
+            OFFLOAD_ERR_NULL_POINTER
+        );
+        assert_eq!(
+            unsafe { offload_dot_par(a.as_ptr(), 3, a.as_ptr(), 2, &mut out) },
+            OFFLOAD_ERR_LENGTH_MISMATCH
+        );
+        assert_eq!(
+            unsafe { offload_dot_par(a.as_ptr(), usize::MAX, a.as_ptr(), usize::MAX, &mut out) },
+            OFFLOAD_ERR_TOO_LARGE
+        );
+        let mut v = [1.0, 2.0, 3.0, 4.0];
+        let p = v.as_mut_ptr();
+        assert_eq!(
+            unsafe { offload_mul_par(p, 3, p, 3, p.add(1), 3) },
+            OFFLOAD_ERR_OVERLAP
+        );
+        let mut o = [9.0; 2];
+        assert_eq!(
+            unsafe { offload_scale_par(2.0, a.as_ptr(), 3, o.as_mut_ptr(), 2) },
+            OFFLOAD_ERR_LENGTH_MISMATCH
+        );
+        assert_eq!(o, [9.0; 2]);
     }
 
     #[test]

@@ -7,6 +7,8 @@
 //!
 //! Modules:
 //! - [`vector`]: `f64` vector kernels (sum, dot, mul, scale) and their SIMD variants.
+//! - `par` (feature `std`): the same vector kernels over all cores (rayon), `f64` and `f32`.
+//! - `fast` (feature `std`): one-thread lane-array (SIMD) kernels: `f32` sum/dot, min/max.
 //! - [`rng`]: PCG32, the generator every path shares.
 //! - `data`: the diabetes data set, a strict CSV loader, Friedman #1 data (`alloc`).
 //! - `forest`: random-forest regression, CART trees on bootstrap samples (`alloc`).
@@ -35,5 +37,13 @@ pub mod gpu;
 
 #[cfg(feature = "std")]
 pub mod forest_gpu;
+
+/// All-cores (rayon) vector kernels: the `rust-native-par` path, fast family.
+#[cfg(feature = "std")]
+pub mod par;
+
+/// One-thread fast-family kernels (lane arrays, AVX2 at run time): the `rust-native-simd` path.
+#[cfg(feature = "std")]
+pub mod fast;
 
 pub use vector::{ShapeError, SimdLevel};

@@ -4,7 +4,8 @@
 //!   makes `k` `buffer-write`s of 4 bytes into a 4-byte buffer (cpu backend), and the time
 //!   of the export call divided by `k` is reported per iteration (so the one export call and
 //!   the buffer's create/destroy are amortised over `k` = criterion's iteration count).
-//! - `sum_f32`, `dot_f32`, `sgemm` through wasi:gpu (`wasi-gpu-<backend>`: data made once in
+//! - `sum-fast_f32`, `dot-fast_f32` (GPU reductions: the fast family), `sgemm` through
+//!   wasi:gpu (`wasi-gpu-<backend>`: data made once in
 //!   the guest, then create, write, kernel(s), read (sgemm: all of C and Σ C in the guest),
 //!   destroy, per iteration) against the direct backend path at the same sizes
 //!   (`gpu-<backend>`: the same calls on the same `Backend` from native Rust, the data made
@@ -195,7 +196,8 @@ fn bench_backend(c: &mut Criterion, backend: &str) {
         other => panic!("run() on {backend}: {other:?}"),
     }
 
-    for (op, is_dot) in [("sum_f32", false), ("dot_f32", true)] {
+    // GPU reductions add in any order: family `fast` (docs/benchmarks.md).
+    for (op, is_dot) in [("sum-fast_f32", false), ("dot-fast_f32", true)] {
         let mut g = c.benchmark_group(op);
         g.sample_size(10)
             .measurement_time(Duration::from_secs(if small { 1 } else { 2 }));

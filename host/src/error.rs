@@ -55,8 +55,9 @@ pub enum Error {
         message: String,
     },
 
-    /// A required export of the vector guest ABI v1 is absent.
-    #[error("missing export `{name}`: the vector guest ABI v1 requires it")]
+    /// A required export of the vector guest ABI (the version the guest reports) is
+    /// absent.
+    #[error("missing export `{name}`: the vector guest ABI requires it")]
     MissingExport {
         /// The export's name.
         name: &'static str,
@@ -67,19 +68,37 @@ pub enum Error {
     WrongExportType {
         /// The export's name.
         name: &'static str,
-        /// The type ABI v1 prescribes, e.g. `func (i32) -> f64`.
+        /// The type the ABI prescribes, e.g. `func (i32) -> f64`.
         expected: &'static str,
         /// What the module has, e.g. `func (i32) -> i32` or `global`.
         found: String,
     },
 
-    /// `abi_version()` did not return the version this host speaks.
-    #[error("ABI version mismatch: the guest's abi_version() is {found}, this host speaks version {expected}")]
+    /// `abi_version()` is not a version this host speaks
+    /// ([`crate::SUPPORTED_ABI_VERSIONS`]).
+    #[error("ABI version mismatch: the guest's abi_version() is {found}, this host speaks versions 1 to {expected}")]
     AbiVersion {
         /// What the guest returned.
         found: i32,
-        /// [`crate::ABI_VERSION`].
+        /// The newest version this host speaks, [`crate::ABI_VERSION`] (it speaks every
+        /// one from 1).
         expected: i32,
+    },
+
+    /// The guest's ABI version has no export for the op in the family asked for: a v1
+    /// guest has no strict `dot` (its `dot` counts as fast, so it runs as `dot_simd`).
+    #[error("{origin} speaks vector guest ABI v{abi}, which has no {family} `{op}`: {reason}")]
+    Unsupported {
+        /// Where the module came from.
+        origin: String,
+        /// The guest's `abi_version()`.
+        abi: i32,
+        /// The op asked for (its ABI v2 export name).
+        op: &'static str,
+        /// Its family (`strict`).
+        family: &'static str,
+        /// Why, and what to use instead.
+        reason: &'static str,
     },
 
     /// The capacity or a buffer offset the guest reported is unusable.

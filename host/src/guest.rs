@@ -1,4 +1,11 @@
-//! [`VectorGuest`]: one instance of a vector guest (ABI v1) in wasmtime.
+//! [`VectorGuest`]: one instance of a vector guest (ABI v2, or v1) in wasmtime.
+//!
+//! ABI v2 (README.md, "The vector guest ABI") is v1 plus `dot_simd`, with the families
+//! fixed: `sum` and `dot` add strictly left to right (strict), `sum_simd` and `dot_simd`
+//! in any order (fast). v1 guests still load: their `sum` is taken as strict (every v1
+//! guest added it left to right) and their `dot`, whose order v1 never fixed, as fast,
+//! so [`Op::DotSimd`] runs a v1 guest's `dot` and [`Op::Dot`] is refused with
+//! [`Error::Unsupported`] rather than silently answered by the fast kernel.
 
 use std::path::Path;
 use std::sync::OnceLock;
@@ -11,14 +18,18 @@ use wasmtime_wasi::p1::WasiP1Ctx;
 use wasmtime_wasi::WasiCtxBuilder;
 
 use crate::error::{Error, Result};
-use crate::Op;
+use crate::{Family, Op};
 
 // The buffers are reinterpreted in place as `f64`; wasm linear memory is little-endian.
 #[cfg(target_endian = "big")]
 compile_error!("offload-host views wasm linear memory as host f64 and needs a little-endian host");
 
-/// The vector guest ABI version this host speaks (`abi_version()` must return it).
-pub const ABI_VERSION: i32 = 1;
+/// The newest vector guest ABI version this host speaks.
+pub const ABI_VERSION: i32 = 2;
+
+/// Every version `abi_version()` may return: v1 (no `dot_simd`; its `dot` counts as
+/// fast) and v2.
+pub const SUPPORTED_ABI_VERSIONS: [i32; 2] = [1, 2];
 
 /// The WASI preview 1 import module name; a guest importing from it gets WASI linked.
 pub const WASI_P1_MODULE: &str = "wasi_snapshot_preview1";
@@ -28,9 +39,9 @@ const T_REDUCE: &str = "func (i32) -> f64";
 const T_MUL: &str = "func (i32)";
 const T_SCALE: &str = "func (f64, i32)";
 
-/// The exports ABI v1 requires, with their types (in the notation of
-/// [`Error::WrongExportType`]).
-pub const ABI_EXPORTS: [(&str, &str); 11] = [
+/// The exports ABI v2 requires, with their types (in the notation of
+/// [`Error::WrongExportType`]). ABI v1 requires all of them but the last, `dot_simd`.
+pub const ABI_EXPORTS: [(&str, &str); 12] = [
     ("memory", "memory"),
     ("abi_version", T_GETTER),
     ("get_capacity", T_GETTER),
@@ -42,6 +53,7 @@ pub const ABI_EXPORTS: [(&str, &str); 11] = [
     ("mul", T_MUL),
     ("scale", T_SCALE),
     ("sum_simd", T_REDUCE),
+    ("dot_simd", T_REDUCE),
 ];
 
 /// The wasmtime configuration every guest runs under: Cranelift at `OptLevel::Speed`,
@@ -192,28 +204,43 @@ struct HostState {
 
 /// The exports of one live instance, typed.
 struct Exports {
+    /// What `abi_version()` returned (one of [`SUPPORTED_ABI_VERSIONS`]).
+    abi: i32,
     memory: Memory,
     sum: TypedFunc<i32, f64>,
     dot: TypedFunc<i32, f64>,
     mul: TypedFunc<i32, ()>,
     scale: TypedFunc<(f64, i32), ()>,
     sum_simd: TypedFunc<i32, f64>,
+    /// v2's `dot_simd`; `None` on a v1 guest (its fast dot is `dot`).
+    dot_simd: Option<TypedFunc<i32, f64>>,
 }
 
-/// A vector guest (ABI v1, see `shared/DESIGN.md`) instantiated in wasmtime.
+/// A vector guest (ABI v2 or v1, see README.md) instantiated in wasmtime.
 ///
 /// Loading validates the module, links WASI preview 1 (no preopened directories,
 /// no environment, no arguments, stdio only with [`LoadOptions::inherit_stdio`]) only
 /// when the module imports `wasi_snapshot_preview1`, calls `_initialize` when it is
-/// exported (Go's `-buildmode=c-shared` reactor needs it), checks `abi_version() == 1`,
-/// reads the capacity and the three buffer offsets once and checks them (8-aligned,
-/// inside linear memory, disjoint), and caches every export as a [`TypedFunc`].
+/// exported (Go's `-buildmode=c-shared` reactor needs it), checks that `abi_version()`
+/// is one of [`SUPPORTED_ABI_VERSIONS`], reads the capacity and the three buffer
+/// offsets once and checks them (8-aligned, inside linear memory, disjoint), and caches
+/// every export as a [`TypedFunc`] (`dot_simd` only from a v2 guest).
 ///
-/// The user-facing ops ([`sum`](Self::sum), [`dot`](Self::dot), [`mul`](Self::mul),
-/// [`scale`](Self::scale), [`sum_simd`](Self::sum_simd)) copy the inputs into the
-/// guest's buffers through zero-copy `&mut [f64]` views of linear memory, call the
-/// export, and copy the result out; inputs longer than the capacity run in
-/// capacity-sized chunks (partial sums are added in chunk order).
+/// **Ops and families.** Each [`Op`] maps to one export: on a v2 guest its own; on a v1
+/// guest [`Op::DotSimd`] runs `dot` (v1 never fixed its order, so it is fast) and
+/// [`Op::Dot`] fails with [`Error::Unsupported`] (v1 has no strict dot). See
+/// [`Self::export_for`].
+///
+/// The user-facing ops ([`sum`](Self::sum), [`sum_simd`](Self::sum_simd),
+/// [`dot`](Self::dot), [`dot_simd`](Self::dot_simd), [`mul`](Self::mul),
+/// [`scale`](Self::scale)) copy the inputs into the guest's buffers through zero-copy
+/// `&mut [f64]` views of linear memory, call the export, and copy the result out;
+/// inputs longer than the capacity run in capacity-sized chunks. Fast reductions add
+/// the chunks' partial sums in chunk order. Strict reductions stay strict past the
+/// capacity: each later chunk carries the running total in as its first term (`a[0] =
+/// total`, and `b[0] = 1.0` for `dot`; total·1 is exactly total), so the guest's
+/// left-to-right loop continues the very sequence of roundings of one pass over all
+/// the input, and the result has the bits of `offload_core::vector::sum` / `dot`.
 ///
 /// **Traps.** When a call traps (or a WASI guest calls `proc_exit`), the error is
 /// returned and the instance is thrown away and rebuilt from the cached
@@ -351,7 +378,37 @@ impl VectorGuest {
         self.rebuilds
     }
 
-    /// Σ a\[i\] through the guest's `sum`, chunked past the capacity.
+    /// The guest's `abi_version()`: 1 or 2.
+    pub fn abi_version(&self) -> i32 {
+        self.exports.abi
+    }
+
+    /// The export that runs `op` on this guest: [`Op::export`], except on a v1 guest,
+    /// where [`Op::DotSimd`] is `dot`.
+    ///
+    /// # Errors
+    /// [`Error::Unsupported`] for [`Op::Dot`] on a v1 guest: v1 has no strict dot.
+    pub fn export_for(&self, op: Op) -> Result<&'static str> {
+        match (self.exports.abi, op) {
+            (1, Op::Dot) => Err(Error::Unsupported {
+                origin: self.origin.clone(),
+                abi: 1,
+                op: "dot",
+                family: "strict",
+                reason: "v1 never fixed the order of its `dot`, so it counts as fast: use dot_simd",
+            }),
+            (1, Op::DotSimd) => Ok("dot"),
+            _ => Ok(op.export()),
+        }
+    }
+
+    /// Whether this guest runs `op` (everything but [`Op::Dot`] on a v1 guest).
+    pub fn supports(&self, op: Op) -> bool {
+        self.export_for(op).is_ok()
+    }
+
+    /// Σ a\[i\] through the guest's `sum`, strictly left to right (strict family: the
+    /// bits of `offload_core::vector::sum`, also past the capacity).
     ///
     /// # Errors
     /// [`Error::Trap`]/[`Error::ProcExit`] when the guest fails (instance rebuilt).
@@ -359,7 +416,8 @@ impl VectorGuest {
         self.reduce(Op::Sum, a, None)
     }
 
-    /// Σ a\[i\] through the guest's `sum_simd` (simd128 partial sums), chunked.
+    /// Σ a\[i\] through the guest's `sum_simd` (fast family: simd128 partial sums),
+    /// chunked.
     ///
     /// # Errors
     /// As [`Self::sum`].
@@ -367,13 +425,26 @@ impl VectorGuest {
         self.reduce(Op::SumSimd, a, None)
     }
 
-    /// Σ a\[i\]·b\[i\] through the guest's `dot`, chunked.
+    /// Σ a\[i\]·b\[i\] through the guest's `dot`, strictly left to right (strict
+    /// family: the bits of `offload_core::vector::dot`, also past the capacity).
+    ///
+    /// # Errors
+    /// [`Error::Unsupported`] on a v1 guest (no strict dot; see [`Self::dot_simd`]);
+    /// [`Error::LengthMismatch`] when `b.len() != a.len()`; as [`Self::sum`].
+    pub fn dot(&mut self, a: &[f64], b: &[f64]) -> Result<f64> {
+        self.export_for(Op::Dot)?;
+        check_len("b", b.len(), a.len())?;
+        self.reduce(Op::Dot, a, Some(b))
+    }
+
+    /// Σ a\[i\]·b\[i\] through the guest's `dot_simd` (fast family; a v1 guest's
+    /// `dot`), chunked.
     ///
     /// # Errors
     /// [`Error::LengthMismatch`] when `b.len() != a.len()`; as [`Self::sum`].
-    pub fn dot(&mut self, a: &[f64], b: &[f64]) -> Result<f64> {
+    pub fn dot_simd(&mut self, a: &[f64], b: &[f64]) -> Result<f64> {
         check_len("b", b.len(), a.len())?;
-        self.reduce(Op::Dot, a, Some(b))
+        self.reduce(Op::DotSimd, a, Some(b))
     }
 
     /// out\[i\] = a\[i\]·b\[i\] through the guest's `mul`, chunked.
@@ -449,12 +520,12 @@ impl VectorGuest {
 
     /// Runs `op` on the first `len` elements already in the guest's buffers (resident
     /// data, no copies); `scalar` is used by [`Op::Scale`] only. Returns the scalar
-    /// result of `sum`, `dot` and `sum_simd`, `None` for `mul` and `scale` (their
-    /// output is in [`Buffer::Result`]).
+    /// result of the reductions, `None` for `mul` and `scale` (their output is in
+    /// [`Buffer::Result`]).
     ///
     /// # Errors
     /// [`Error::OverCapacity`] when `len` > capacity (checked before the call);
-    /// [`Error::Trap`]/[`Error::ProcExit`].
+    /// [`Error::Unsupported`] as [`Self::export_for`]; [`Error::Trap`]/[`Error::ProcExit`].
     pub fn call(&mut self, op: Op, len: usize, scalar: f64) -> Result<Option<f64>> {
         if len > self.layout.capacity {
             return Err(Error::OverCapacity {
@@ -470,7 +541,8 @@ impl VectorGuest {
     /// length reaches the guest (which must trap); for conformance tests.
     ///
     /// # Errors
-    /// [`Error::Trap`]/[`Error::ProcExit`] (the instance is rebuilt before returning).
+    /// [`Error::Unsupported`] as [`Self::export_for`]; [`Error::Trap`]/[`Error::ProcExit`]
+    /// (the instance is rebuilt before returning).
     #[inline]
     pub fn call_raw(&mut self, op: Op, len: i32, scalar: f64) -> Result<Option<f64>> {
         self.ensure_live()?;
@@ -478,12 +550,24 @@ impl VectorGuest {
         let x = &self.exports;
         let result = match op {
             Op::Sum => x.sum.call(store, len).map(Some),
-            Op::Dot => x.dot.call(store, len).map(Some),
             Op::SumSimd => x.sum_simd.call(store, len).map(Some),
+            Op::Dot if x.abi == 1 => return Err(self.export_for(op).unwrap_err()),
+            Op::Dot => x.dot.call(store, len).map(Some),
+            Op::DotSimd => match &x.dot_simd {
+                Some(f) => f.call(store, len).map(Some),
+                // v1: its `dot` is the fast one.
+                None => x.dot.call(store, len).map(Some),
+            },
             Op::Mul => x.mul.call(store, len).map(|()| None),
             Op::Scale => x.scale.call(store, (scalar, len)).map(|()| None),
         };
-        result.map_err(|e| self.failed(op.export(), e))
+        match result {
+            Ok(r) => Ok(r),
+            Err(e) => {
+                let export = self.export_for(op).unwrap_or(op.export());
+                Err(self.failed(export, e))
+            }
+        }
     }
 
     /// The cheapest call into the guest: `sum(0)`, for measuring call overhead.
@@ -511,11 +595,18 @@ impl VectorGuest {
         Ok(off..off + len * 8)
     }
 
-    /// Sum-like ops: chunk, copy in, call, add the partial results.
+    /// Reductions: chunk, copy in, call; strict ones carry the running total into the
+    /// next chunk (see [`Self::reduce_strict`]), fast ones add the partial results in
+    /// chunk order.
     fn reduce(&mut self, op: Op, a: &[f64], b: Option<&[f64]>) -> Result<f64> {
         let cap = self.layout.capacity;
         if a.is_empty() {
             return Ok(self.call(op, 0, 0.0)?.unwrap_or(0.0));
+        }
+        // With a capacity of 1 every chunk is one term, which the guest returns as is
+        // (0.0 + x), so adding the partials here is already left to right.
+        if op.family() == Some(Family::Strict) && a.len() > cap && cap >= 2 {
+            return self.reduce_strict(op, a, b);
         }
         let mut total: Option<f64> = None;
         for (i, chunk) in a.chunks(cap).enumerate() {
@@ -530,6 +621,39 @@ impl VectorGuest {
             });
         }
         Ok(total.unwrap_or(0.0))
+    }
+
+    /// A strict reduction of more than `capacity` elements with the bits of one
+    /// left-to-right pass: the first chunk is `capacity` elements; each later chunk is
+    /// the running total followed by the next `capacity − 1` elements (for `dot` the
+    /// total is paired with `b = 1.0`, and total·1.0 is exactly total). The guest starts
+    /// from +0.0 and adds left to right, and 0.0 + total is exactly total (a running sum
+    /// started at +0.0 is never −0.0; NaN stays NaN), so every later addition is the one
+    /// a single pass would make.
+    fn reduce_strict(&mut self, op: Op, a: &[f64], b: Option<&[f64]>) -> Result<f64> {
+        let cap = self.layout.capacity;
+        let n = a.len();
+        let first = cap.min(n);
+        self.write_a(&a[..first])?;
+        if let Some(b) = b {
+            self.write_b(&b[..first])?;
+        }
+        let mut total = self.call(op, first, 0.0)?.unwrap_or(0.0);
+        let mut pos = first;
+        while pos < n {
+            let take = (cap - 1).min(n - pos);
+            let buf = self.buffer_mut(Buffer::A, take + 1)?;
+            buf[0] = total;
+            buf[1..].copy_from_slice(&a[pos..pos + take]);
+            if let Some(b) = b {
+                let buf = self.buffer_mut(Buffer::B, take + 1)?;
+                buf[0] = 1.0;
+                buf[1..].copy_from_slice(&b[pos..pos + take]);
+            }
+            total = self.call(op, take + 1, 0.0)?.unwrap_or(0.0);
+            pos += take;
+        }
+        Ok(total)
     }
 
     /// Element-wise ops: chunk, copy in, call, copy the result chunk out.
@@ -691,7 +815,7 @@ fn instantiate(
     let found = abi
         .call(&mut store, ())
         .map_err(|e| call_error("abi_version", e))?;
-    if found != ABI_VERSION {
+    if !SUPPORTED_ABI_VERSIONS.contains(&found) {
         return Err(Error::AbiVersion {
             found,
             expected: ABI_VERSION,
@@ -730,6 +854,13 @@ fn instantiate(
     let scale = typed::<(f64, i32), ()>(&store, f, "scale", T_SCALE)?;
     let f = func(&mut store, "sum_simd", T_REDUCE)?;
     let sum_simd = typed::<i32, f64>(&store, f, "sum_simd", T_REDUCE)?;
+    // v1 has no dot_simd (one it exports anyway is not part of its ABI and ignored).
+    let dot_simd = if found >= 2 {
+        let f = func(&mut store, "dot_simd", T_REDUCE)?;
+        Some(typed::<i32, f64>(&store, f, "dot_simd", T_REDUCE)?)
+    } else {
+        None
+    };
 
     if capacity <= 0 {
         return Err(Error::BadLayout {
@@ -748,12 +879,14 @@ fn instantiate(
     Ok((
         store,
         Exports {
+            abi: found,
             memory,
             sum,
             dot,
             mul,
             scale,
             sum_simd,
+            dot_simd,
         },
         layout,
     ))

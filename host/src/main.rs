@@ -2,7 +2,8 @@
 //!
 //! - `offload guests [--dir build/guests]` lists the built vector guests;
 //! - `offload run <guest> <op> --n N [--seed S]` runs one op in a guest on seeded
-//!   data, checks it against `offload-core` and prints the result and the time;
+//!   data, checks it against `offload-core` (strict reductions bit for bit, fast ones
+//!   within a tolerance) and prints the op's family, the result and the time;
 //! - `offload run <component.wasm> --backend cpu|wgpu|cuda --invoke 'run()'` runs an
 //!   export of a wasi:gpu component (the file's kind picks the form) and prints the result
 //!   in WAVE (`ok("...")`, `err("...")`); exit 1 on `err`, 2 on a trap;
@@ -130,7 +131,9 @@ struct RunArgs {
     /// A path name (wasm-rust, wasm-c, wasm-go: looked up in --dir) or a .wasm file (a
     /// core vector guest, or a wasi:gpu component).
     guest: String,
-    /// The operation (vector guests).
+    /// The operation (vector guests): `sum` and `dot` are the strict family (added left
+    /// to right, bit-equal to offload-core), `sum_simd` and `dot_simd` the fast family
+    /// (any order, within a tolerance; a v1 guest's `dot` is its `dot_simd`).
     #[arg(value_enum)]
     op: Option<Op>,
     /// Number of elements (vector guests; chunked when over the guest's capacity).
@@ -230,6 +233,7 @@ fn cmd_guests(args: &GuestsArgs) -> anyhow::Result<ExitCode> {
         }
         match VectorGuest::load(&g.wasm) {
             Ok(v) => {
+                println!("  abi:       v{}", v.abi_version());
                 println!("  capacity:  {} elements", v.capacity());
                 println!(
                     "  wasi:      {}",
@@ -365,9 +369,24 @@ fn cmd_run(args: &RunArgs) -> anyhow::Result<ExitCode> {
     times.sort_unstable();
     let median = times[times.len() / 2];
 
-    println!("guest:       {} ({})", args.guest, path.display());
     println!(
-        "op:          {} n={} seed={} capacity={}",
+        "guest:       {} ({}, ABI v{})",
+        args.guest,
+        path.display(),
+        guest.abi_version()
+    );
+    let family = match op.family() {
+        Some(f) => format!("family={f}"),
+        None => "family=none (element-wise)".to_string(),
+    };
+    let export = guest.export_for(op).unwrap_or(op.export());
+    let via = if export == op.export() {
+        String::new()
+    } else {
+        format!(" export={export}")
+    };
+    println!(
+        "op:          {} {family}{via} n={} seed={} capacity={}",
         op,
         n,
         args.seed,
@@ -375,8 +394,14 @@ fn cmd_run(args: &RunArgs) -> anyhow::Result<ExitCode> {
     );
     match (&got, &want) {
         (Answer::Scalar(g), Answer::Scalar(w)) => {
+            let core_fn = match op {
+                Op::Sum => "vector::sum",
+                Op::SumSimd => "vector::sum_simd",
+                Op::Dot => "vector::dot",
+                _ => "vector::dot_simd",
+            };
             println!("result:      {g:e}");
-            println!("reference:   {w:e} (offload-core)");
+            println!("reference:   {w:e} (offload-core {core_fn})");
         }
         (Answer::Vector(g), _) => {
             let head: Vec<String> = g.iter().take(4).map(|x| format!("{x:e}")).collect();
@@ -390,6 +415,7 @@ fn cmd_run(args: &RunArgs) -> anyhow::Result<ExitCode> {
         (Answer::Scalar(_), Answer::Vector(_)) => {}
     }
     println!("max_rel_err: {err:e}");
+    println!("check:       {}", check::criterion(op));
     println!(
         "time_ns:     {median} (median of {} runs; min {}; copy in + call + copy out)",
         times.len(),
@@ -399,12 +425,7 @@ fn cmd_run(args: &RunArgs) -> anyhow::Result<ExitCode> {
         println!("OK");
         Ok(ExitCode::SUCCESS)
     } else {
-        let tol = if op.is_reduction() {
-            format!("{:e} scaled by sum|terms|", check::REDUCTION_REL_TOL)
-        } else {
-            "exact".to_string()
-        };
-        println!("MISMATCH (tolerance: {tol})");
+        println!("MISMATCH (must be {})", check::criterion(op));
         Ok(ExitCode::from(1))
     }
 }

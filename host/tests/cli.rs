@@ -15,8 +15,16 @@ fn offload(args: &[&str]) -> std::process::Output {
 #[test]
 fn run_checks_against_core() {
     common::guest_path("wasm-rust");
-    for op in ["sum", "dot", "mul", "scale", "sum_simd"] {
-        let out = offload(&["run", "wasm-rust", op, "--n", "1234", "--seed", "3"]);
+    for (op, family) in [
+        ("sum", "family=strict"),
+        ("dot", "family=strict"),
+        ("sum_simd", "family=fast"),
+        ("dot_simd", "family=fast"),
+        ("mul", "family=none"),
+        ("scale", "family=none"),
+    ] {
+        // Past the capacity (100 000): strict results stay bit-equal across chunks.
+        let out = offload(&["run", "wasm-rust", op, "--n", "201234", "--seed", "3"]);
         let stdout = String::from_utf8_lossy(&out.stdout);
         assert!(
             out.status.success(),
@@ -24,8 +32,13 @@ fn run_checks_against_core() {
             String::from_utf8_lossy(&out.stderr)
         );
         assert!(stdout.lines().any(|l| l == "OK"), "{stdout}");
+        let op_line = stdout.lines().find(|l| l.starts_with("op:")).unwrap_or("");
+        assert!(op_line.contains(family), "{op}: {stdout}");
         assert!(stdout.contains("max_rel_err:"), "{stdout}");
         assert!(stdout.contains("time_ns:"), "{stdout}");
+        if family == "family=strict" {
+            assert!(stdout.contains("bit-equal"), "{stdout}");
+        }
     }
 }
 
@@ -45,7 +58,8 @@ fn guests_lists_the_rust_guest() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("wasm-rust"), "{stdout}");
     assert!(stdout.contains("capacity:  "), "{stdout}");
-    assert!(stdout.contains("sum_simd"), "{stdout}");
+    assert!(stdout.contains("dot_simd"), "{stdout}");
+    assert!(stdout.contains("abi:       v2"), "{stdout}");
 }
 
 /// `offload forest --path wasm --wasi-gpu` on the cpu backend: the forest-gpu guest
@@ -77,4 +91,33 @@ fn forest_through_wasi_gpu_matches_native() {
         stdout.contains("forest identical to native: yes"),
         "{stdout}"
     );
+}
+
+/// A v1 guest: `dot_simd` runs its `dot` (named on the op line); strict `dot` is refused
+/// with exit 2 and a message, never answered by the fast kernel.
+#[test]
+fn run_on_a_v1_guest_names_the_family_and_refuses_strict_dot() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("wasm-v1.wasm");
+    std::fs::write(
+        &file,
+        common::wat_guest(&common::WatSpec {
+            abi: 1,
+            ..common::WatSpec::default()
+        }),
+    )
+    .unwrap();
+    let path = file.to_str().unwrap();
+    let out = offload(&["run", path, "dot_simd", "--n", "10"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    assert!(
+        stdout.contains("op:          dot_simd family=fast export=dot"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("ABI v1"), "{stdout}");
+    let out = offload(&["run", path, "dot", "--n", "10"]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("no strict `dot`"), "{stderr}");
 }

@@ -47,9 +47,42 @@ fn chunking_matches_core_across_chunk_boundaries() {
             );
         }
     }
-    // Partial sums are added in chunk order: 4 + 4 + 1 elements.
     let a = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0];
     assert_eq!(g.sum(&a).unwrap(), 45.0);
+}
+
+/// Strict reductions past the capacity are one left-to-right pass, not a sum of chunk
+/// sums: with 2^53 first, every later +1 is lost to rounding (2^53 + 1 rounds to 2^53),
+/// so left to right gives 0, while adding per-chunk partials would keep some of them.
+#[test]
+fn strict_reductions_carry_the_running_total_across_chunks() {
+    let mut g = load_spec(&WatSpec::default()).unwrap();
+    let big = 2f64.powi(53);
+    let mut a = vec![big];
+    a.extend([1.0; 10]);
+    a.push(-big);
+    let ones = vec![1.0; a.len()];
+    let core = offload_core::vector::sum(&a);
+    assert_eq!(core, 0.0);
+    assert_eq!(g.sum(&a).unwrap().to_bits(), core.to_bits());
+    assert_eq!(g.dot(&a, &ones).unwrap().to_bits(), core.to_bits());
+    // The fast family adds the chunks' partial sums: [2^53,1,1,1] + [1,1,1,1] + ...
+    assert_ne!(g.sum_simd(&a).unwrap(), 0.0);
+    // Random data of widely spread magnitudes, every length across three chunks.
+    for n in 0..=14 {
+        let mut x = Inputs::generate(n, 77 + n as u64);
+        for (i, v) in x.a.iter_mut().enumerate() {
+            *v *= 2f64.powi((i as i32 * 37) % 61 - 30);
+        }
+        for op in [Op::Sum, Op::Dot] {
+            let want = check::reference(op, &x);
+            let got = check::run_guest(&mut g, op, &x).unwrap();
+            assert!(
+                check::bit_equal(&got, &want),
+                "{op} n={n}: {got:?} vs {want:?}"
+            );
+        }
+    }
 }
 
 #[test]
@@ -88,6 +121,7 @@ fn missing_export_is_named() {
     for name in [
         "dot",
         "sum_simd",
+        "dot_simd",
         "memory",
         "get_result_offset",
         "abi_version",
@@ -128,23 +162,49 @@ fn wrong_export_type_is_named() {
 }
 
 #[test]
-fn abi_version_2_is_rejected() {
-    let err = load_spec(&WatSpec {
-        abi: 2,
+fn abi_versions_1_and_2_load_others_are_rejected() {
+    for abi in [1, 2] {
+        let g = load_spec(&WatSpec {
+            abi,
+            ..WatSpec::default()
+        })
+        .unwrap();
+        assert_eq!(g.abi_version(), abi);
+    }
+    for abi in [0, 3, -1] {
+        let err = load_spec(&WatSpec {
+            abi,
+            ..WatSpec::default()
+        })
+        .unwrap_err();
+        assert!(
+            matches!(err, Error::AbiVersion { found, expected: 2 } if found == abi),
+            "{err:?}"
+        );
+        let msg = err.to_string();
+        assert!(msg.contains(&format!("abi_version() is {abi}")), "{msg}");
+        assert!(msg.contains("versions 1 to 2"), "{msg}");
+    }
+}
+
+/// A v1 guest needs no `dot_simd`; a v2 guest does.
+#[test]
+fn dot_simd_is_required_from_v2_only() {
+    let spec = WatSpec {
+        omit: vec!["dot_simd"],
         ..WatSpec::default()
-    })
-    .unwrap_err();
+    };
+    let err = load_spec(&spec).unwrap_err();
     assert!(
-        matches!(
-            err,
-            Error::AbiVersion {
-                found: 2,
-                expected: 1
-            }
-        ),
+        matches!(err, Error::MissingExport { name: "dot_simd" }),
         "{err:?}"
     );
-    assert!(err.to_string().contains("abi_version() is 2"), "{err}");
+    let g = load_spec(&WatSpec {
+        abi: 1,
+        ..WatSpec::default()
+    })
+    .unwrap();
+    assert!(!g.export_names().iter().any(|e| e == "dot_simd"));
 }
 
 #[test]

@@ -2,6 +2,7 @@
 //! folders, with its significance by the two-sided Mann–Whitney U test on the raw
 //! samples (as benchstat does), at α = [`ALPHA`].
 
+use crate::analysis::ratio;
 use crate::error::Result;
 use crate::ingest::load_results;
 use crate::model::{Record, RecordKey};
@@ -44,8 +45,9 @@ pub struct Comparison {
     pub only_new: Vec<RecordKey>,
 }
 
-/// Compares two record sets.
-pub fn compare_records(old: &[Record], new: &[Record]) -> Comparison {
+/// Compares two record sets (the change is [`ratio`] of new to old, so a record is only
+/// ever compared with its own key).
+pub fn compare_records(old: &[Record], new: &[Record]) -> Result<Comparison> {
     let o: BTreeMap<RecordKey, &Record> = old.iter().map(|r| (r.key(), r)).collect();
     let n: BTreeMap<RecordKey, &Record> = new.iter().map(|r| (r.key(), r)).collect();
     let mut c = Comparison::default();
@@ -59,21 +61,21 @@ pub fn compare_records(old: &[Record], new: &[Record]) -> Comparison {
             key: k.clone(),
             old_median: a.median,
             new_median: b.median,
-            delta: b.median / a.median - 1.0,
+            delta: ratio(b, a)? - 1.0,
             p: mw.p,
             significant: mw.p < ALPHA,
             samples: (a.samples.len(), b.samples.len()),
         });
     }
     c.only_new = n.keys().filter(|k| !o.contains_key(*k)).cloned().collect();
-    c
+    Ok(c)
 }
 
 /// Loads `<old>/results.json` and `<new>/results.json` and compares them.
 pub fn compare(old_dir: &Path, new_dir: &Path) -> Result<Comparison> {
     let old = load_results(old_dir)?;
     let new = load_results(new_dir)?;
-    Ok(compare_records(&old.records, &new.records))
+    compare_records(&old.records, &new.records)
 }
 
 /// Formats a comparison as text, one benchmark per line, benchstat style: `~` when the

@@ -271,6 +271,8 @@ pub fn collect(repo: &Path, command_line: &str) -> Result<Environment> {
         guests: guests(repo)?,
         git_commit: git_commit(repo),
         command_line: command_line.to_string(),
+        // filled by ingest from the benches' `threads <path>: <n>` lines
+        threads: Default::default(),
     })
 }
 

@@ -60,6 +60,34 @@ pub enum ReportError {
         /// What was wrong.
         message: String,
     },
+    /// `results.json` was written by another version of this tool (its `schema` is not
+    /// [`crate::model::SCHEMA_VERSION`]): its records cannot be read as this version's.
+    #[error(
+        "{path}: results.json schema {found}, but this offload-report reads schema {expected} \
+         ({why}); re-ingest the raw benchmark output with `offload report --ingest <dir>`"
+    )]
+    Schema {
+        /// The file concerned.
+        path: PathBuf,
+        /// The schema the file says it has (0 when it has no `schema` field).
+        found: u64,
+        /// The schema this tool reads.
+        expected: u32,
+        /// What changed since (for the versions this tool knows).
+        why: String,
+    },
+    /// A ratio was asked between two records that do not compute the same thing the same
+    /// way, or were measured by different harnesses (docs/benchmarks.md: a ratio is only
+    /// formed within one op, element type, family and harness).
+    #[error("refusing the ratio {numerator} / {denominator}: {why}")]
+    CrossFamily {
+        /// The numerator's key (`sum-fast/wasm-rust/1000 [criterion]`).
+        numerator: String,
+        /// The denominator's key.
+        denominator: String,
+        /// Which of op, element type, family, harness differ.
+        why: String,
+    },
     /// Drawing a plot failed.
     #[error("{path}: plotting failed: {message}")]
     Plot {

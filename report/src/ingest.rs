@@ -3,12 +3,14 @@
 //! | input | written by | read as |
 //! | --- | --- | --- |
 //! | `criterion/` | `cargo bench` with `CRITERION_HOME` pointing there | every `<id>/new/{benchmark,estimates,sample}.json` |
-//! | `go-bench.txt` | `go test -bench . -count N -benchmem` | benchmark lines, one sample per line; skip lines |
-//! | `cargo-bench.log` | stdout+stderr of `cargo bench` | skip lines only |
+//! | `go-bench.txt` | `go test -bench . -count N -benchmem` | benchmark lines, one sample per line; skip, device, failure and thread-count lines |
+//! | `cargo-bench.log` | stdout+stderr of `cargo bench` | skip, device, failure and thread-count lines |
 //! | `sklearn-forest.jsonl` | `scripts/sklearn_forest.py` (one JSON object per run), or a `SKIP sklearn: <reason>` line | [`read_sklearn`] |
 //! | `env.json` | [`crate::env::collect`] (`offload report --collect-env`) | the [`crate::Environment`] |
 //!
 //! Only `env.json` is required; a run with just one harness leaves the other's input out.
+//! The `threads <path>: <n>` lines of both harnesses ([`parse_thread_lines`]) go into the
+//! environment's `threads`.
 
 use crate::error::{ReportError, Result};
 use crate::model::{Device, Environment, Harness, Record, Results, Skip, SCHEMA_VERSION};
@@ -165,6 +167,7 @@ pub fn read_criterion(dir: &Path, root: &Path) -> Result<Vec<Record>> {
         out.push(Record {
             op: name.op,
             dtype: name.dtype,
+            family: name.family,
             path: name.path,
             n: name.n,
             harness: Harness::Criterion,
@@ -262,6 +265,7 @@ pub fn read_go(file: &Path, root: &Path) -> Result<(Vec<Record>, Vec<Skip>)> {
             Record {
                 op: bn.op,
                 dtype: bn.dtype,
+                family: bn.family,
                 path: bn.path,
                 n: bn.n,
                 harness: Harness::Go,
@@ -344,6 +348,7 @@ pub fn read_sklearn(file: &Path, root: &Path) -> Result<(Vec<Record>, Vec<Skip>)
             Record {
                 op: op.to_string(),
                 dtype: names::default_dtype(op).to_string(),
+                family: None,
                 path: SKLEARN_PATH.to_string(),
                 n,
                 harness: Harness::Sklearn,
@@ -371,7 +376,8 @@ pub fn read_sklearn(file: &Path, root: &Path) -> Result<(Vec<Record>, Vec<Skip>)
 ///
 /// 1. the project convention, anywhere in a line (so a `file.go:12: ` or log prefix is
 ///    fine): `SKIP <path>: <reason>`, `SKIP <op>/<path>: <reason>` or
-///    `SKIP <op>/<path>/<n>: <reason>` (`<op>` as in the benchmark id, e.g. `sum_f32`);
+///    `SKIP <op>/<path>/<n>: <reason>` (`<op>` as in the benchmark id, e.g.
+///    `sum-fast_f32`);
 /// 2. go test's verbose form (`-v`): `--- SKIP: BenchmarkSum/path=gpu-cuda/...` followed
 ///    by an indented `file_test.go:NN: <reason>` line;
 /// 3. the form host/benches/vector.rs prints for a guest that is not built:
@@ -388,7 +394,7 @@ pub fn parse_skip_lines(text: &str, harness: Harness) -> Vec<Skip> {
                 .split('/')
                 .find_map(|s| s.strip_prefix("path="))
                 .map(|p| p.to_string());
-            let op = names::parse_go(name).ok().map(|b| b.op);
+            let op = names::parse_go(name).ok().map(|b| b.group());
             let reason = lines
                 .get(i + 1)
                 .filter(|l| l.starts_with("    "))
@@ -482,7 +488,7 @@ pub fn parse_failures(text: &str, harness: Harness) -> Vec<Skip> {
             };
             out.push(Skip {
                 harness,
-                op: parsed.as_ref().map(|b| b.op.clone()),
+                op: parsed.as_ref().map(|b| b.group()),
                 path: parsed.as_ref().map_or("-".into(), |b| b.path.clone()),
                 n: parsed.as_ref().map(|b| b.n),
                 reason: format!("{name}: {reason}"),
@@ -527,6 +533,33 @@ pub fn parse_device_lines(text: &str, harness: Harness) -> Vec<Device> {
     out
 }
 
+/// Finds the thread counts the benches print for their all-cores paths:
+/// `threads <path>: <count>` anywhere in a line (after a word boundary, so a log prefix
+/// is fine), `<path>` one of [`names::KNOWN_PATHS`]. A path printed twice keeps its last
+/// count.
+pub fn parse_thread_lines(text: &str) -> BTreeMap<String, usize> {
+    let mut out = BTreeMap::new();
+    for line in text.lines() {
+        let Some(pos) = line.find("threads ") else {
+            continue;
+        };
+        if pos > 0 && line.as_bytes()[pos - 1].is_ascii_alphanumeric() {
+            continue;
+        }
+        let Some((path, count)) = line[pos + 8..].split_once(':') else {
+            continue;
+        };
+        let path = path.trim();
+        let Ok(count) = count.trim().parse::<usize>() else {
+            continue;
+        };
+        if names::KNOWN_PATHS.contains(&path) {
+            out.insert(path.to_string(), count);
+        }
+    }
+    out
+}
+
 /// Ingests a results folder (see the module docs) into [`Results`]. `criterion_dir`
 /// overrides `<dir>/criterion`.
 pub fn ingest(dir: &Path, criterion_dir: Option<&Path>) -> Result<Results> {
@@ -538,7 +571,7 @@ pub fn ingest(dir: &Path, criterion_dir: Option<&Path>) -> Result<Results> {
                 .into(),
         });
     }
-    let environment: Environment = read_json(&env_file)?;
+    let mut environment: Environment = read_json(&env_file)?;
     let mut records = Vec::new();
     let mut skipped = Vec::new();
     let crit = criterion_dir
@@ -568,6 +601,7 @@ pub fn ingest(dir: &Path, criterion_dir: Option<&Path>) -> Result<Results> {
         skipped.extend(parse_skip_lines(&text, Harness::Criterion));
         devices.extend(parse_device_lines(&text, Harness::Criterion));
         failures.extend(parse_failures(&text, Harness::Criterion));
+        environment.threads.extend(parse_thread_lines(&text));
     }
     if go.exists() {
         let (r, s) = read_go(&go, dir)?;
@@ -576,6 +610,7 @@ pub fn ingest(dir: &Path, criterion_dir: Option<&Path>) -> Result<Results> {
         let text = read(&go)?;
         devices.extend(parse_device_lines(&text, Harness::Go));
         failures.extend(parse_failures(&text, Harness::Go));
+        environment.threads.extend(parse_thread_lines(&text));
     }
     if sk.exists() {
         let (r, s) = read_sklearn(&sk, dir)?;
@@ -583,6 +618,7 @@ pub fn ingest(dir: &Path, criterion_dir: Option<&Path>) -> Result<Results> {
         skipped.extend(s);
     }
     records.sort_by_key(|a| a.key());
+    failures.extend(drop_duplicates(&mut records));
     skipped.sort();
     skipped.dedup();
     Ok(Results {
@@ -595,7 +631,46 @@ pub fn ingest(dir: &Path, criterion_dir: Option<&Path>) -> Result<Results> {
     })
 }
 
-/// Reads `<dir>/results.json`.
+/// Keeps one record per key (`records` sorted by key): two benches that time the same
+/// (op, dtype, family, path, n) in one harness (e.g. `mul/rust-native-par/1000` of the
+/// vector bench and `mul_f64/rust-native-par/1000` of the GPU bench) would otherwise make
+/// a table cell depend on which was read last. The first (by source file) stays; each one
+/// dropped is returned as a failure that names both sources.
+pub fn drop_duplicates(records: &mut Vec<Record>) -> Vec<Skip> {
+    let mut dropped = Vec::new();
+    let mut kept: Vec<Record> = Vec::with_capacity(records.len());
+    for r in records.drain(..) {
+        match kept.last() {
+            Some(k) if k.key() == r.key() => {
+                let name = names::BenchName {
+                    op: r.op.clone(),
+                    dtype: r.dtype.clone(),
+                    family: r.family,
+                    path: r.path.clone(),
+                    n: r.n,
+                };
+                dropped.push(Skip {
+                    harness: r.harness,
+                    op: Some(name.group()),
+                    path: r.path.clone(),
+                    n: Some(r.n),
+                    reason: format!(
+                        "{} measured twice ({} and {}); the report keeps the first",
+                        r.key(),
+                        k.source,
+                        r.source
+                    ),
+                });
+            }
+            _ => kept.push(r),
+        }
+    }
+    *records = kept;
+    dropped
+}
+
+/// Reads `<dir>/results.json`. A file of another schema ([`SCHEMA_VERSION`]; schema 1
+/// had no algorithm families) is refused with [`ReportError::Schema`].
 pub fn load_results(dir: &Path) -> Result<Results> {
     let f = dir.join(files::RESULTS);
     if !f.exists() {
@@ -606,7 +681,39 @@ pub fn load_results(dir: &Path) -> Result<Results> {
                 .into(),
         });
     }
-    read_json(&f)
+    // The schema first, from a bare header: a file of another schema may not even have
+    // this schema's fields. (The records are parsed from the text itself, not through a
+    // `serde_json::Value`, whose number conversion is not exact for every f64.)
+    #[derive(Deserialize)]
+    struct Header {
+        #[serde(default)]
+        schema: u64,
+    }
+    let text = read(&f)?;
+    let json_err = |e| ReportError::Json {
+        path: f.clone(),
+        source: e,
+    };
+    let found = serde_json::from_str::<Header>(&text)
+        .map_err(json_err)?
+        .schema;
+    if found != u64::from(SCHEMA_VERSION) {
+        let why = match found {
+            1 => "schema 1 has no algorithm families: its `sum` and `dot` mix strict and \
+                  fast summation, so no ratio between them is sound"
+                .to_string(),
+            0 => "no `schema` field".to_string(),
+            n if n > u64::from(SCHEMA_VERSION) => format!("schema {n} is newer"),
+            n => format!("schema {n} is older"),
+        };
+        return Err(ReportError::Schema {
+            path: f,
+            found,
+            expected: SCHEMA_VERSION,
+            why,
+        });
+    }
+    serde_json::from_str(&text).map_err(json_err)
 }
 
 /// Writes `<dir>/results.json` (pretty-printed).
@@ -629,7 +736,7 @@ mod tests {
 goos: linux
 SKIP gpu-cuda: no CUDA driver (libcuda.so.1 not found)
     bench_test.go:40: SKIP sum/gpu-wgpu: no Vulkan adapter
---- SKIP: BenchmarkDot/path=wazero-go/n=10
+--- SKIP: BenchmarkDot/family=strict/path=wazero-go/n=10
     bench_test.go:50: guest not built
 MYSKIP x: y
 offload bench: skipping wasm-go: build/guests/wasm-go.wasm is not built (run ./build.sh all)
@@ -652,14 +759,14 @@ SKIP gpu-cuda: no CUDA driver (libcuda.so.1 not found)
             .iter()
             .any(|k| k.path == "gpu-wgpu" && k.op.as_deref() == Some("sum")));
         assert!(s.iter().any(|k| k.path == "wazero-go"
-            && k.op.as_deref() == Some("dot")
+            && k.op.as_deref() == Some("dot-strict")
             && k.reason == "guest not built"));
     }
 
     #[test]
     fn failure_lines() {
         let text = "\
---- FAIL: BenchmarkSum/path=wasm-go/n=1000
+--- FAIL: BenchmarkSum/family=strict/path=wasm-go/n=1000
     bench_test.go:27: wasm-go: sum = 3, want 4
 thread 'main' (123) panicked at host/benches/vector.rs:66:22:
 wasm-c is built but does not load: bad magic
@@ -667,11 +774,31 @@ wasm-c is built but does not load: bad magic
         let f = parse_failures(text, Harness::Go);
         assert_eq!(f.len(), 2, "{f:?}");
         assert!(f.iter().any(|x| x.path == "wasm-go"
+            && x.op.as_deref() == Some("sum-strict")
             && x.n == Some(1000)
             && x.reason.ends_with("wasm-go: sum = 3, want 4")));
         assert!(f.iter().any(|x| x.path == "-"
             && x.reason
                 == "panic at host/benches/vector.rs:66:22: wasm-c is built but does not load: bad magic"));
+    }
+
+    #[test]
+    fn thread_lines() {
+        let text = "threads rust-native-par: 16\n\
+                    bench_test.go:12: threads go-par: 8\n\
+                    threads rust-cgo-par: 8\n\
+                    threads nope: 3\n\
+                    subthreads go: 2\n\
+                    threads go-par: many\n";
+        let t = parse_thread_lines(text);
+        assert_eq!(
+            t.into_iter().collect::<Vec<_>>(),
+            vec![
+                ("go-par".to_string(), 8),
+                ("rust-cgo-par".to_string(), 8),
+                ("rust-native-par".to_string(), 16)
+            ]
+        );
     }
 
     #[test]

@@ -2,9 +2,19 @@
 //!
 //! Joins the two benchmark harnesses of offload — criterion (`cargo bench`, Rust host and
 //! GPU backends) and `go test -bench` (Go host) — into one `results.json`, renders
-//! `REPORT.md` (per-op tables of median time and ratio to rust-native, crossover sizes,
-//! noisy results, skipped paths, environment) and SVG plots, and compares two result
-//! folders for regressions.
+//! `REPORT.md` (a summary of the fastest path per op, family and size with its ties, the
+//! GPU crossovers for host and device-resident data, wasm against native; per-group
+//! tables of median time and ratio to the fastest CPU path; noisy results, skipped paths,
+//! environment) and SVG plots, and compares two result folders for regressions.
+//!
+//! ## Families and ratios
+//!
+//! docs/benchmarks.md is the contract: the reductions (`sum`, `dot`) come in two
+//! algorithm families, `strict` (left to right) and `fast` (any association), carried in
+//! every id and [`Record`] ([`Family`]). A ratio is formed only between records of one op,
+//! element type, family and harness — [`ratio`] is the one function that forms them and
+//! refuses any other pair with [`ReportError::CrossFamily`] — and its CPU baseline is the
+//! fastest CPU path measured in that group, harness and size ([`analysis`]).
 //!
 //! ## A results folder
 //!
@@ -14,16 +24,19 @@
 //! | --- | --- |
 //! | `env.json` | the machine and software ([`Environment`]), from `offload report --collect-env` |
 //! | `criterion/` | criterion's output (`CRITERION_HOME`): raw `new/*.json` and its HTML report |
-//! | `cargo-bench.log` | stdout+stderr of `cargo bench` (read for skip lines) |
+//! | `cargo-bench.log` | stdout+stderr of `cargo bench` (read for skip, device, failure and `threads` lines) |
 //! | `go-bench.txt` | raw `go test -bench -count N -benchmem` output, as benchstat reads it |
-//! | `results.json` | [`Results`]: one [`Record`] per (op, dtype, path, n, harness) |
+//! | `results.json` | [`Results`] (schema [`model::SCHEMA_VERSION`]): one [`Record`] per (op, dtype, family, path, n, harness) |
 //! | `REPORT.md`, `plots/*.svg` | the rendering |
 //!
 //! ## Naming
 //!
-//! criterion ids `<op>[_<dtype>]/<path>/<n>`, go names
-//! `Benchmark<Op>/path=<path>[/dtype=<dtype>]/n=<n>`; see [`names`]. A name outside the
-//! scheme is an error naming the file ([`ReportError::UnknownBenchmark`]).
+//! criterion ids `<op>[-strict|-fast][-resident][_<dtype>]/<path>/<n>`, go names
+//! `Benchmark<Op>[Resident]/[family=<family>/]path=<path>[/dtype=<dtype>]/n=<n>`; see
+//! [`names`]. The family is required for `sum` and `dot` and refused for every other op.
+//! A name outside the scheme is an error naming the file
+//! ([`ReportError::UnknownBenchmark`]). A `results.json` of an older schema is refused
+//! ([`ReportError::Schema`]): re-ingest its raw output.
 //!
 //! ## Skip convention (for benchmark producers)
 //!
@@ -36,7 +49,7 @@
 //! SKIP <op>/<path>/<n>: <reason>    (when only some sizes are)
 //! ```
 //!
-//! `<op>` is the benchmark group as in the id (`sum_f32`, `sgemm`).
+//! `<op>` is the benchmark group as in the id (`sum-fast_f32`, `sgemm`).
 //!
 //! e.g. `SKIP gpu-cuda: no CUDA driver (libcuda.so.1: cannot open shared object file)`.
 //! The line may carry a prefix (Go's `bench_test.go:42: ` from `b.Logf`, a log
@@ -48,6 +61,9 @@
 //! `scripts/bench.sh` captures cargo's output into `cargo-bench.log` and go's into
 //! `go-bench.txt`; both are scanned. A repeated line is reported once. (Also understood:
 //! `offload bench: skipping <path>: <reason>`, which host/benches/vector.rs prints.)
+//!
+//! A bench that runs an all-cores path prints `threads <path>: <count>` once (a prefix is
+//! fine); the counts go into [`Environment`]'s `threads`.
 //!
 //! A GPU bench that opens a device says which, in one line:
 //! `<gpu-path>: <adapter> (<driver>)` at the start of a line, or `DEVICE <gpu-path>: ...`
@@ -61,6 +77,8 @@
 //!   interval of the median ([`stats::median_ci`], Hollander & Wolfe §3.6 — benchstat's
 //!   method; five runs reach 93.75 %, which the record states).
 //! - noisy: coefficient of variation of the samples over 5 %.
+//! - ties and crossovers: two results differ only where their intervals
+//!   `[ci_low, ci_high]` do not overlap ([`analysis::Separation`]).
 //! - compare: two-sided Mann–Whitney U on the raw samples, α = 0.05
 //!   ([`stats::mann_whitney`]).
 //!
@@ -71,6 +89,7 @@
 
 #![deny(missing_docs)]
 
+pub mod analysis;
 pub mod compare;
 pub mod env;
 pub mod error;
@@ -81,10 +100,11 @@ pub mod plots;
 pub mod render;
 pub mod stats;
 
+pub use analysis::ratio;
 pub use compare::{compare, Comparison};
 pub use error::{ReportError, Result};
 pub use ingest::{files, ingest, load_results, save_results};
-pub use model::{Environment, Harness, Record, Results, Skip};
+pub use model::{Environment, Family, Harness, Record, Results, Skip};
 
 use anyhow::Context;
 use std::path::{Path, PathBuf};
@@ -132,7 +152,7 @@ pub struct ReportArgs {
 /// path.
 pub fn render_into(dir: &Path, results: &Results) -> Result<PathBuf> {
     let plots = plots::write_all(results, &dir.join(files::PLOTS))?;
-    let md = render::markdown(results, &plots);
+    let md = render::markdown(results, &plots)?;
     let f = dir.join(files::REPORT);
     std::fs::write(&f, md).map_err(|e| ReportError::io(&f, e))?;
     Ok(f)

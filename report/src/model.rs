@@ -1,12 +1,17 @@
-//! The `results.json` schema: one [`Record`] per (op, dtype, path, n, harness), the
-//! skipped paths, and the [`Environment`] the run happened in.
+//! The `results.json` schema: one [`Record`] per (op, dtype, family, path, n, harness),
+//! the skipped paths, and the [`Environment`] the run happened in (with the thread counts
+//! of the all-cores paths).
+//!
+//! Schema 2 added the algorithm [`Family`] of the reductions (docs/benchmarks.md); a
+//! schema-1 file is refused by [`crate::load_results`] with
+//! [`crate::ReportError::Schema`]: re-ingest its raw inputs instead.
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt;
 
 /// Version of the `results.json` layout; bumped on incompatible changes.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// Which benchmark harness produced a record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -31,6 +36,53 @@ impl fmt::Display for Harness {
     }
 }
 
+/// The algorithm family of a reduction (`sum`, `dot`): how its additions are associated
+/// (docs/benchmarks.md, "Algorithm families"). Ops whose result does not depend on the
+/// order of evaluation have one family and carry none (`Option<Family>` = `None`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Family {
+    /// Added strictly left to right: every path that does it returns the same bits.
+    Strict,
+    /// Any association (SIMD partial sums, unrolled accumulators, threads, GPU trees).
+    Fast,
+}
+
+impl Family {
+    /// The name used in ids: `strict`, `fast`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Family::Strict => "strict",
+            Family::Fast => "fast",
+        }
+    }
+
+    /// Parses `strict` or `fast`.
+    pub fn parse(s: &str) -> Option<Family> {
+        match s {
+            "strict" => Some(Family::Strict),
+            "fast" => Some(Family::Fast),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Family {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// An op's name with its family, as in a criterion group: `sum-fast`,
+/// `sum-fast-resident`, `mul`.
+pub fn op_with_family(op: &str, family: Option<Family>) -> String {
+    match (family, op.strip_suffix("-resident")) {
+        (None, _) => op.to_string(),
+        (Some(f), Some(base)) => format!("{base}-{f}-resident"),
+        (Some(f), None) => format!("{op}-{f}"),
+    }
+}
+
 /// One benchmark's measurements. Times are nanoseconds per call (one iteration of the
 /// benchmarked routine).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -39,9 +91,14 @@ pub struct Record {
     pub op: String,
     /// Element type (`f64`, `f32`; `bytes` for transfers, `none` for `empty-call`).
     pub dtype: String,
+    /// Algorithm family: `Some` for the reductions (`sum`, `dot` and their `-resident`
+    /// forms), `None` for ops that have one family.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub family: Option<Family>,
     /// Execution path (see [`crate::names::KNOWN_PATHS`]).
     pub path: String,
-    /// Problem size: elements (vector ops, copy-in), matrix side (sgemm), bytes (h2d/d2h).
+    /// Problem size: elements (vector ops, copy, copy-in), matrix side (sgemm), bytes
+    /// (h2d/d2h).
     pub n: u64,
     /// Which harness measured it.
     pub harness: Harness,
@@ -81,6 +138,7 @@ impl Record {
         RecordKey {
             op: self.op.clone(),
             dtype: self.dtype.clone(),
+            family: self.family,
             path: self.path.clone(),
             n: self.n,
             harness: self.harness,
@@ -96,13 +154,15 @@ impl Record {
 /// Coefficient of variation above which a result is marked noisy in REPORT.md.
 pub const NOISY_CV: f64 = 0.05;
 
-/// (op, dtype, path, n, harness): what makes a record unique.
+/// (op, dtype, family, path, n, harness): what makes a record unique.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct RecordKey {
     /// Operation.
     pub op: String,
     /// Element type.
     pub dtype: String,
+    /// Algorithm family (`None` for ops with one family).
+    pub family: Option<Family>,
     /// Execution path.
     pub path: String,
     /// Size.
@@ -113,7 +173,7 @@ pub struct RecordKey {
 
 impl fmt::Display for RecordKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.op)?;
+        write!(f, "{}", op_with_family(&self.op, self.family))?;
         if self.dtype != crate::names::default_dtype(&self.op) {
             write!(f, "_{}", self.dtype)?;
         }
@@ -216,6 +276,10 @@ pub struct Environment {
     pub git_commit: String,
     /// The command line that produced the results.
     pub command_line: String,
+    /// Threads each all-cores path ran on (`rust-native-par`, `go-par`, `rust-cgo-par`),
+    /// from the `threads <path>: <n>` lines the benches print (filled by ingest).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub threads: BTreeMap<String, usize>,
 }
 
 /// The content of `results.json`.

@@ -1,12 +1,13 @@
 //! SVG plots with plotters' SVG backend (no bitmap backend, no system fonts: text is
-//! emitted as SVG `<text>` and drawn by the viewer). Per (op, dtype) and harness: time
-//! against n, log-log, one line per path, each path in its own colour everywhere. Call
-//! overhead: horizontal bars.
+//! emitted as SVG `<text>` and drawn by the viewer). Per group (op, dtype, family:
+//! [`Group`]) and harness: time against n, log-log, one line per path, each path in its
+//! own colour everywhere. Call overhead: horizontal bars.
 
+use crate::analysis::{groups, Group};
 use crate::error::{ReportError, Result};
 use crate::model::{Harness, Record, Results};
 use crate::names::KNOWN_PATHS;
-use crate::render::{call_overhead, fmt_ns, group_stem, group_title, groups, CALL_OVERHEAD_OP};
+use crate::render::{call_overhead, fmt_ns, CALL_OVERHEAD_OP};
 use plotters::coord::ranged1d::SegmentValue;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
@@ -26,9 +27,13 @@ fn plot_err(path: &Path) -> impl Fn(String) -> ReportError + '_ {
 const COLORS: &[RGBColor] = &[
     RGBColor(0, 0, 0),       // rust-native
     RGBColor(100, 100, 100), // rust-native-simd
+    RGBColor(60, 60, 140),   // rust-native-par
+    RGBColor(150, 150, 200), // rust-native-rayon
     RGBColor(0, 114, 178),   // rust-cgo
+    RGBColor(0, 60, 100),    // rust-cgo-par
     RGBColor(0, 158, 115),   // go
     RGBColor(0, 100, 70),    // go-unrolled
+    RGBColor(120, 200, 160), // go-par
     RGBColor(140, 86, 75),   // cpu
     RGBColor(213, 94, 0),    // wasm-rust
     RGBColor(230, 159, 0),   // wasm-c
@@ -39,9 +44,17 @@ const COLORS: &[RGBColor] = &[
     RGBColor(23, 190, 207),  // wazero-go
     RGBColor(214, 39, 40),   // gpu-wgpu
     RGBColor(44, 160, 44),   // gpu-cuda
+    RGBColor(152, 223, 138), // gpu-cuda-pinned
     RGBColor(255, 127, 14),  // gpu-wgpu-resident
     RGBColor(31, 119, 180),  // gpu-cuda-resident
     RGBColor(127, 127, 127), // gpu-cuda-tf32
+    RGBColor(196, 156, 148), // wasi-gpu-cpu
+    RGBColor(255, 152, 150), // wasi-gpu-wgpu
+    RGBColor(174, 199, 232), // wasi-gpu-cuda
+    RGBColor(197, 176, 213), // composed-gpu-cpu
+    RGBColor(247, 182, 210), // composed-gpu-wgpu
+    RGBColor(219, 219, 141), // composed-gpu-cuda
+    RGBColor(158, 218, 229), // sklearn
     RGBColor(200, 200, 200), // -
 ];
 
@@ -206,21 +219,21 @@ pub fn bar_chart(file: &Path, title: &str, bars: &[(String, f64)]) -> Result<()>
     root.present().map_err(|e| err(e.to_string()))
 }
 
-/// The plot key of a group and harness: the group stem ([`group_stem`]) for criterion,
-/// `<stem>-go` for the Go host, `<stem>-sklearn` for the scikit-learn peer (which gets
-/// no plot of its own: its table sits under the Rust host's).
-pub fn plot_key(op: &str, dtype: &str, harness: Harness) -> String {
+/// The plot key of a group and harness: the group stem ([`Group::stem`], `sum-f64-fast`)
+/// for criterion, `<stem>-go` for the Go host, `<stem>-sklearn` for the scikit-learn peer
+/// (which gets no plot of its own: its table sits under the Rust host's).
+pub fn plot_key(group: &Group, harness: Harness) -> String {
     match harness {
-        Harness::Criterion => group_stem(op, dtype),
-        Harness::Go => format!("{}-go", group_stem(op, dtype)),
-        Harness::Sklearn => format!("{}-sklearn", group_stem(op, dtype)),
+        Harness::Criterion => group.stem(),
+        Harness::Go => format!("{}-go", group.stem()),
+        Harness::Sklearn => format!("{}-sklearn", group.stem()),
     }
 }
 
 /// Writes every plot of `results` into `dir` (created if needed) and returns a map from
 /// plot key ([`plot_key`], or `call-overhead`) to the file's path relative to `dir`'s
 /// parent (`plots/<key>.svg`), for [`crate::render::markdown`]. One line chart per
-/// (op, dtype) and harness; none where no path has two sizes (no line to draw; the
+/// group (op, dtype, family) and harness; none where no path has two sizes (no line to draw; the
 /// table has the numbers).
 pub fn write_all(results: &Results, dir: &Path) -> Result<BTreeMap<String, String>> {
     std::fs::create_dir_all(dir).map_err(|e| ReportError::io(dir, e))?;
@@ -236,15 +249,17 @@ pub fn write_all(results: &Results, dir: &Path) -> Result<BTreeMap<String, Strin
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_else(|| "plots".into());
     let mut out = BTreeMap::new();
-    for (op, dtype) in groups(results) {
-        if op == CALL_OVERHEAD_OP {
+    for group in groups(results) {
+        if group.op == CALL_OVERHEAD_OP {
             continue;
         }
         for harness in [Harness::Criterion, Harness::Go] {
             let mut series: BTreeMap<(usize, String), Series> = BTreeMap::new();
-            for r in results.records.iter().filter(|r| {
-                r.op == op && r.dtype == dtype && r.harness == harness && r.n > 0 && r.median > 0.0
-            }) {
+            for r in results
+                .records
+                .iter()
+                .filter(|r| group.has(r) && r.harness == harness && r.n > 0 && r.median > 0.0)
+            {
                 let rank = KNOWN_PATHS
                     .iter()
                     .position(|p| *p == r.path)
@@ -266,7 +281,7 @@ pub fn write_all(results: &Results, dir: &Path) -> Result<BTreeMap<String, Strin
             if !series.iter().any(|s| s.points.len() > 1) {
                 continue;
             }
-            let key = plot_key(&op, &dtype, harness);
+            let key = plot_key(&group, harness);
             let host = match harness {
                 Harness::Criterion => "Rust host",
                 Harness::Go => "Go host",
@@ -275,7 +290,7 @@ pub fn write_all(results: &Results, dir: &Path) -> Result<BTreeMap<String, Strin
             let file = dir.join(format!("{key}.svg"));
             line_chart(
                 &file,
-                &format!("{} — {host} — time vs n", group_title(&op, &dtype)),
+                &format!("{} — {host} — time vs n", group.title()),
                 &series,
             )?;
             out.insert(key.clone(), format!("{folder}/{key}.svg"));
@@ -294,4 +309,15 @@ pub fn write_all(results: &Results, dir: &Path) -> Result<BTreeMap<String, Strin
         );
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_colour_per_known_path() {
+        assert_eq!(COLORS.len(), KNOWN_PATHS.len());
+        assert_ne!(path_color("rust-native-par"), path_color("rust-native"));
+    }
 }

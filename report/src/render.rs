@@ -1,9 +1,20 @@
-//! Renders [`Results`] as `REPORT.md`: summary tables (GPU crossovers, wasm against
-//! native), per-op tables of median time and ratio to rust-native, call overhead,
-//! skipped paths, noisy results and the environment.
+//! Renders [`Results`] as `REPORT.md`. The summary at the top answers, per harness:
+//! the fastest path of every group (op, element type, family) and size, with the paths
+//! tied with it (overlapping confidence intervals); where each GPU path overtakes the
+//! fastest CPU path of its family, separately for data starting in host memory and data
+//! resident on the device; WebAssembly against the fastest one-thread native path of its
+//! family; the random forest. Then one section per group (`sum (f64, fast)`) with a table
+//! per harness of median time and ratio to the fastest CPU path of that group, harness and
+//! size (named in the last column), call overhead, failures, skipped paths, noisy results
+//! and the environment. Every ratio comes from [`crate::analysis::ratio`].
 
+use crate::analysis::{
+    by_path, crossover, fastest_at, fastest_paths, groups, is_cpu_path, is_gpu_path,
+    is_one_thread_native, is_resident, is_wasm_path, path_rank, ratio, Crossover, Group,
+    TRANSFER_OPS,
+};
+use crate::error::Result;
 use crate::model::{Harness, Record, Results, NOISY_CV};
-use crate::names::{KNOWN_OPS, KNOWN_PATHS};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write;
 
@@ -65,80 +76,6 @@ pub fn fmt_ratio(r: f64) -> String {
     }
 }
 
-fn op_rank(op: &str) -> usize {
-    KNOWN_OPS
-        .iter()
-        .position(|o| *o == op)
-        .unwrap_or(KNOWN_OPS.len())
-}
-
-fn path_rank(path: &str) -> usize {
-    KNOWN_PATHS
-        .iter()
-        .position(|p| *p == path)
-        .unwrap_or(KNOWN_PATHS.len())
-}
-
-/// The (op, dtype) groups present, in the order of [`KNOWN_OPS`], default dtype first.
-pub fn groups(results: &Results) -> Vec<(String, String)> {
-    // Within an op, its default dtype (f64 for vector ops) comes first.
-    let set: BTreeSet<(usize, String, bool, String)> = results
-        .records
-        .iter()
-        .map(|r| {
-            let other = r.dtype != crate::names::default_dtype(&r.op);
-            (op_rank(&r.op), r.op.clone(), other, r.dtype.clone())
-        })
-        .collect();
-    set.into_iter().map(|(_, o, _, d)| (o, d)).collect()
-}
-
-/// Section title of a group: `sum (f64)`.
-pub fn group_title(op: &str, dtype: &str) -> String {
-    match dtype {
-        "none" => op.to_string(),
-        _ => format!("{op} ({dtype})"),
-    }
-}
-
-/// File stem of a group's plot: `sum-f64`.
-pub fn group_stem(op: &str, dtype: &str) -> String {
-    format!("{op}-{dtype}")
-}
-
-/// Is this a native CPU path (the ones a GPU path must beat)?
-pub fn is_cpu_path(path: &str) -> bool {
-    matches!(
-        path,
-        "rust-native" | "rust-native-simd" | "cpu" | "go" | "go-unrolled" | "rust-cgo"
-    )
-}
-
-/// Is this a WebAssembly path (wasmtime from Rust or Go, or wazero)?
-pub fn is_wasm_path(path: &str) -> bool {
-    path.starts_with("wasm-") || path.starts_with("wazero-") || path == "wasmtime-go"
-}
-
-/// The path ratios of an (op, dtype) group are taken against: criterion's `rust-native`
-/// when the group has it, else criterion's `cpu` (the GPU benches' CPU reference), else
-/// none. One path per group, so a column never mixes baselines.
-pub fn baseline_path(results: &Results, op: &str, dtype: &str) -> Option<&'static str> {
-    ["rust-native", "cpu"].into_iter().find(|p| {
-        results.records.iter().any(|r| {
-            r.harness == Harness::Criterion && r.op == op && r.dtype == dtype && r.path == *p
-        })
-    })
-}
-
-/// The baseline record at size `n` of an (op, dtype) group ([`baseline_path`]); `None`
-/// when the baseline path was not measured at that size.
-pub fn baseline<'a>(results: &'a Results, op: &str, dtype: &str, n: u64) -> Option<&'a Record> {
-    let p = baseline_path(results, op, dtype)?;
-    results.records.iter().find(|r| {
-        r.harness == Harness::Criterion && r.op == op && r.dtype == dtype && r.n == n && r.path == p
-    })
-}
-
 /// The throughput shown instead of a ratio for ops where a ratio to rust-native means
 /// nothing: `h2d`/`d2h` in GB/s (n bytes per call, 10⁹ bytes per GB), `sgemm` in
 /// GFLOP/s or TFLOP/s (2·n³ floating-point operations per n×n×n product).
@@ -157,83 +94,86 @@ pub fn throughput(op: &str, n: u64, ns: f64) -> Option<String> {
     }
 }
 
-/// One table: rows are sizes, columns paths, for one (op, dtype, harness).
+/// One table: rows are sizes, columns paths, for one group and harness.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Table {
     /// Column headers (paths).
     pub paths: Vec<String>,
     /// Rows: size, then per path the cell text (empty when not measured).
     pub rows: Vec<(u64, Vec<String>)>,
+    /// Per row, the path its ratios are taken against: the fastest CPU path of the group
+    /// and harness at that size (`–` when none was measured, or the cells show
+    /// throughput).
+    pub against: Vec<String>,
 }
 
-/// Builds the table of one (op, dtype, harness). Cells read `<median> (<ratio>)` (or
-/// `(<throughput>)`, see [`throughput`]), the fastest cell of a row in bold, noisy cells
-/// marked with [`NOISY_MARK`].
-pub fn table(results: &Results, op: &str, dtype: &str, harness: Harness) -> Option<Table> {
-    let recs: Vec<&Record> = results
-        .records
-        .iter()
-        .filter(|r| r.op == op && r.dtype == dtype && r.harness == harness)
-        .collect();
-    if recs.is_empty() {
-        return None;
+/// Builds the table of one group and harness. Cells read `<median> (<ratio>)`, the ratio
+/// taken against the fastest CPU path ([`is_cpu_path`]) of the same group and harness at
+/// that size, which the row names in [`Table::against`] (for h2d, d2h and sgemm the
+/// throughput instead, see [`throughput`]); the fastest cell of a row in bold, noisy
+/// cells marked with [`NOISY_MARK`].
+pub fn table(results: &Results, group: &Group, harness: Harness) -> Result<Option<Table>> {
+    let by = by_path(results, group, harness);
+    if by.is_empty() {
+        return Ok(None);
     }
-    let mut paths: Vec<String> = recs
-        .iter()
-        .map(|r| r.path.clone())
-        .collect::<BTreeSet<_>>()
-        .into_iter()
-        .collect();
+    let mut paths: Vec<String> = by.keys().map(|p| p.to_string()).collect();
     paths.sort_by_key(|p| (path_rank(p), p.clone()));
-    let ns: BTreeSet<u64> = recs.iter().map(|r| r.n).collect();
-    let rows = ns
-        .into_iter()
-        .map(|n| {
-            let row: Vec<Option<&Record>> = paths
-                .iter()
-                .map(|p| recs.iter().copied().find(|r| r.n == n && &r.path == p))
-                .collect();
-            let best = row
-                .iter()
-                .flatten()
-                .map(|r| r.median)
-                .fold(f64::INFINITY, f64::min);
-            let base = baseline(results, op, dtype, n).map(|b| b.median);
-            let cells = row
-                .iter()
-                .map(|r| match r {
-                    None => String::new(),
-                    Some(r) => {
-                        let t = fmt_ns(r.median);
-                        let t = if r.median == best && row.iter().flatten().count() > 1 {
-                            format!("**{t}**")
-                        } else {
-                            t
-                        };
-                        let ratio = match throughput(op, n, r.median) {
-                            Some(tp) => tp,
-                            None => base.map_or("–".to_string(), |b| fmt_ratio(r.median / b)),
-                        };
-                        let mark = if r.noisy() { NOISY_MARK } else { "" };
-                        format!("{t} ({ratio}){mark}")
-                    }
-                })
-                .collect();
-            (n, cells)
-        })
-        .collect();
-    Some(Table { paths, rows })
+    let ns: BTreeSet<u64> = by.values().flat_map(|m| m.keys().copied()).collect();
+    let (mut rows, mut against) = (Vec::new(), Vec::new());
+    for n in ns {
+        let row: Vec<Option<&Record>> = paths
+            .iter()
+            .map(|p| by.get(p.as_str()).and_then(|m| m.get(&n)).copied())
+            .collect();
+        let best = row
+            .iter()
+            .flatten()
+            .map(|r| r.median)
+            .fold(f64::INFINITY, f64::min);
+        let base = match throughput(&group.op, n, 1.0) {
+            Some(_) => None,
+            None => fastest_at(&by, n, is_cpu_path),
+        };
+        let mut cells = Vec::with_capacity(row.len());
+        for r in &row {
+            let Some(r) = r else {
+                cells.push(String::new());
+                continue;
+            };
+            let t = fmt_ns(r.median);
+            let t = if r.median == best && row.iter().flatten().count() > 1 {
+                format!("**{t}**")
+            } else {
+                t
+            };
+            let ratio = match (throughput(&group.op, n, r.median), base) {
+                (Some(tp), _) => tp,
+                (None, Some(b)) => fmt_ratio(ratio(r, b)?),
+                (None, None) => "–".to_string(),
+            };
+            let mark = if r.noisy() { NOISY_MARK } else { "" };
+            cells.push(format!("{t} ({ratio}){mark}"));
+        }
+        against.push(base.map_or("–".to_string(), |b| b.path.clone()));
+        rows.push((n, cells));
+    }
+    Ok(Some(Table {
+        paths,
+        rows,
+        against,
+    }))
 }
 
 fn write_table(out: &mut String, t: &Table) {
-    let _ = writeln!(out, "| n | {} |", t.paths.join(" | "));
-    let _ = writeln!(out, "| ---: |{}", " ---: |".repeat(t.paths.len()));
-    for (n, cells) in &t.rows {
-        let _ = writeln!(out, "| {} | {} |", fmt_n(*n), cells.join(" | "));
+    let _ = writeln!(out, "| n | {} | ratio against |", t.paths.join(" | "));
+    let _ = writeln!(out, "| ---: |{} --- |", " ---: |".repeat(t.paths.len()));
+    for ((n, cells), base) in t.rows.iter().zip(&t.against) {
+        let _ = writeln!(out, "| {} | {} | {base} |", fmt_n(*n), cells.join(" | "));
     }
 }
 
-/// A summary table: one row per (op, dtype) group, one column per path.
+/// A summary table: one row per group, one column per path.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Summary {
     /// Column headers: paths, `<path> (go)` for the Go harness.
@@ -263,7 +203,8 @@ impl Summary {
         self.rows[r].1[c] = cell;
     }
 
-    /// Orders the columns: criterion's paths, then go's, each in [`KNOWN_PATHS`] order.
+    /// Orders the columns: criterion's paths, then go's, each in
+    /// [`crate::names::KNOWN_PATHS`] order.
     fn sort_columns(&mut self) {
         let key = |c: &String| {
             if let Some(p) = c.strip_suffix(" (go)") {
@@ -299,105 +240,170 @@ fn column_name(path: &str, harness: Harness) -> String {
     }
 }
 
-type ByPath<'a> = BTreeMap<&'a str, BTreeMap<u64, &'a Record>>;
+/// The harnesses, in the order the report shows them, with their labels.
+pub const HARNESSES: [(Harness, &str); 3] = [
+    (Harness::Criterion, "Rust host (criterion)"),
+    (Harness::Go, "Go host (go test)"),
+    (Harness::Sklearn, "scikit-learn peer (Python, n_jobs=1)"),
+];
 
-/// Each group's records of one harness, by path then size.
-fn by_path<'a>(results: &'a Results, op: &str, dtype: &str, harness: Harness) -> ByPath<'a> {
-    let mut m: ByPath = BTreeMap::new();
-    for r in results
-        .records
-        .iter()
-        .filter(|r| r.op == op && r.dtype == dtype && r.harness == harness)
-    {
-        m.entry(r.path.as_str()).or_default().insert(r.n, r);
-    }
-    m
+/// The fastest path of every group and size, per harness ([`fastest_paths`]).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct FastestTable {
+    /// The harnesses that have a column, with their labels.
+    pub harnesses: Vec<(Harness, String)>,
+    /// Rows: group title, size, then one cell per harness (empty when that harness did
+    /// not measure the group at that size).
+    pub rows: Vec<(String, u64, Vec<String>)>,
 }
 
-/// Where each GPU path overtakes the fastest native CPU path of its harness
-/// ([`is_cpu_path`]) at the same size: the crossover is the smallest measured n from
-/// which the GPU path is faster at every larger measured n. Cells (kept short: the
-/// per-op tables have every number): `n ≥ <n> (<ratio there>)`, `all n (<sizes>)` when
-/// faster throughout, or `never (best <ratio> at <n>)`.
-/// `None` when no GPU path was measured next to a CPU path.
-pub fn gpu_crossovers(results: &Results) -> Option<Summary> {
-    let mut s = Summary::default();
-    for (op, dtype) in groups(results) {
-        for harness in [Harness::Criterion, Harness::Go] {
-            let by = by_path(results, &op, &dtype, harness);
-            for (path, pts) in by.iter().filter(|(p, _)| p.starts_with("gpu-")) {
-                // (n, gpu median, best cpu median, best cpu path)
-                let cmp: Vec<(u64, f64, f64, &str)> = pts
-                    .iter()
-                    .filter_map(|(n, g)| {
-                        by.iter()
-                            .filter(|(p, _)| is_cpu_path(p))
-                            .filter_map(|(p, m)| m.get(n).map(|r| (r.median, *p)))
-                            .min_by(|a, b| a.0.total_cmp(&b.0))
-                            .map(|(c, p)| (*n, g.median, c, p))
-                    })
-                    .collect();
-                if cmp.is_empty() {
-                    continue;
+/// Per group (op, element type, family) and size, the fastest path of each harness, with
+/// the paths whose confidence intervals overlap its own named as a tie:
+/// `rust-native-par 1.20 ms (tie: rust-native-simd 1.22 ms)`. Call overhead has its own
+/// section and is left out. `None` when nothing was measured.
+pub fn fastest_summary(results: &Results) -> Option<FastestTable> {
+    let mut t = FastestTable::default();
+    for &(h, label) in &HARNESSES {
+        if results.records.iter().any(|r| r.harness == h) {
+            t.harnesses.push((h, label.to_string()));
+        }
+    }
+    for group in groups(results) {
+        if group.op == CALL_OVERHEAD_OP {
+            continue;
+        }
+        let mut rows: BTreeMap<u64, Vec<String>> = BTreeMap::new();
+        for (i, (h, _)) in t.harnesses.iter().enumerate() {
+            let by = by_path(results, &group, *h);
+            for (n, f) in fastest_paths(&by) {
+                let mut cell = format!("{} {}", f.best.path, fmt_ns(f.best.median));
+                if !f.ties.is_empty() {
+                    let ties: Vec<String> = f
+                        .ties
+                        .iter()
+                        .map(|r| format!("{} {}", r.path, fmt_ns(r.median)))
+                        .collect();
+                    let _ = write!(cell, " (tie: {})", ties.join(", "));
                 }
-                let first_win = (0..cmp.len()).find(|&i| cmp[i..].iter().all(|c| c.1 < c.2));
-                let cell = match first_win {
-                    Some(0) => format!(
-                        "all n ({} … {})",
-                        fmt_n(cmp[0].0),
-                        fmt_n(cmp[cmp.len() - 1].0)
-                    ),
-                    Some(i) => format!(
-                        "n ≥ {} ({})",
-                        fmt_n(cmp[i].0),
-                        fmt_ratio(cmp[i].1 / cmp[i].2),
-                    ),
-                    None => {
-                        let c = cmp
-                            .iter()
-                            .min_by(|a, b| (a.1 / a.2).total_cmp(&(b.1 / b.2)))
-                            .expect("non-empty");
-                        format!("never (best {} at {})", fmt_ratio(c.1 / c.2), fmt_n(c.0))
-                    }
+                rows.entry(n)
+                    .or_insert_with(|| vec![String::new(); t.harnesses.len()])[i] = cell;
+            }
+        }
+        for (n, cells) in rows {
+            t.rows.push((group.title(), n, cells));
+        }
+    }
+    (!t.rows.is_empty()).then_some(t)
+}
+
+/// The text of one crossover cell (see [`gpu_crossovers`]).
+pub fn crossover_cell(x: &Crossover) -> String {
+    match x {
+        Crossover::Always { first, last } if first == last => {
+            format!("always (n = {} only)", fmt_n(*first))
+        }
+        Crossover::Always { first, last } => {
+            format!("always ({} … {})", fmt_n(*first), fmt_n(*last))
+        }
+        Crossover::Between {
+            below,
+            above,
+            ratio,
+            cpu_path,
+            clean,
+        } => {
+            let mut how = String::new();
+            if !clean {
+                let _ = write!(
+                    how,
+                    "; not cleanly located: the intervals overlap at {}",
+                    fmt_n(*below)
+                );
+            }
+            if *above > below.saturating_mul(10) {
+                how.push_str("; not located within one ×10 step: no size measured between");
+            }
+            format!(
+                "between {} and {} ({} {cpu_path} at {}{how})",
+                fmt_n(*below),
+                fmt_n(*above),
+                fmt_ratio(*ratio),
+                fmt_n(*above),
+            )
+        }
+        Crossover::Never { best_ratio, at } => {
+            format!("never (best {} at {})", fmt_ratio(*best_ratio), fmt_n(*at))
+        }
+    }
+}
+
+/// Where each GPU path overtakes the fastest CPU path ([`is_cpu_path`]) of the same group
+/// (so the same family) and harness ([`crossover`]): for `resident == false` the paths
+/// whose data starts in host memory (`gpu-wgpu`, `gpu-cuda`: pageable; `gpu-cuda-pinned`),
+/// for `resident == true` those whose data is on the device (`gpu-*-resident`, and every
+/// GPU path of sgemm: [`is_resident`]); transfers (h2d, d2h) have no crossover. Cells:
+/// `between <n1> and <n2> (<ratio> <cpu path> at <n2>)` — at n2 and above the GPU's
+/// interval lies below the CPU's, at n1 above it (else the cell says the crossover is not
+/// cleanly located, and why); `always (…)`; `never (best <ratio> at <n>)`; or that no
+/// CPU path of the family was measured. `None` when no such GPU path was measured.
+pub fn gpu_crossovers(results: &Results, resident: bool) -> Result<Option<Summary>> {
+    let mut s = Summary::default();
+    for group in groups(results) {
+        if TRANSFER_OPS.contains(&group.op.as_str()) {
+            continue;
+        }
+        for harness in [Harness::Criterion, Harness::Go] {
+            let by = by_path(results, &group, harness);
+            for path in by
+                .keys()
+                .filter(|p| is_gpu_path(p) && is_resident(&group.op, p) == resident)
+            {
+                let cell = match crossover(&by, path)? {
+                    Some((x, _)) => crossover_cell(&x),
+                    None => "– (no CPU path of this family measured at its sizes)".to_string(),
                 };
-                s.set(&group_title(&op, &dtype), &column_name(path, harness), cell);
+                s.set(&group.title(), &column_name(path, harness), cell);
             }
         }
     }
     s.sort_columns();
-    (!s.rows.is_empty()).then_some(s)
+    Ok((!s.rows.is_empty()).then_some(s))
 }
 
-/// Where each WebAssembly path ([`is_wasm_path`]) sits against rust-native (criterion)
-/// at the same size: `<ratio at the smallest n> → <ratio at the largest n>`.
-/// `None` when no wasm path was measured next to rust-native.
-pub fn wasm_vs_native(results: &Results) -> Option<Summary> {
+/// Where each WebAssembly path ([`is_wasm_path`]) sits against the fastest one-thread
+/// native path ([`is_one_thread_native`]) of the same group (so the same family) and
+/// harness at the same size: `<ratio at the smallest n> → <ratio at the largest n>
+/// (vs <path>)`. `None` when no wasm path was measured next to such a path.
+pub fn wasm_vs_native(results: &Results) -> Result<Option<Summary>> {
     let mut s = Summary::default();
-    for (op, dtype) in groups(results) {
+    for group in groups(results) {
         for harness in [Harness::Criterion, Harness::Go] {
-            for (path, pts) in by_path(results, &op, &dtype, harness)
-                .iter()
-                .filter(|(p, _)| is_wasm_path(p))
-            {
-                let ratios: Vec<f64> = pts
-                    .iter()
-                    .filter_map(|(n, r)| {
-                        baseline(results, &op, &dtype, *n)
-                            .filter(|b| b.path == "rust-native")
-                            .map(|b| r.median / b.median)
-                    })
-                    .collect();
+            let by = by_path(results, &group, harness);
+            for (path, pts) in by.iter().filter(|(p, _)| is_wasm_path(p)) {
+                let mut ratios: Vec<(f64, &str)> = Vec::new();
+                for (n, r) in pts {
+                    if let Some(b) = fastest_at(&by, *n, is_one_thread_native) {
+                        ratios.push((ratio(r, b)?, b.path.as_str()));
+                    }
+                }
                 let cell = match ratios.as_slice() {
                     [] => continue,
-                    [one] => fmt_ratio(*one),
-                    [first, .., last] => format!("{} → {}", fmt_ratio(*first), fmt_ratio(*last)),
+                    [(one, b)] => format!("{} (vs {b})", fmt_ratio(*one)),
+                    [(first, b0), .., (last, b1)] => {
+                        let vs = if b0 == b1 {
+                            b0.to_string()
+                        } else {
+                            format!("{b0} → {b1}")
+                        };
+                        format!("{} → {} (vs {vs})", fmt_ratio(*first), fmt_ratio(*last))
+                    }
                 };
-                s.set(&group_title(&op, &dtype), &column_name(path, harness), cell);
+                s.set(&group.title(), &column_name(path, harness), cell);
             }
         }
     }
     s.sort_columns();
-    (!s.rows.is_empty()).then_some(s)
+    Ok((!s.rows.is_empty()).then_some(s))
 }
 
 /// The diabetes sizes of the forest benches: 353 training rows, 89 test rows.
@@ -407,9 +413,10 @@ pub const FOREST_DIABETES: [(&str, u64, &str); 2] = [
 ];
 
 /// The random forest on the diabetes split, one row per (harness, path): median train
-/// and predict time with the ratio to rust-native (criterion). `None` when no forest
-/// bench ran on that split.
-pub fn forest_summary(results: &Results) -> Option<Summary> {
+/// and predict time with the ratio to the fastest CPU path of the same harness (`–` where
+/// the harness has none, as the scikit-learn peer). `None` when no forest bench ran on
+/// that split.
+pub fn forest_summary(results: &Results) -> Result<Option<Summary>> {
     let mut s = Summary {
         columns: FOREST_DIABETES.iter().map(|c| c.2.to_string()).collect(),
         rows: Vec::new(),
@@ -430,9 +437,11 @@ pub fn forest_summary(results: &Results) -> Option<Summary> {
             .find(|(op, _, _)| r.op == *op)
             .expect("filtered")
             .2;
-        let ratio = baseline(results, &r.op, &r.dtype, r.n)
-            .filter(|b| b.path == "rust-native")
-            .map_or("–".to_string(), |b| fmt_ratio(r.median / b.median));
+        let by = by_path(results, &Group::of(r), r.harness);
+        let ratio = match fastest_at(&by, r.n, is_cpu_path) {
+            Some(b) => format!("{} {}", fmt_ratio(ratio(r, b)?), b.path),
+            None => "–".to_string(),
+        };
         let mark = if r.noisy() { NOISY_MARK } else { "" };
         s.set(
             &column_name(&r.path, r.harness),
@@ -440,10 +449,11 @@ pub fn forest_summary(results: &Results) -> Option<Summary> {
             format!("{} ({ratio}){mark}", fmt_ns(r.median)),
         );
     }
-    (!s.rows.is_empty()).then_some(s)
+    Ok((!s.rows.is_empty()).then_some(s))
 }
 
-/// The `empty-call` records, criterion's first, each harness in [`KNOWN_PATHS`] order.
+/// The `empty-call` records, criterion's first, each harness in
+/// [`crate::names::KNOWN_PATHS`] order.
 pub fn call_overhead(results: &Results) -> Vec<&Record> {
     let mut calls: Vec<&Record> = results
         .records
@@ -493,7 +503,7 @@ pub fn skipped_rows(results: &Results) -> Vec<[String; 4]> {
 
 /// Renders the whole REPORT.md. `plots` maps a plot key ([`crate::plots::plot_key`], or
 /// `call-overhead`) to the plot's path relative to the report.
-pub fn markdown(results: &Results, plots: &BTreeMap<String, String>) -> String {
+pub fn markdown(results: &Results, plots: &BTreeMap<String, String>) -> Result<String> {
     let env = &results.environment;
     let mut o = String::new();
     let date = env.date.get(..10).unwrap_or(&env.date);
@@ -505,10 +515,12 @@ pub fn markdown(results: &Results, plots: &BTreeMap<String, String>) -> String {
     let _ = writeln!(o, "# offload benchmarks — {}{gpu} — {date}\n", env.host);
     let _ = writeln!(
         o,
-        "Median time per call; in brackets the ratio to `rust-native` (criterion) at the same \
-         size (`cpu` for groups that have no `rust-native`, like the f32 GPU benches; for \
-         h2d/d2h the bandwidth, for sgemm the FLOP rate). **Bold**: fastest path of the \
-         row. {NOISY_MARK}: noisy (coefficient of variation over {:.0} %). `n` counts elements \
+        "Median time per call; in brackets the ratio to the fastest CPU path of the same \
+         op, element type, algorithm family and harness at the same size, named in each \
+         table's last column (for h2d/d2h the bandwidth, for sgemm the FLOP rate). A ratio \
+         is never formed across families or harnesses (docs/benchmarks.md): `strict` adds \
+         left to right, `fast` in any order. **Bold**: fastest path of the row. \
+         {NOISY_MARK}: noisy (coefficient of variation over {:.0} %). `n` counts elements \
          (sgemm: matrix side; h2d/d2h: bytes). Harnesses: *criterion* = Rust host \
          (`cargo bench`), *go* = Go host (`go test -bench`), *sklearn* = scikit-learn's \
          RandomForestRegressor (`scripts/sklearn_forest.py`, the forest's peer). Raw \
@@ -517,48 +529,82 @@ pub fn markdown(results: &Results, plots: &BTreeMap<String, String>) -> String {
     );
 
     let _ = writeln!(o, "## Summary\n");
-    let gpu = gpu_crossovers(results);
-    let wasm = wasm_vs_native(results);
-    if let Some(t) = &gpu {
+    let fastest = fastest_summary(results);
+    if let Some(t) = &fastest {
         let _ = writeln!(
             o,
-            "Where each GPU path overtakes the fastest native CPU path of its harness \
-             (ratio = GPU time / fastest CPU time at that n; below 1 the GPU wins; \
-             *(go)*: Go host):\n"
+            "### Fastest path\n\nPer op, element type, family and size, the fastest path of \
+             each harness and its median; *tie*: paths whose confidence interval overlaps \
+             the fastest's.\n"
         );
-        t.write(&mut o, "op");
+        let labels: Vec<&str> = t.harnesses.iter().map(|h| h.1.as_str()).collect();
+        let _ = writeln!(o, "| op | n | {} |", labels.join(" | "));
+        let _ = writeln!(o, "| --- | ---: |{}", " --- |".repeat(labels.len()));
+        for (title, n, cells) in &t.rows {
+            let _ = writeln!(o, "| {title} | {} | {} |", fmt_n(*n), cells.join(" | "));
+        }
         o.push('\n');
     }
+    let host = gpu_crossovers(results, false)?;
+    let resident = gpu_crossovers(results, true)?;
+    if host.is_some() || resident.is_some() {
+        let _ = writeln!(
+            o,
+            "### GPU crossover\n\nWhere each GPU path overtakes the fastest CPU path of the \
+             same family and harness: from the upper size on, the GPU's confidence interval \
+             lies entirely below the CPU's at every measured size, at the lower size it does \
+             not (ratio = GPU time / fastest CPU time; *(go)*: Go host).\n"
+        );
+    }
+    for (t, what) in [
+        (
+            &host,
+            "Data starting in host memory — pageable (`gpu-wgpu`, `gpu-cuda`) or pinned \
+             (`gpu-cuda-pinned`); the transfers are inside the timing:",
+        ),
+        (
+            &resident,
+            "Data resident on the device (`gpu-*-resident`, and every GPU path of sgemm); \
+             no transfer is timed:",
+        ),
+    ] {
+        if let Some(t) = t {
+            let _ = writeln!(o, "{what}\n");
+            t.write(&mut o, "op");
+            o.push('\n');
+        }
+    }
+    let wasm = wasm_vs_native(results)?;
     if let Some(t) = &wasm {
         let _ = writeln!(
             o,
-            "WebAssembly against rust-native: time ratio at the smallest → the largest \
-             measured n:\n"
+            "### WebAssembly against native\n\nEach wasm path against the fastest one-thread \
+             native path of the same family and harness: time ratio at the smallest → the \
+             largest measured n:\n"
         );
         t.write(&mut o, "op");
         o.push('\n');
     }
-    let forest = forest_summary(results);
+    let forest = forest_summary(results)?;
     if let Some(t) = &forest {
         let _ = writeln!(
             o,
-            "Random forest (200 trees) on the diabetes split, median time and ratio to \
-             rust-native; *(go)*: Go host, *(python)*: scikit-learn:\n"
+            "### Random forest\n\nRandom forest (200 trees) on the diabetes split, median \
+             time and ratio to the fastest CPU path of the same harness; *(go)*: Go host, \
+             *(python)*: scikit-learn (no ratio: a ratio is only formed within a harness):\n"
         );
         t.write(&mut o, "path");
         o.push('\n');
     }
-    if gpu.is_none() && wasm.is_none() && forest.is_none() {
-        let _ = writeln!(
-            o,
-            "No GPU or wasm path measured next to a native baseline.\n"
-        );
+    if fastest.is_none() && host.is_none() && resident.is_none() && wasm.is_none() {
+        let _ = writeln!(o, "No benchmark results.\n");
     }
 
     if !results.failures.is_empty() {
         let _ = writeln!(
             o,
-            "## Failures\n\nThese benchmarks failed; their numbers are missing below.\n\n\
+            "## Failures\n\nThese benchmarks failed (their numbers are missing below) or were \
+             measured twice (one is kept).\n\n\
              | harness | path | failure |\n| --- | --- | --- |"
         );
         for f in &results.failures {
@@ -588,22 +634,18 @@ pub fn markdown(results: &Results, plots: &BTreeMap<String, String>) -> String {
         o.push('\n');
     }
 
-    for (op, dtype) in groups(results) {
-        if op == CALL_OVERHEAD_OP {
+    for group in groups(results) {
+        if group.op == CALL_OVERHEAD_OP {
             continue;
         }
-        let _ = writeln!(o, "## {}\n", group_title(&op, &dtype));
-        for (harness, label) in [
-            (Harness::Criterion, "Rust host (criterion)"),
-            (Harness::Go, "Go host (go test)"),
-            (Harness::Sklearn, "scikit-learn peer (Python, n_jobs=1)"),
-        ] {
-            if let Some(t) = table(results, &op, &dtype, harness) {
+        let _ = writeln!(o, "## {}\n", group.title());
+        for (harness, label) in HARNESSES {
+            if let Some(t) = table(results, &group, harness)? {
                 let _ = writeln!(o, "### {label}\n");
                 write_table(&mut o, &t);
                 o.push('\n');
-                if let Some(p) = plots.get(&crate::plots::plot_key(&op, &dtype, harness)) {
-                    let _ = writeln!(o, "![{}, {label}]({p})\n", group_title(&op, &dtype));
+                if let Some(p) = plots.get(&crate::plots::plot_key(&group, harness)) {
+                    let _ = writeln!(o, "![{}, {label}]({p})\n", group.title());
                 }
             }
         }
@@ -681,6 +723,9 @@ pub fn markdown(results: &Results, plots: &BTreeMap<String, String>) -> String {
         &format!("{} ({} logical CPUs)", env.cpu_model, env.cpu_cores),
     );
     row("memory", &env.memory);
+    for (path, n) in &env.threads {
+        row(&format!("threads {path}"), &n.to_string());
+    }
     if env.gpus.is_empty() {
         row("GPU", env.gpu_note.as_deref().unwrap_or("none"));
     }
@@ -713,7 +758,7 @@ pub fn markdown(results: &Results, plots: &BTreeMap<String, String>) -> String {
             &format!("{}: {} `{}`{simd}", g.language, g.compiler, g.flags),
         );
     }
-    o
+    Ok(o)
 }
 
 #[cfg(test)]
@@ -734,5 +779,40 @@ mod tests {
         assert_eq!(throughput("h2d", 1 << 30, 1e8).unwrap(), "10.7 GB/s");
         assert_eq!(throughput("sgemm", 4096, 2e6).unwrap(), "68.7 TFLOP/s");
         assert_eq!(throughput("sum", 10, 1.0), None);
+    }
+
+    #[test]
+    fn crossover_cells() {
+        let between = |below, above, clean| Crossover::Between {
+            below,
+            above,
+            ratio: 0.5,
+            cpu_path: "rust-native-par".into(),
+            clean,
+        };
+        assert_eq!(
+            crossover_cell(&between(1000, 10_000, true)),
+            "between 1,000 and 10,000 (0.50× rust-native-par at 10,000)"
+        );
+        assert_eq!(
+            crossover_cell(&between(1000, 100_000, false)),
+            "between 1,000 and 100,000 (0.50× rust-native-par at 100,000; not cleanly \
+             located: the intervals overlap at 1,000; not located within one ×10 step: no \
+             size measured between)"
+        );
+        assert_eq!(
+            crossover_cell(&Crossover::Always {
+                first: 256,
+                last: 1024
+            }),
+            "always (256 … 1,024)"
+        );
+        assert_eq!(
+            crossover_cell(&Crossover::Never {
+                best_ratio: 2.0,
+                at: 1000
+            }),
+            "never (best 2.00× at 1,000)"
+        );
     }
 }

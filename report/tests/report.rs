@@ -1,10 +1,14 @@
 //! End-to-end tests over `tests/fixtures/run` (a trimmed results folder with chosen
 //! medians; regenerate with `python3 report/tests/fixtures/make_fixture.py`).
 
+use offload_report::analysis::Group;
 use offload_report::compare::{compare, compare_records};
+use offload_report::model::Family::{self, Fast, Strict};
 use offload_report::model::Harness;
-use offload_report::render::{gpu_crossovers, table, wasm_vs_native};
-use offload_report::{ingest, load_results, render_into, save_results, ReportArgs, ReportError};
+use offload_report::render::{fastest_summary, gpu_crossovers, table, wasm_vs_native};
+use offload_report::{
+    ingest, load_results, ratio, render_into, save_results, ReportArgs, ReportError,
+};
 use std::path::{Path, PathBuf};
 
 fn fixture() -> PathBuf {
@@ -31,13 +35,40 @@ fn cells(v: &[&str]) -> Vec<String> {
     v.iter().map(|s| s.to_string()).collect()
 }
 
+fn group(op: &str, dtype: &str, family: Option<Family>) -> Group {
+    Group {
+        op: op.into(),
+        dtype: dtype.into(),
+        family,
+    }
+}
+
 #[test]
 fn fixture_renders_expected_tables() {
     let dir = fixture_copy();
     let r = ingest(dir.path(), None).unwrap();
-    assert_eq!(r.records.len(), 14, "9 criterion + 5 go benchmarks");
+    assert_eq!(r.records.len(), 36, "29 criterion + 7 go benchmarks");
+    // Families come from the ids; element-wise ops carry none.
+    let strict = r
+        .records
+        .iter()
+        .filter(|x| x.family == Some(Strict))
+        .count();
+    let fast = r.records.iter().filter(|x| x.family == Some(Fast)).count();
+    assert_eq!((strict, fast), (10, 20));
+    assert!(r
+        .records
+        .iter()
+        .filter(|x| x.op == "mul" || x.op == "empty-call")
+        .all(|x| x.family.is_none()));
+    // Thread counts of the all-cores paths, from both harnesses' output.
+    assert_eq!(r.environment.threads["rust-native-par"], 2);
+    assert_eq!(r.environment.threads["go-par"], 2);
 
-    let t = table(&r, "sum", "f64", Harness::Criterion).unwrap();
+    // strict: against rust-native, the only strict CPU path.
+    let t = table(&r, &group("sum", "f64", Some(Strict)), Harness::Criterion)
+        .unwrap()
+        .unwrap();
     assert_eq!(t.paths, cells(&["rust-native", "wasm-rust"]));
     assert_eq!(
         t.rows,
@@ -46,35 +77,116 @@ fn fixture_renders_expected_tables() {
             (100_000, cells(&["**50.0 µs** (1.00×)", "60.0 µs (1.20×)"])),
         ]
     );
-    // Go table: ratios against criterion's rust-native; wazero-c at n=1000 is noisy.
-    let t = table(&r, "sum", "f64", Harness::Go).unwrap();
+    assert_eq!(t.against, cells(&["rust-native", "rust-native"]));
+    // fast: against the fastest fast CPU path at each n, which the table names.
+    let t = table(&r, &group("sum", "f64", Some(Fast)), Harness::Criterion)
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        t.paths,
+        cells(&["rust-native-simd", "rust-native-par", "wasm-rust"])
+    );
+    assert_eq!(
+        t.rows,
+        vec![
+            (
+                1000,
+                cells(&["**200 ns** (1.00×)", "2.00 µs (10.0×)", "205 ns (1.02×)"])
+            ),
+            (
+                100_000,
+                cells(&["20.0 µs (2.50×)", "**8.00 µs** (1.00×)", "30.0 µs (3.75×)"])
+            ),
+        ]
+    );
+    assert_eq!(t.against, cells(&["rust-native-simd", "rust-native-par"]));
+    // Go table: ratios within the Go harness; wazero-c at n=1000 is noisy.
+    let t = table(&r, &group("sum", "f64", Some(Strict)), Harness::Go)
+        .unwrap()
+        .unwrap();
     assert_eq!(t.paths, cells(&["go", "wazero-c"]));
     assert_eq!(
         t.rows[0],
-        (1000, cells(&["**600 ns** (1.20×)", "1.50 µs (3.00×)†"]))
+        (1000, cells(&["**600 ns** (1.00×)", "1.50 µs (2.50×)†"]))
     );
-    // GPU table: no rust-native at f32, so the ratio is to the cpu path.
-    let t = table(&r, "sum", "f32", Harness::Criterion).unwrap();
+    assert_eq!(t.against[0], "go");
+    // The f32 GPU group: against rust-native-simd, never the strict `cpu` backend.
+    let t = table(&r, &group("sum", "f32", Some(Fast)), Harness::Criterion)
+        .unwrap()
+        .unwrap();
     assert_eq!(
-        t.rows[1],
-        (1_000_000, cells(&["400 µs (1.00×)", "**100 µs** (0.25×)"]))
+        t.rows[3],
+        (
+            1_000_000,
+            cells(&["100 µs (1.00×)", "50.0 µs (0.50×)", "**10.0 µs** (0.10×)"])
+        )
     );
+    // element-wise: mul against rust-native-par where that is faster.
+    let t = table(&r, &group("mul", "f64", None), Harness::Criterion)
+        .unwrap()
+        .unwrap();
+    assert_eq!(t.against, cells(&["rust-native", "rust-native-par"]));
 
-    let g = gpu_crossovers(&r).unwrap();
+    // GPU crossovers, host data and resident data apart.
+    let g = gpu_crossovers(&r, false).unwrap().unwrap();
     assert_eq!(g.columns, cells(&["gpu-cuda"]));
     assert_eq!(
         g.rows,
-        vec![("sum (f32)".to_string(), cells(&["n ≥ 1,000,000 (0.25×)"]))]
+        vec![(
+            "sum (f32, fast)".to_string(),
+            cells(&["between 100,000 and 1,000,000 (0.50× rust-native-simd at 1,000,000)"])
+        )]
     );
-    let w = wasm_vs_native(&r).unwrap();
+    let g = gpu_crossovers(&r, true).unwrap().unwrap();
+    assert_eq!(g.columns, cells(&["gpu-cuda-resident"]));
+    assert_eq!(
+        g.rows[0].1,
+        cells(&[
+            "between 10,000 and 100,000 (0.50× rust-native-simd at 100,000; not cleanly \
+             located: the intervals overlap at 10,000)"
+        ])
+    );
+    // wasm against the fastest one-thread native path of its own family.
+    let w = wasm_vs_native(&r).unwrap().unwrap();
     assert_eq!(w.columns, cells(&["wasm-rust", "wazero-c (go)"]));
     assert_eq!(
         w.rows,
-        vec![(
-            "sum (f64)".to_string(),
-            cells(&["2.00× → 1.20×", "3.00× → 1.32×"])
-        )]
+        vec![
+            (
+                "sum (f64, strict)".to_string(),
+                cells(&["2.00× → 1.20× (vs rust-native)", "2.50× → 1.20× (vs go)"])
+            ),
+            (
+                "sum (f64, fast)".to_string(),
+                cells(&["1.02× → 1.50× (vs rust-native-simd)", ""])
+            ),
+        ]
     );
+    // Fastest path per group and size, ties by overlapping intervals.
+    let f = fastest_summary(&r).unwrap();
+    let row = |title: &str, n: u64| {
+        f.rows
+            .iter()
+            .find(|x| x.0 == title && x.1 == n)
+            .unwrap_or_else(|| panic!("{title} {n}: {f:?}"))
+            .2
+            .clone()
+    };
+    assert_eq!(
+        row("sum (f64, fast)", 1000),
+        cells(&[
+            "rust-native-simd 200 ns (tie: wasm-rust 205 ns)",
+            "go-unrolled 300 ns"
+        ])
+    );
+    assert_eq!(
+        row("sum (f32, fast)", 10_000),
+        cells(&[
+            "rust-native-simd 1.00 µs (tie: gpu-cuda-resident 1.01 µs)",
+            ""
+        ])
+    );
+    assert_eq!(row("mul (f64)", 100_000)[0], "rust-native-par 3.00 µs");
 
     // Go statistics: median of 5 runs and the order-statistic interval [min, max].
     let noisy = r
@@ -91,7 +203,7 @@ fn fixture_renders_expected_tables() {
     let c = r
         .records
         .iter()
-        .find(|x| x.path == "wasm-rust" && x.n == 1000)
+        .find(|x| x.path == "wasm-rust" && x.n == 1000 && x.family == Some(Strict))
         .unwrap();
     assert_eq!(c.samples.len(), 10);
     assert!((c.samples[0] - 990.0).abs() < 1e-9);
@@ -108,6 +220,7 @@ fn fixture_renders_expected_tables() {
             ("gpu-wgpu", Harness::Criterion),
             ("gpu-cuda", Harness::Criterion),
             ("gpu-cuda", Harness::Criterion),
+            ("gpu-cuda-pinned", Harness::Criterion),
             ("gpu-cuda", Harness::Go)
         ]
     );
@@ -122,34 +235,171 @@ fn fixture_renders_expected_tables() {
     assert_eq!(load_results(dir.path()).unwrap(), r);
     let md_path = render_into(dir.path(), &r).unwrap();
     let md = std::fs::read_to_string(md_path).unwrap();
-    assert!(md.contains("| 1,000 | **500 ns** (1.00×) | 1.00 µs (2.00×) |"));
     assert!(
-        md.contains("| sum (f64) | 2.00× → 1.20× | 3.00× → 1.32× |"),
+        md.contains("| 1,000 | **500 ns** (1.00×) | 1.00 µs (2.00×) | rust-native |"),
         "{md}"
     );
+    assert!(md.contains("## sum (f64, fast)\n"), "{md}");
+    assert!(md.contains("## sum (f32, strict)\n"), "{md}");
+    assert!(md.contains("| n | rust-native-simd | rust-native-par | wasm-rust | ratio against |"));
+    assert!(
+        md.contains(
+            "| sum (f64, strict) | 2.00× → 1.20× (vs rust-native) | 2.50× → 1.20× (vs go) |"
+        ),
+        "{md}"
+    );
+    assert!(md.contains("### GPU crossover\n"));
+    assert!(md.contains("Data starting in host memory — pageable"));
+    assert!(md.contains("Data resident on the device"));
+    assert!(md.contains(
+        "| sum (f64, fast) | 1,000 | rust-native-simd 200 ns (tie: wasm-rust 205 ns) | \
+         go-unrolled 300 ns |"
+    ));
     assert!(md.contains("| criterion | gpu-wgpu | all | no Vulkan adapter"));
     assert!(
         md.contains("| criterion | gpu-cuda | sgemm (n = 4,096 … 8,192) | out of device memory |"),
         "{md}"
     );
+    assert!(md.contains("| criterion | gpu-cuda-pinned | sum-fast_f32 | no pinned-memory path"));
     assert!(md.contains("| device gpu-cuda (criterion) | NVIDIA Fixture GPU (driver 550.54) |"));
-    assert!(md.contains("- `sum/wazero-c/1000 [go]`: CV"));
+    assert!(md.contains("| threads rust-native-par | 2 |"));
+    assert!(md.contains("| threads go-par | 2 |"));
+    assert!(md.contains("- `sum-strict/wazero-c/1000 [go]`: CV"), "{md}");
     assert!(md.contains("| CPU | Fixture CPU @ 2.00GHz (2 logical CPUs) |"));
-    assert!(md.contains("![sum (f64), Rust host (criterion)](plots/sum-f64.svg)"));
-    assert!(md.contains("![sum (f64), Go host (go test)](plots/sum-f64-go.svg)"));
+    assert!(md.contains("![sum (f64, strict), Rust host (criterion)](plots/sum-f64-strict.svg)"));
+    assert!(md.contains("![sum (f64, strict), Go host (go test)](plots/sum-f64-strict-go.svg)"));
+    assert!(md.contains("![sum (f64, fast), Rust host (criterion)](plots/sum-f64-fast.svg)"));
+    assert!(md.contains("## Call overhead"));
     for f in [
-        "sum-f64.svg",
-        "sum-f64-go.svg",
-        "sum-f32.svg",
+        "sum-f64-strict.svg",
+        "sum-f64-strict-go.svg",
+        "sum-f64-fast.svg",
+        "sum-f64-fast-go.svg",
+        "sum-f32-fast.svg",
+        "mul-f64.svg",
         "call-overhead.svg",
     ] {
-        let svg = std::fs::read_to_string(dir.path().join("plots").join(f)).unwrap();
+        let svg = std::fs::read_to_string(dir.path().join("plots").join(f))
+            .unwrap_or_else(|e| panic!("{f}: {e}"));
         assert!(svg.starts_with("<svg") && svg.contains("</svg>"), "{f}");
     }
-    let svg = std::fs::read_to_string(dir.path().join("plots/sum-f64.svg")).unwrap();
+    let svg = std::fs::read_to_string(dir.path().join("plots/sum-f64-strict.svg")).unwrap();
     assert!(svg.contains("wasm-rust") && svg.contains("rust-native"));
-    let svg = std::fs::read_to_string(dir.path().join("plots/sum-f64-go.svg")).unwrap();
+    assert!(svg.contains("sum (f64, strict)"));
+    let svg = std::fs::read_to_string(dir.path().join("plots/sum-f64-strict-go.svg")).unwrap();
     assert!(svg.contains("wazero-c") && svg.contains("Go host"));
+}
+
+#[test]
+fn cross_family_ratio_is_refused() {
+    let dir = fixture_copy();
+    let r = ingest(dir.path(), None).unwrap();
+    let find = |family, path: &str, harness| {
+        r.records
+            .iter()
+            .find(|x| {
+                x.op == "sum"
+                    && x.dtype == "f64"
+                    && x.family == Some(family)
+                    && x.path == path
+                    && x.n == 1000
+                    && x.harness == harness
+            })
+            .unwrap()
+    };
+    let wasm_fast = find(Fast, "wasm-rust", Harness::Criterion);
+    let native_strict = find(Strict, "rust-native", Harness::Criterion);
+    let simd = find(Fast, "rust-native-simd", Harness::Criterion);
+    let go_strict = find(Strict, "go", Harness::Go);
+    // Same family and harness: a ratio.
+    assert_eq!(ratio(wasm_fast, simd).unwrap(), 1.025);
+    // The wasm-fast-vs-native-strict ratio the old report printed (0.35×-style): refused.
+    let e = ratio(wasm_fast, native_strict).unwrap_err();
+    match &e {
+        ReportError::CrossFamily {
+            numerator,
+            denominator,
+            why,
+        } => {
+            assert_eq!(numerator, "sum-fast/wasm-rust/1000 [criterion]");
+            assert_eq!(denominator, "sum-strict/rust-native/1000 [criterion]");
+            assert!(why.contains("family"), "{why}");
+        }
+        e => panic!("expected CrossFamily, got {e:?}"),
+    }
+    assert!(e.to_string().starts_with("refusing the ratio"), "{e}");
+    // Across harnesses, even in one family.
+    let e = ratio(native_strict, go_strict).unwrap_err();
+    assert!(e.to_string().contains("harness `criterion` vs `go`"), "{e}");
+}
+
+#[test]
+fn schema_1_results_are_refused_with_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    // The shape of a committed schema-1 results.json: no families, `sum_simd` ops.
+    std::fs::write(
+        dir.path().join("results.json"),
+        r#"{"schema": 1, "environment": {"date": "2026-11-21T08:00:00Z", "host": "h",
+            "os": "", "cpu_model": "", "cpu_cores": 2, "git_commit": "", "command_line": ""},
+            "records": [{"op": "sum_simd", "dtype": "f64", "path": "wasm-c", "n": 10,
+            "harness": "criterion", "unit": "ns", "median": 1.0, "ci_low": 1.0,
+            "ci_high": 1.0, "ci_level": 0.95, "ci_method": "x", "mean": 1.0, "cv": 0.0,
+            "samples": [1.0], "source": "x"}], "skipped": []}"#,
+    )
+    .unwrap();
+    let e = load_results(dir.path()).unwrap_err();
+    assert!(
+        matches!(
+            e,
+            ReportError::Schema {
+                found: 1,
+                expected: 2,
+                ..
+            }
+        ),
+        "{e:?}"
+    );
+    let msg = e.to_string();
+    assert!(msg.contains("results.json schema 1"), "{msg}");
+    assert!(msg.contains("no algorithm families"), "{msg}");
+    assert!(msg.contains("offload report --ingest"), "{msg}");
+    // Also through the CLI entry point and --compare: an error, not a panic.
+    let args = ReportArgs {
+        dir: Some(dir.path().to_path_buf()),
+        ingest: false,
+        criterion_dir: None,
+        collect_env: false,
+        repo: ".".into(),
+        command_line: None,
+        build_env: None,
+        compare: None,
+    };
+    let e = offload_report::run(args).unwrap_err();
+    assert!(e.to_string().contains("schema 1"), "{e}");
+    assert!(compare(dir.path(), dir.path()).is_err());
+    // No schema field at all.
+    std::fs::write(dir.path().join("results.json"), "{}").unwrap();
+    let e = load_results(dir.path()).unwrap_err();
+    assert!(matches!(e, ReportError::Schema { found: 0, .. }), "{e:?}");
+}
+
+#[test]
+fn reduction_without_a_family_names_the_rule() {
+    let dir = fixture_copy();
+    let f = dir.path().join("go-bench.txt");
+    let mut text = std::fs::read_to_string(&f).unwrap();
+    text.push_str("BenchmarkSum/path=go/n=10-2\t100\t5.0 ns/op\n");
+    std::fs::write(&f, text).unwrap();
+    let e = ingest(dir.path(), None).unwrap_err();
+    assert!(
+        matches!(e, ReportError::UnknownBenchmark { ref path, .. } if *path == f),
+        "{e:?}"
+    );
+    let msg = e.to_string();
+    assert!(
+        msg.contains("must name its algorithm family") && msg.contains("family=strict"),
+        "{msg}"
+    );
 }
 
 #[test]
@@ -157,7 +407,7 @@ fn truncated_json_names_the_file() {
     let dir = fixture_copy();
     let f = dir
         .path()
-        .join("criterion/sum/wasm-rust/1000/new/estimates.json");
+        .join("criterion/sum-strict/wasm-rust/1000/new/estimates.json");
     let text = std::fs::read_to_string(&f).unwrap();
     std::fs::write(&f, &text[..text.len() / 2]).unwrap();
     let err = ingest(dir.path(), None).unwrap_err();
@@ -167,7 +417,7 @@ fn truncated_json_names_the_file() {
     );
     assert!(err
         .to_string()
-        .contains("sum/wasm-rust/1000/new/estimates.json"));
+        .contains("sum-strict/wasm-rust/1000/new/estimates.json"));
 
     // A truncated results.json too.
     let dir = fixture_copy();
@@ -185,7 +435,7 @@ fn unknown_benchmark_names_the_file() {
     let dir = fixture_copy();
     let d = dir.path().join("criterion/frobnicate/rust-native/10/new");
     std::fs::create_dir_all(&d).unwrap();
-    let src = dir.path().join("criterion/sum/rust-native/1000/new");
+    let src = dir.path().join("criterion/sum-strict/rust-native/1000/new");
     for f in ["estimates.json", "sample.json"] {
         std::fs::copy(src.join(f), d.join(f)).unwrap();
     }
@@ -208,7 +458,7 @@ fn unknown_benchmark_names_the_file() {
     let dir = fixture_copy();
     let f = dir.path().join("go-bench.txt");
     let mut text = std::fs::read_to_string(&f).unwrap();
-    text.push_str("BenchmarkSum/path=cobol/n=10-2\t100\t5.0 ns/op\n");
+    text.push_str("BenchmarkSum/family=strict/path=cobol/n=10-2\t100\t5.0 ns/op\n");
     std::fs::write(&f, text).unwrap();
     let err = ingest(dir.path(), None).unwrap_err();
     assert!(
@@ -216,6 +466,40 @@ fn unknown_benchmark_names_the_file() {
         "{err:?}"
     );
     assert!(err.to_string().contains("go-bench.txt") && err.to_string().contains("cobol"));
+}
+
+#[test]
+fn a_benchmark_measured_twice_is_kept_once_and_listed() {
+    let dir = fixture_copy();
+    // The GPU bench names the dtype the vector bench leaves out: the same key.
+    let src = dir.path().join("criterion/mul/rust-native/1000/new");
+    let d = dir.path().join("criterion/mul_f64/rust-native/1000/new");
+    std::fs::create_dir_all(&d).unwrap();
+    for f in ["estimates.json", "sample.json"] {
+        std::fs::copy(src.join(f), d.join(f)).unwrap();
+    }
+    std::fs::write(
+        d.join("benchmark.json"),
+        r#"{"group_id":"mul_f64","function_id":"rust-native","value_str":"1000"}"#,
+    )
+    .unwrap();
+    let r = ingest(dir.path(), None).unwrap();
+    assert_eq!(r.records.len(), 36);
+    assert_eq!(r.failures.len(), 1, "{:?}", r.failures);
+    let f = &r.failures[0];
+    assert_eq!((f.path.as_str(), f.n), ("rust-native", Some(1000)));
+    assert!(
+        f.reason
+            .contains("mul/rust-native/1000 [criterion] measured twice")
+            && f.reason
+                .contains("criterion/mul/rust-native/1000/new/estimates.json")
+            && f.reason
+                .contains("criterion/mul_f64/rust-native/1000/new/estimates.json"),
+        "{}",
+        f.reason
+    );
+    let md = offload_report::render::markdown(&r, &Default::default()).unwrap();
+    assert!(md.contains("## Failures"), "{md}");
 }
 
 #[test]
@@ -238,18 +522,19 @@ fn compare_flags_a_2x_slowdown_and_not_an_identical_run() {
     save_results(old_dir.path(), &old).unwrap();
 
     // Identical: nothing significant.
-    let c = compare_records(&old.records, &old.records);
+    let c = compare_records(&old.records, &old.records).unwrap();
     assert_eq!(c.changes.len(), old.records.len());
     assert!(c.changes.iter().all(|ch| !ch.significant && ch.p > 0.5));
 
     // wasm-rust sum n=1000 (criterion, 10 samples) and go's sum n=1000 (5 runs) get 2x
     // slower with the same spread.
     let mut new = old.clone();
-    for r in new
-        .records
-        .iter_mut()
-        .filter(|r| r.op == "sum" && r.n == 1000 && (r.path == "wasm-rust" || r.path == "go"))
-    {
+    for r in new.records.iter_mut().filter(|r| {
+        r.op == "sum"
+            && r.family == Some(Strict)
+            && r.n == 1000
+            && (r.path == "wasm-rust" || r.path == "go")
+    }) {
         r.median *= 2.0;
         r.samples.iter_mut().for_each(|s| *s *= 2.0);
     }
@@ -264,7 +549,10 @@ fn compare_flags_a_2x_slowdown_and_not_an_identical_run() {
         .collect();
     assert_eq!(
         sig,
-        vec!["sum/go/1000 [go]", "sum/wasm-rust/1000 [criterion]"]
+        vec![
+            "sum-strict/go/1000 [go]",
+            "sum-strict/wasm-rust/1000 [criterion]"
+        ]
     );
     for ch in c.changes.iter().filter(|ch| ch.significant) {
         assert!((ch.delta - 1.0).abs() < 1e-12);
@@ -355,13 +643,15 @@ fn sklearn_peer_joins_the_forest_tables() {
         .skipped
         .iter()
         .any(|s| s.harness == Harness::Sklearn && s.path == "sklearn" && s.n == Some(100_000)));
-    let t = table(&r, "forest-train", "f64", Harness::Sklearn).unwrap();
+    let t = table(&r, &group("forest-train", "f64", None), Harness::Sklearn)
+        .unwrap()
+        .unwrap();
     assert_eq!(t.paths, cells(&["sklearn"]));
-    let f = forest_summary(&r).unwrap();
+    let f = forest_summary(&r).unwrap().unwrap();
     assert!(f.rows.iter().any(|(p, c)| p == "sklearn (python)"
         && c[0].starts_with("500 ms")
         && c[1].starts_with("25.0 ms")));
-    let md = markdown(&r, &Default::default());
+    let md = markdown(&r, &Default::default()).unwrap();
     assert!(
         md.contains("### scikit-learn peer (Python, n_jobs=1)"),
         "{md}"

@@ -121,6 +121,40 @@ int main(void) {
     CHECK(offload_mul(a, 10, b, 10, out, 10) == OFFLOAD_OK && out[3] == a[3] * b[3] && out[9] == a[9] * b[9]);
     CHECK(offload_scale(3.0, a, 10, out, 10) == OFFLOAD_OK && out[7] == 3.0 * a[7]);
 
+    /* All cores: sum/dot fast (tolerance), mul/scale the same bits as one thread. Past
+     * one 32 Ki-element chunk so that the work is really split. */
+    {
+        enum { N = 100003 };
+        static double pa[N], pb[N], po[N], po1[N];
+        double ps = 0, pd = 0, mag = 0;
+        for (int i = 0; i < N; i++) {
+            pa[i] = (double)((i * 37) % 101) / 7.0 - 7.0;
+            pb[i] = (double)((i * 13) % 53) / 5.0 - 5.0;
+            ps += pa[i];
+            pd += pa[i] * pb[i];
+            mag += fabs(pa[i] * pb[i]) + fabs(pa[i]);
+        }
+        CHECK(offload_par_threads() >= 1);
+        CHECK(offload_sum_par(pa, N, &v) == OFFLOAD_OK && fabs(v - ps) <= 1e-12 * mag);
+        CHECK(offload_dot_par(pa, N, pb, N, &v) == OFFLOAD_OK && fabs(v - pd) <= 1e-12 * mag);
+        CHECK(offload_sum_par(a, 10, &v) == OFFLOAD_OK && near(v, sum));
+        CHECK(offload_dot_par(a, 10, b, 10, &v) == OFFLOAD_OK && near(v, dot));
+        CHECK(offload_mul(pa, N, pb, N, po1, N) == OFFLOAD_OK);
+        CHECK(offload_mul_par(pa, N, pb, N, po, N) == OFFLOAD_OK && memcmp(po, po1, sizeof po) == 0);
+        CHECK(offload_scale(-1.5, pa, N, po1, N) == OFFLOAD_OK);
+        CHECK(offload_scale_par(-1.5, pa, N, po, N) == OFFLOAD_OK && memcmp(po, po1, sizeof po) == 0);
+        CHECK(offload_scale_par(2.0, po, N, po, N) == OFFLOAD_OK && po[N - 1] == 2.0 * po1[N - 1]);
+        CHECK(offload_sum_par(NULL, 0, &v) == OFFLOAD_OK && v == 0.0);
+        CHECK(offload_sum_par(NULL, 3, &v) == OFFLOAD_ERR_NULL_POINTER);
+        CHECK(offload_dot_par(pa, N, pb, N - 1, &v) == OFFLOAD_ERR_LENGTH_MISMATCH);
+        CHECK(offload_mul_par(pa, 10, pb, 10, po, 9) == OFFLOAD_ERR_LENGTH_MISMATCH);
+        CHECK(offload_scale_par(2.0, po, 5, po + 1, 5) == OFFLOAD_ERR_OVERLAP);
+        CHECK(offload_dot_par(pa, (size_t)-1, pb, (size_t)-1, &v) == OFFLOAD_ERR_TOO_LARGE);
+        pa[N / 2] = NAN;
+        CHECK(offload_sum_par(pa, N, &v) == OFFLOAD_OK && isnan(v));
+        CHECK(offload_dot_par(pa, N, pb, N, &v) == OFFLOAD_OK && isnan(v));
+    }
+
     /* Empty arrays may be NULL. */
     v = 1;
     CHECK(offload_sum(NULL, 0, &v) == OFFLOAD_OK && v == 0.0);

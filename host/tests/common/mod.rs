@@ -1,5 +1,6 @@
 //! Shared by the integration tests: where the built guests are, compiled once per
-//! test binary, and a small hand-written ABI v1 guest in WAT.
+//! test binary, and a small hand-written vector guest in WAT (ABI v2 by default, v1 with
+//! `abi: 1`).
 #![allow(dead_code)] // each test binary uses a different part
 
 use std::collections::HashMap;
@@ -57,9 +58,12 @@ pub fn guest(name: &str) -> VectorGuest {
     .unwrap_or_else(|e| panic!("instantiating {name}: {e}"))
 }
 
-/// How [`wat_guest`] deviates from a correct ABI v1 guest.
+/// How [`wat_guest`] deviates from a correct ABI v2 guest.
 #[derive(Debug, Clone)]
 pub struct WatSpec {
+    /// What `abi_version` returns; also the shape: below 2 the module is a v1 guest (no
+    /// `dot_simd`, and its `dot` adds right to left, an order v1 allowed), from 2 on
+    /// `dot` adds left to right and `dot_simd` right to left.
     pub abi: i32,
     pub capacity: i32,
     pub a: i32,
@@ -80,7 +84,7 @@ pub struct WatSpec {
 impl Default for WatSpec {
     fn default() -> Self {
         WatSpec {
-            abi: 1,
+            abi: 2,
             capacity: 4,
             a: 1024,
             b: 2048,
@@ -94,8 +98,8 @@ impl Default for WatSpec {
     }
 }
 
-/// A small ABI v1 guest in WAT (sequential loops, traps on a bad length), shaped by
-/// `spec`, as binary wasm.
+/// A small vector guest in WAT (sequential loops, traps on a bad length; see
+/// [`WatSpec::abi`] for its `dot` and `dot_simd`), shaped by `spec`, as binary wasm.
 pub fn wat_guest(spec: &WatSpec) -> Vec<u8> {
     let WatSpec {
         abi,
@@ -165,7 +169,7 @@ pub fn wat_guest(spec: &WatSpec) -> Vec<u8> {
     (local.get $s))
   {bad_sum}
   (func {simd_ex} (param $n i32) (result f64) (call $sum (local.get $n)))
-  (func {dot_ex} (param $n i32) (result f64) (local $i i32) (local $s f64) (local $p i32)
+  (func $dot_seq {dot_seq_ex} (param $n i32) (result f64) (local $i i32) (local $s f64) (local $p i32)
     (call $check (local.get $n))
     (block $done (loop $l
       (br_if $done (i32.ge_s (local.get $i) (local.get $n)))
@@ -173,6 +177,17 @@ pub fn wat_guest(spec: &WatSpec) -> Vec<u8> {
       (local.set $s (f64.add (local.get $s)
         (f64.mul (f64.load offset={a} (local.get $p)) (f64.load offset={b} (local.get $p)))))
       (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br $l)))
+    (local.get $s))
+  (func $dot_rev {dot_rev_ex} (param $n i32) (result f64) (local $i i32) (local $s f64) (local $p i32)
+    (call $check (local.get $n))
+    (local.set $i (local.get $n))
+    (block $done (loop $l
+      (br_if $done (i32.le_s (local.get $i) (i32.const 0)))
+      (local.set $i (i32.sub (local.get $i) (i32.const 1)))
+      (local.set $p (i32.shl (local.get $i) (i32.const 3)))
+      (local.set $s (f64.add (local.get $s)
+        (f64.mul (f64.load offset={a} (local.get $p)) (f64.load offset={b} (local.get $p)))))
       (br $l)))
     (local.get $s))
   (func {mul_ex} (param $n i32) (local $i i32) (local $p i32)
@@ -201,7 +216,8 @@ pub fn wat_guest(spec: &WatSpec) -> Vec<u8> {
         b_ex = ex("get_buffer_b_offset"),
         r_ex = ex("get_result_offset"),
         simd_ex = ex("sum_simd"),
-        dot_ex = ex("dot"),
+        dot_seq_ex = if abi >= 2 { ex("dot") } else { String::new() },
+        dot_rev_ex = if abi >= 2 { ex("dot_simd") } else { ex("dot") },
         mul_ex = ex("mul"),
         scale_ex = ex("scale"),
     );

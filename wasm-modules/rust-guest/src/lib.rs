@@ -1,5 +1,10 @@
-//! The Rust vector guest: implements the offload vector-guest ABI v1 (see the
+//! The Rust vector guest: implements the offload vector-guest ABI v2 (see the
 //! project README) over `offload-core`'s kernels.
+//!
+//! Families (docs/benchmarks.md): `sum` and `dot` are *strict* (added left to right,
+//! the same bits as `offload_core::vector::sum`/`dot`: Rust never contracts `x * y + s`
+//! into a fused multiply-add and LLVM does not reassociate floating point without
+//! fast-math); `sum_simd` and `dot_simd` are *fast* (simd128 partial sums).
 //!
 //! Three static `f64` buffers of [`CAPACITY`] elements live in linear memory at
 //! fixed, 8-byte-aligned offsets; the host writes inputs into `a`/`b`, calls an op
@@ -13,7 +18,7 @@ use core::ptr::addr_of_mut;
 use offload_core::vector;
 
 /// Version of the vector-guest ABI this module implements.
-const ABI_VERSION: i32 = 1;
+const ABI_VERSION: i32 = 2;
 /// Elements in each buffer.
 const CAPACITY: usize = 100_000;
 
@@ -53,7 +58,7 @@ fn result(len: usize) -> &'static mut [f64] {
     unsafe { core::slice::from_raw_parts_mut(addr_of_mut!(BUF_RESULT).cast::<f64>(), len) }
 }
 
-/// ABI version: 1.
+/// ABI version: 2.
 #[no_mangle]
 pub extern "C" fn abi_version() -> i32 {
     ABI_VERSION
@@ -83,15 +88,26 @@ pub extern "C" fn get_result_offset() -> i32 {
     addr_of_mut!(BUF_RESULT) as i32
 }
 
-/// Σ a\[i\] for i < len, left to right.
+/// Σ a\[i\] for i < len, left to right (strict family).
 #[no_mangle]
 pub extern "C" fn sum(len: i32) -> f64 {
     vector::sum(a(checked(len)))
 }
 
-/// Σ a\[i\]·b\[i\] for i < len (simd128 partial sums).
+/// Σ a\[i\]·b\[i\] for i < len, left to right (strict family).
 #[no_mangle]
 pub extern "C" fn dot(len: i32) -> f64 {
+    let n = checked(len);
+    match vector::dot(a(n), b(n)) {
+        Ok(v) => v,
+        Err(_) => unreachable(),
+    }
+}
+
+/// Σ a\[i\]·b\[i\] for i < len with simd128 partial sums (fast family; separate
+/// multiply and add, no FMA).
+#[no_mangle]
+pub extern "C" fn dot_simd(len: i32) -> f64 {
     let n = checked(len);
     match vector::dot_simd(a(n), b(n)) {
         Ok(v) => v,
@@ -117,7 +133,7 @@ pub extern "C" fn scale(scalar: f64, len: i32) {
     }
 }
 
-/// Σ a\[i\] for i < len with simd128 partial sums.
+/// Σ a\[i\] for i < len with simd128 partial sums (fast family).
 #[no_mangle]
 pub extern "C" fn sum_simd(len: i32) -> f64 {
     vector::sum_simd(a(checked(len)))
