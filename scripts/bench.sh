@@ -272,7 +272,7 @@ Packaged. Now, with the device tool (it is no shell command):
   run(command="bash scripts/bench.sh --on-device --parts h2d,d2h,sgemm,sum-f32",
       carry=[".device", ".gl"], timeout_s=600)
 and again with the other parts (scripts/bench.sh's gpu_parts lists them; at most 8 a call,
-each call well inside 10 minutes). Each part lands in $OUT as <part>.tar.gz.
+each call well inside 10 minutes). Each part lands in \$OUT as <part>.tar.gz.
 (.gl: the Vulkan loader .debs, see the device README; without them gpu-wgpu is skipped.)
 Then here: scripts/bench.sh --unpack "<files_at of each call> …"
 EOF
