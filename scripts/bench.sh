@@ -141,7 +141,11 @@ copy         copy_f64
 minmax       min_f32,min_f64,max_f32,max_f64
 add-relu     add_f32,add_f64,relu_f32,relu_f64
 forest       (core/benches/forest_gpu.rs: forest-predict 1e3…1e6 rows, forest-train)
-go           (go-host: the GPU benchmarks beside the Go CPU paths of their family)
+go-sum       (go-host: BenchmarkSum, GPU paths beside the Go CPU paths of their family)
+go-dot       (go-host: BenchmarkDot, likewise)
+go-mul       (go-host: BenchmarkMul, likewise)
+go-scale     (go-host: BenchmarkScale, likewise)
+go-sgemm     (go-host: BenchmarkSGEMM, and the Go GPU tests into go-gpu-test.log)
 PARTS
 }
 part_groups() { gpu_parts | awk -v p="$1" '$1 == p { print $2 }'; }
@@ -164,6 +168,7 @@ if [ -n "$unpack" ]; then
   dest=bench-results/$(basename "$name")
   mkdir -p "$dest/criterion"
   : > "$dest/cargo-bench.log"
+  : > "$dest/parts.txt"
   for partdir in "$stagedir"/*/parts/*; do
     [ -d "$partdir" ] || continue
     part=$(basename "$partdir")
@@ -174,6 +179,13 @@ if [ -n "$unpack" ]; then
     [ -f "$partdir/go-gpu-test.log" ] && cp "$partdir/go-gpu-test.log" "$dest/"
     [ -f "$partdir/stage-time.txt" ] && cat "$partdir/stage-time.txt" >> "$dest/stage-times.txt"
     [ -f "$dest/env.json" ] || cp "$partdir/env.json" "$dest/env.json"
+    # Parts may come from different calls (and builds): parts.txt says which is which.
+    python3 - "$partdir/env.json" "$part" >> "$dest/parts.txt" <<'PY'
+import json, sys
+e = json.load(open(sys.argv[1]))
+gpu = ", ".join(g.get("name", "?") for g in e.get("gpus") or []) or "none"
+print(f"{sys.argv[2]}: built at {e.get('git_commit', '?')}, run {e.get('date', '?')} on {gpu}")
+PY
   done
   rm -rf "$stagedir"
   report --ingest "$dest"
@@ -215,14 +227,20 @@ if [ $on_device = 1 ]; then
         rows=1000,10000,100000,1000000
         OFFLOAD_BENCH_SIZES=$rows CRITERION_HOME="$dir/criterion" ./.device/forest-gpu-bench --bench \
           > "$dir/cargo-bench.log" 2>&1 || { note "FAILED: part $part"; status=1; } ;;
-      go)
+      go-*)
+        # One Go benchmark per part: each generates its inputs and checks every path's
+        # answer before timing, which at 1e8 takes longer than the timing itself.
+        op=${part#go-}
+        bench=$(printf '%s' "$op" | sed 's/^sgemm$/SGEMM/; s/^./\U&/')
         if [ -x .device/go-host.test ]; then
-          (cd go-host && ../.device/go-host.test -test.run GPU -test.v -test.count=1) > "$dir/go-gpu-test.log" 2>&1 \
-            || { note "FAILED: go GPU tests (go-gpu-test.log)"; status=1; }
-          (cd go-host && OFFLOAD_BENCH_N=1000,100000,10000000,100000000 OFFLOAD_BENCH_MATMUL_N=1024,4096 \
-            ../.device/go-host.test -test.run '^$' -test.bench '^Benchmark(Sum|Dot|Mul|Scale|SGEMM)$/(family=|path=(go|rust-cgo|gpu))/(path=(go|rust-cgo|gpu)|n=|dtype=)' \
+          if [ "$op" = sgemm ]; then
+            (cd go-host && ../.device/go-host.test -test.run GPU -test.v -test.count=1) > "$dir/go-gpu-test.log" 2>&1 \
+              || { note "FAILED: go GPU tests (go-gpu-test.log)"; status=1; }
+          fi
+          (cd go-host && OFFLOAD_BENCH_N=${OFFLOAD_BENCH_N:-1000,10000,100000,1000000,10000000} OFFLOAD_BENCH_MATMUL_N=${OFFLOAD_BENCH_MATMUL_N:-256,1024,4096} \
+            ../.device/go-host.test -test.run '^$' -test.bench "^Benchmark$bench\$/(family=|path=(go|rust-cgo|gpu))/(path=(go|rust-cgo|gpu)|n=|dtype=)" \
             -test.benchtime=5x -test.count=3 -test.benchmem -test.timeout=8m) > "$dir/go-bench.txt" 2>&1 \
-            || { note "FAILED: go GPU benchmarks"; status=1; }
+            || { note "FAILED: go GPU benchmarks ($bench)"; status=1; }
         else
           echo "SKIP go-host: .device/go-host.test was not packaged" > "$dir/go-bench.txt"
         fi ;;

@@ -12,7 +12,9 @@
 //!   each iteration) and `gpu-wgpu-resident`, `gpu-cuda-resident` (inputs already on the
 //!   device; the scalar still comes back). f32 is accumulated in f32 on every fast path.
 //! - `<op>_<dt>/<path>/<n>` for the one-family ops min, max, mul, add, scale, relu: paths
-//!   `cpu` (one thread, reference backend, data in its buffers, no read-back),
+//!   `cpu` (one thread, reference backend, data in its buffers, no read-back; element-wise
+//!   only up to 1e8, as it allocates its result per call), `rust-native` (one thread,
+//!   `fast::min`/`max`/`map1`/`map2`, writing into a preallocated output),
 //!   `rust-native-par`, and the four GPU paths (host-data paths upload the inputs and read
 //!   the output back; resident element-wise ops end with a sync).
 //! - `copy_f64/<path>/<n>`: the memory-bandwidth yardstick, `rust-native`
@@ -265,6 +267,18 @@ trait El: Float + bytemuck::Pod {
     fn par_reduce(op: ReduceOp, a: &[Self]) -> f64;
     fn par_dot(a: &[Self], b: &[Self]) -> f64;
     fn par_elem(op: ElementwiseOp, a: &[Self], b: &[Self], out: &mut [Self]);
+    /// `rust-native` min/max: one thread, `fast::min`/`max` (lane loops).
+    fn one_extremum(op: ReduceOp, a: &[Self]) -> f64;
+    /// `rust-native` element-wise: one thread, `fast::map1`/`map2` into `out` (no allocation).
+    fn one_elem(op: ElementwiseOp, a: &[Self], b: &[Self], out: &mut [Self]) {
+        let s = Self::of(SCALAR);
+        match op {
+            ElementwiseOp::Mul => fast::map2(a, b, out, |p, q| p * q),
+            ElementwiseOp::Add => fast::map2(a, b, out, |p, q| p + q),
+            ElementwiseOp::Scale => fast::map1(a, out, |p| s * p),
+            ElementwiseOp::Relu => fast::map1(a, out, fast::relu_one),
+        }
+    }
 }
 
 impl El for f32 {
@@ -299,6 +313,13 @@ impl El for f32 {
     }
     fn par_dot(a: &[f32], b: &[f32]) -> f64 {
         par::dot_f32(a, b).unwrap() as f64
+    }
+    fn one_extremum(op: ReduceOp, a: &[f32]) -> f64 {
+        (match op {
+            ReduceOp::Min => fast::min_f32(a),
+            ReduceOp::Max => fast::max_f32(a),
+            ReduceOp::Sum => unreachable!("sum has two families"),
+        }) as f64
     }
     fn par_elem(op: ElementwiseOp, a: &[f32], b: &[f32], out: &mut [f32]) {
         match op {
@@ -337,6 +358,13 @@ impl El for f64 {
     }
     fn par_dot(a: &[f64], b: &[f64]) -> f64 {
         par::dot(a, b).unwrap()
+    }
+    fn one_extremum(op: ReduceOp, a: &[f64]) -> f64 {
+        match op {
+            ReduceOp::Min => fast::min(a),
+            ReduceOp::Max => fast::max(a),
+            ReduceOp::Sum => unreachable!("sum has two families"),
+        }
     }
     fn par_elem(op: ElementwiseOp, a: &[f64], b: &[f64], out: &mut [f64]) {
         match op {
@@ -636,7 +664,7 @@ fn bench_vector_group<T: El>(
     let mut paths: Vec<String> = match family {
         Family::Strict => vec!["cpu".into()],
         Family::Fast => vec!["rust-native-simd".into(), "rust-native-par".into()],
-        Family::One => vec!["cpu".into(), "rust-native-par".into()],
+        Family::One => vec!["cpu".into(), "rust-native".into(), "rust-native-par".into()],
     };
     if gpu {
         for (p, _) in devs.iter() {
@@ -705,6 +733,16 @@ fn bench_vector_group<T: El>(
             Family::One => match op {
                 Op::Elem(e) => {
                     out.fill(T::ZERO);
+                    T::one_elem(e, &a, &b, &mut out);
+                    match check_vector(&out, &want, true) {
+                        Ok(()) => {
+                            g.bench_function(BenchmarkId::new("rust-native", n), |bch| {
+                                bch.iter(|| T::one_elem(e, &a, &b, &mut out))
+                            });
+                        }
+                        Err(why) => println!("SKIP {group}/rust-native/{n}: {why}"),
+                    }
+                    out.fill(T::ZERO);
                     T::par_elem(e, &a, &b, &mut out);
                     match check_vector(&out, &want, true) {
                         Ok(()) => {
@@ -716,6 +754,15 @@ fn bench_vector_group<T: El>(
                     }
                 }
                 Op::Reduce(r) => {
+                    let one = || T::one_extremum(r, &a);
+                    match check_scalar(op, T::DT, one(), &want, true) {
+                        Ok(()) => {
+                            g.bench_function(BenchmarkId::new("rust-native", n), |bch| {
+                                bch.iter(one)
+                            });
+                        }
+                        Err(why) => println!("SKIP {group}/rust-native/{n}: {why}"),
+                    }
                     let par = || T::par_reduce(r, &a);
                     match check_scalar(op, T::DT, par(), &want, true) {
                         Ok(()) => {
@@ -740,6 +787,9 @@ fn bench_vector_group<T: El>(
     g.finish();
 }
 
+/// Largest n of the element-wise `cpu` path (the reference backend allocates per call).
+const CPU_ELEM_MAX: u64 = 100_000_000;
+
 /// Path `cpu`: the reference backend, one thread, data in its buffers.
 #[allow(clippy::too_many_arguments)]
 fn bench_cpu<T: El>(
@@ -754,6 +804,13 @@ fn bench_cpu<T: El>(
     avail: Option<u64>,
     vecs: u64,
 ) {
+    if op.is_elem() && n > CPU_ELEM_MAX {
+        println!(
+            "SKIP {group}/cpu/{n}: the reference backend allocates its result on every call \
+             (seconds per call above {CPU_ELEM_MAX} elements); rust-native is the one-thread path"
+        );
+        return;
+    }
     let es = T::DT.size();
     // Its own copies of the inputs (and output), and for element-wise ops the result
     // vector and its byte copy that CpuBackend::elementwise makes.

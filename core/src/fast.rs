@@ -445,19 +445,22 @@ pub(crate) fn max_t<T: Float>(a: &[T]) -> T {
     dispatch!(max_generic, max, a)
 }
 
-/// `out[i] = f(a[i], b[i])`; the caller checked the lengths.
-pub(crate) fn map2<T: Float, F: Fn(T, T) -> T>(a: &[T], b: &[T], out: &mut [T], f: F) {
+/// `out[i] = f(a[i], b[i])` on one thread, vectorised with AVX2 where the CPU has it
+/// (element-wise ops have one family: every path gives the same bits for the same `f`).
+/// Works over the shortest of the three slices; the caller checks the lengths (the
+/// `par::*` wrappers return [`ShapeError`](crate::ShapeError) when they differ).
+pub fn map2<T: Float, F: Fn(T, T) -> T>(a: &[T], b: &[T], out: &mut [T], f: F) {
     dispatch!(map2_generic, map2, a, b, out, f)
 }
 
-/// `out[i] = f(a[i])`; the caller checked the lengths.
-pub(crate) fn map1<T: Float, F: Fn(T) -> T>(a: &[T], out: &mut [T], f: F) {
+/// `out[i] = f(a[i])` on one thread, as [`map2`]; works over the shorter slice.
+pub fn map1<T: Float, F: Fn(T) -> T>(a: &[T], out: &mut [T], f: F) {
     dispatch!(map1_generic, map1, a, out, f)
 }
 
 /// ReLU with the `cpu` backend's semantics: `x` if `x > 0` or NaN, else +0.0 (so −0.0 → +0.0).
 #[inline(always)]
-pub(crate) fn relu_one<T: Float>(x: T) -> T {
+pub fn relu_one<T: Float>(x: T) -> T {
     if x > T::ZERO || x.is_nan() {
         x
     } else {
