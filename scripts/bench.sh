@@ -100,16 +100,19 @@ gpu_folder() {
 report() { cargo run --release -q -p offload-report --bin offload-report -- "$@"; }
 # ---------------------------------------------------------------------------------------
 
-# Keeps criterion's output small (18 MB → 3 MB for the GPU subset): the raw
-# new/{benchmark,estimates,sample}.json, every HTML page (index.html, with the numbers),
-# and each group's lines.svg (time against n per path). The violin, per-benchmark and
-# throughput plots, tukey.json and the base/change copies go; their links in the pages break.
+# Keeps criterion's output small (a full GPU sweep: 40 MB → 3 MB): the raw
+# new/{benchmark,estimates,sample}.json, the summary page and each group's page
+# (index.html, with the numbers) and lines.svg (time against n per path). The
+# per-benchmark pages, the violin and throughput plots, tukey.json and the base/change
+# copies go; their links in the pages break.
 trim_criterion() {
   local crit=$1
   [ -d "$crit" ] || return 0
   find "$crit" -depth -type d \( -name base -o -name change \) -exec rm -rf {} +
   find "$crit" -name tukey.json -delete
   find "$crit" -path '*/report/*' -type f ! -name index.html ! -name lines.svg -delete
+  # <group>/<path>/<n>/report: one page per benchmark, 90 % of the HTML.
+  find "$crit" -mindepth 4 -maxdepth 4 -type d -name report -exec rm -rf {} +
   if [ -f "$crit/report/index.html" ]; then
     note "criterion folder: $(du -sh "$crit" | cut -f1) (HTML: $crit/report/index.html)"
   else
@@ -145,7 +148,8 @@ go-sum       (go-host: BenchmarkSum, GPU paths beside the Go CPU paths of their 
 go-dot       (go-host: BenchmarkDot, likewise)
 go-mul       (go-host: BenchmarkMul, likewise)
 go-scale     (go-host: BenchmarkScale, likewise)
-go-sgemm     (go-host: BenchmarkSGEMM, and the Go GPU tests into go-gpu-test.log)
+go-sgemm     (go-host: BenchmarkSGEMM, likewise)
+go-test      (go-host: the Go GPU tests, -test.run GPU -v, into go-gpu-test.log)
 PARTS
 }
 part_groups() { gpu_parts | awk -v p="$1" '$1 == p { print $2 }'; }
@@ -201,7 +205,7 @@ fi
 # OFFLOAD_BENCH_TIME_MS (criterion's measurement time per benchmark) defaults to 600 here
 # so that the whole sweep fits the session's device time.
 if [ $on_device = 1 ]; then
-  for f in .device/gpu-bench .device/offload-report .device/build-env.json; do
+  for f in .device/offload-report .device/build-env.json; do
     [ -e "$f" ] || { echo "bench.sh --on-device: $f missing; run scripts/bench.sh --gpu-machine here first" >&2; exit 1; }
   done
   [ -n "$parts" ] || parts=$(gpu_parts | awk '{ print $1 }' | paste -sd, -)
@@ -211,6 +215,9 @@ if [ $on_device = 1 ]; then
   name=${out:-$(gpu_folder)}
   mkdir -p "$dest"
   export OFFLOAD_BENCH_TIME_MS=${OFFLOAD_BENCH_TIME_MS:-600}
+  # Each part's command stops after this many seconds (its partial log is still packed),
+  # so a part that hangs or runs long cannot take the whole 10-minute call with it.
+  part_limit=${OFFLOAD_PART_LIMIT_S:-540}
   [ $quick = 1 ] && export OFFLOAD_BENCH_QUICK=1
   status=0
   for part in ${parts//,/ }; do
@@ -225,27 +232,27 @@ if [ $on_device = 1 ]; then
     case "$part" in
       forest)
         rows=1000,10000,100000,1000000
-        OFFLOAD_BENCH_SIZES=$rows CRITERION_HOME="$dir/criterion" ./.device/forest-gpu-bench --bench \
+        OFFLOAD_BENCH_SIZES=$rows CRITERION_HOME="$dir/criterion" timeout "$part_limit" ./.device/forest-gpu-bench --bench \
           > "$dir/cargo-bench.log" 2>&1 || { note "FAILED: part $part"; status=1; } ;;
       go-*)
         # One Go benchmark per part: each generates its inputs and checks every path's
         # answer before timing, which at 1e8 takes longer than the timing itself.
         op=${part#go-}
         bench=$(printf '%s' "$op" | sed 's/^sgemm$/SGEMM/; s/^./\U&/')
-        if [ -x .device/go-host.test ]; then
-          if [ "$op" = sgemm ]; then
-            (cd go-host && ../.device/go-host.test -test.run GPU -test.v -test.count=1) > "$dir/go-gpu-test.log" 2>&1 \
-              || { note "FAILED: go GPU tests (go-gpu-test.log)"; status=1; }
-          fi
+        if [ -x .device/go-host.test ] && [ "$op" = test ]; then
+          (cd go-host && timeout "$part_limit" ../.device/go-host.test -test.run GPU -test.v -test.count=1) > "$dir/go-gpu-test.log" 2>&1 \
+            || { note "FAILED or over ${part_limit} s: go GPU tests (go-gpu-test.log)"; status=1; }
+        elif [ -x .device/go-host.test ]; then
           (cd go-host && OFFLOAD_BENCH_N=${OFFLOAD_BENCH_N:-1000,10000,100000,1000000,10000000} OFFLOAD_BENCH_MATMUL_N=${OFFLOAD_BENCH_MATMUL_N:-256,1024,4096} \
-            ../.device/go-host.test -test.run '^$' -test.bench "^Benchmark$bench\$/(family=|path=(go|rust-cgo|gpu))/(path=(go|rust-cgo|gpu)|n=|dtype=)" \
+            timeout "$part_limit" ../.device/go-host.test -test.run '^$' -test.bench "^Benchmark$bench\$/(family=|path=(go|rust-cgo|gpu))/(path=(go|rust-cgo|gpu)|n=|dtype=)" \
             -test.benchtime=5x -test.count=3 -test.benchmem -test.timeout=8m) > "$dir/go-bench.txt" 2>&1 \
             || { note "FAILED: go GPU benchmarks ($bench)"; status=1; }
         else
           echo "SKIP go-host: .device/go-host.test was not packaged" > "$dir/go-bench.txt"
         fi ;;
       *)
-        OFFLOAD_BENCH_ONLY=$groups CRITERION_HOME="$dir/criterion" ./.device/gpu-bench --bench \
+        [ -x .device/gpu-bench ] || { echo "bench.sh --on-device: .device/gpu-bench missing (part $part); run scripts/bench.sh --gpu-machine here first" >&2; exit 1; }
+        OFFLOAD_BENCH_ONLY=$groups CRITERION_HOME="$dir/criterion" timeout "$part_limit" ./.device/gpu-bench --bench \
           > "$dir/cargo-bench.log" 2>&1 || { note "FAILED: part $part"; status=1; } ;;
     esac
     echo "$(( $(date +%s) - p0 ))  part $part" > "$dir/stage-time.txt"

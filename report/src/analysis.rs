@@ -477,6 +477,7 @@ mod tests {
             skipped: vec![],
             devices: vec![],
             failures: vec![],
+            duplicates: vec![],
         }
     }
 

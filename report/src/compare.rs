@@ -4,9 +4,9 @@
 
 use crate::analysis::ratio;
 use crate::error::Result;
+use crate::format::fmt_ns;
 use crate::ingest::load_results;
 use crate::model::{Record, RecordKey};
-use crate::render::fmt_ns;
 use crate::stats::mann_whitney;
 use std::collections::BTreeMap;
 use std::fmt::Write;

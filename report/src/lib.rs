@@ -93,12 +93,15 @@ pub mod analysis;
 pub mod compare;
 pub mod env;
 pub mod error;
+pub mod format;
 pub mod ingest;
+pub mod lines;
 pub mod model;
 pub mod names;
 pub mod plots;
 pub mod render;
 pub mod stats;
+pub mod summary;
 
 pub use analysis::ratio;
 pub use compare::{compare, Comparison};

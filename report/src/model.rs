@@ -300,4 +300,9 @@ pub struct Results {
     /// message; `path` is `-` when the output does not say which.
     #[serde(default)]
     pub failures: Vec<Skip>,
+    /// Benchmarks timed twice under one key (the Rust host's vector bench and core's GPU
+    /// bench both time `rust-native*` on f64): the report keeps the first source and
+    /// lists each one dropped here, naming both files.
+    #[serde(default)]
+    pub duplicates: Vec<Skip>,
 }

@@ -5,9 +5,10 @@
 
 use crate::analysis::{groups, Group};
 use crate::error::{ReportError, Result};
+use crate::format::fmt_ns;
 use crate::model::{Harness, Record, Results};
 use crate::names::KNOWN_PATHS;
-use crate::render::{call_overhead, fmt_ns, CALL_OVERHEAD_OP};
+use crate::summary::{call_overhead, CALL_OVERHEAD_OP};
 use plotters::coord::ranged1d::SegmentValue;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};

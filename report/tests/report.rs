@@ -485,8 +485,9 @@ fn a_benchmark_measured_twice_is_kept_once_and_listed() {
     .unwrap();
     let r = ingest(dir.path(), None).unwrap();
     assert_eq!(r.records.len(), 36);
-    assert_eq!(r.failures.len(), 1, "{:?}", r.failures);
-    let f = &r.failures[0];
+    assert!(r.failures.is_empty(), "{:?}", r.failures);
+    assert_eq!(r.duplicates.len(), 1, "{:?}", r.duplicates);
+    let f = &r.duplicates[0];
     assert_eq!((f.path.as_str(), f.n), ("rust-native", Some(1000)));
     assert!(
         f.reason
@@ -499,7 +500,8 @@ fn a_benchmark_measured_twice_is_kept_once_and_listed() {
         f.reason
     );
     let md = offload_report::render::markdown(&r, &Default::default()).unwrap();
-    assert!(md.contains("## Failures"), "{md}");
+    assert!(md.contains("## Measured twice"), "{md}");
+    assert!(!md.contains("## Failures"), "{md}");
 }
 
 #[test]
