@@ -39,6 +39,8 @@ import (
 	"fmt"
 	"math"
 	"unsafe"
+
+	"github.com/offload-project/offload/go-host/internal/cabi"
 )
 
 // DefaultForestGPUGuest is where scripts/build-forest-gpu-guest.sh puts the forest-gpu
@@ -47,6 +49,15 @@ const DefaultForestGPUGuest = "build/guests/forest/forest-gpu.core.wasm"
 
 // forestGPUExports are the function exports the world requires of the core module.
 var forestGPUExports = []string{"fit", "predict", "trees", "cabi_realloc"}
+
+// The canonical-ABI types of the exports' results (the layouts above).
+var (
+	fitInfoT      = cabi.Record("fit-info", cabi.U32, cabi.U32, cabi.String)
+	forestTreeT   = cabi.Record("tree", cabi.List(cabi.S32), cabi.List(cabi.F32), cabi.List(cabi.S32), cabi.List(cabi.S32), cabi.List(cabi.F32))
+	fitResult     = cabi.Result(fitInfoT, cabi.String)
+	predictResult = cabi.Result(cabi.List(cabi.F64), cabi.String)
+	treesResult   = cabi.Result(cabi.List(forestTreeT), cabi.String)
+)
 
 // ForestGPUParams are the forest-params record of the forest-gpu world: the forest ABI's
 // ForestParams (Trees → n-trees; MaxFeatures 0 → none, i.e. all features; MaxDepth 0 →
@@ -227,12 +238,13 @@ func (g *ForestGPUGuest) FitParams(x []float32, y []float64, nFeatures int, p Fo
 	if err != nil {
 		return info, err
 	}
-	err = w.callResultN(export, 4, 16, func(m []byte, at int) error {
-		dev, err := w.liftString(export, at+8)
+	err = w.callResult(export, &fitResult, func(m []byte, at int) error {
+		dev, err := w.liftString(export, at+int(fitInfoT.FieldOffset(2)))
 		if err != nil {
 			return err
 		}
-		info = ForestFitInfo{Trees: int(le32(m[at:])), Nodes: int(le32(m[at+4:])), Device: dev}
+		info = ForestFitInfo{Trees: int(cabi.Le32(m[at+int(fitInfoT.FieldOffset(0)):])),
+			Nodes: int(cabi.Le32(m[at+int(fitInfoT.FieldOffset(1)):])), Device: dev}
 		return nil
 	}, xp, xn, yp, yn, u[0], u[1], opt(u[2]), u[2], opt(u[3]), u[3], u[4], u[5], bootstrap, int64(p.Seed))
 	if err != nil {
@@ -270,7 +282,7 @@ func (g *ForestGPUGuest) Predict(x []float32) ([]float64, error) {
 		return nil, err
 	}
 	var out []float64
-	err = w.callResultN(export, 4, 8, func(m []byte, at int) error {
+	err = w.callResult(export, &predictResult, func(m []byte, at int) error {
 		b, err := w.liftList(export, m, at, 8, 8)
 		if err != nil {
 			return err
@@ -297,18 +309,19 @@ func (g *ForestGPUGuest) Trees() ([]ForestTree, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	var out []ForestTree
-	err := w.callResultN(export, 4, 8, func(m []byte, at int) error {
-		recs, err := w.liftList(export, m, at, 40, 4)
+	err := w.callResult(export, &treesResult, func(m []byte, at int) error {
+		size := int(forestTreeT.Size())
+		recs, err := w.liftList(export, m, at, size, int(forestTreeT.Align()))
 		if err != nil {
 			return err
 		}
-		p := int(le32(m[at:])) // liftList checked the records lie in memory
-		out = make([]ForestTree, len(recs)/40)
+		p := int(cabi.Le32(m[at:])) // liftList checked the records lie in memory
+		out = make([]ForestTree, len(recs)/size)
 		for i := range out {
-			r := p + 40*i
+			r := p + size*i
 			var lists [5][]byte
 			for j := range lists {
-				if lists[j], err = w.liftList(export, m, r+8*j, 4, 4); err != nil {
+				if lists[j], err = w.liftList(export, m, r+int(forestTreeT.FieldOffset(j)), 4, 4); err != nil {
 					return fmt.Errorf("tree %d: %w", i, err)
 				}
 			}
@@ -331,7 +344,7 @@ func (g *ForestGPUGuest) Trees() ([]ForestTree, error) {
 func liftI32s(b []byte) []int32 {
 	out := make([]int32, len(b)/4)
 	for i := range out {
-		out[i] = int32(le32(b[4*i:]))
+		out[i] = int32(cabi.Le32(b[4*i:]))
 	}
 	return out
 }
@@ -339,7 +352,7 @@ func liftI32s(b []byte) []int32 {
 func liftF32s(b []byte) []float32 {
 	out := make([]float32, len(b)/4)
 	for i := range out {
-		out[i] = math.Float32frombits(le32(b[4*i:]))
+		out[i] = math.Float32frombits(cabi.Le32(b[4*i:]))
 	}
 	return out
 }

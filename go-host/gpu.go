@@ -89,8 +89,8 @@ import (
 	"unsafe"
 )
 
-// GPUStatus is the status code of a failed GPU call: 1–9 are offload-core's
-// gpu::Status (OFFLOAD_GPU_ERR_* in offload.h), 10 an invalid device handle, the negative
+// GPUStatus is the status code of a failed GPU call: 1–10 are offload-capi's
+// gpu::Status (OFFLOAD_GPU_ERR_* in offload.h; 10 is an invalid device handle), the negative
 // ones capi's shared codes. It is an error itself, so that
 // errors.Is(err, offload.GPUInvalidHandle) tests a *GPUError's status.
 type GPUStatus int32

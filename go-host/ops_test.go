@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"github.com/bytecodealliance/wasmtime-go/v39"
+
+	"github.com/offload-project/offload/go-host/internal/vecabi"
 )
 
 // guestCapacity is the shipped guests' capacity; tests read it from an instance and
@@ -269,7 +271,7 @@ func TestStrictChunksCarry(t *testing.T) {
 	for _, c := range []struct{ n, capacity int }{{0, 4}, {3, 4}, {4, 4}, {5, 4}, {7, 4}, {8, 4}, {11, 4}, {10, 2}} {
 		x := randVec(c.n, uint64(c.n)+9)
 		var pieces [][2]int
-		got, err := strictChunks(c.n, c.capacity, func(lo, hi int, carry bool, total float64) (float64, error) {
+		got, err := vecabi.StrictChunks(c.n, c.capacity, func(lo, hi int, carry bool, total float64) (float64, error) {
 			pieces = append(pieces, [2]int{lo, hi})
 			if (lo > 0) != carry || (lo == 0 && total != 0) {
 				t.Errorf("n=%d: piece [%d,%d) carry %v total %v", c.n, lo, hi, carry, total)
@@ -294,7 +296,7 @@ func TestStrictChunksCarry(t *testing.T) {
 			t.Errorf("n=%d: pieces %v do not end at n", c.n, pieces)
 		}
 	}
-	if _, err := strictChunks(3, 1, nil); !errors.Is(err, ErrOverCapacity) {
+	if _, err := vecabi.StrictChunks(3, 1, nil); !errors.Is(err, ErrOverCapacity) {
 		t.Errorf("capacity 1: got %v, want ErrOverCapacity", err)
 	}
 }

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/bytecodealliance/wasmtime-go/v39"
+
+	"github.com/offload-project/offload/go-host/internal/cabi"
 )
 
 // The wasi:gpu demo guest (wasm-modules/gpu-guest) as a core module, built by
@@ -481,7 +483,7 @@ func TestWasiGPUCanonicalABIChecks(t *testing.T) {
 	if err != nil || ret[0] != 0 || backend != "cpu" {
 		t.Fatalf("device-info: discriminant %d, backend %q, %v", ret[0], backend, err)
 	}
-	if got := le64(ret[48:]); got != h.GPU().Info().MaxBufferBytes {
+	if got := cabi.Le64(ret[48:]); got != h.GPU().Info().MaxBufferBytes {
 		t.Errorf("max-buffer-bytes %d, want %d", got, h.GPU().Info().MaxBufferBytes)
 	}
 
@@ -493,5 +495,51 @@ func TestWasiGPUCanonicalABIChecks(t *testing.T) {
 	}
 	if _, err := h.Compile(badPath); err == nil || !strings.Contains(err.Error(), "buffer-teleport") {
 		t.Errorf("unknown import: %v", err)
+	}
+}
+
+// TestWasiGPUImportDeclarations pins the core signatures the declared WIT types flatten
+// to (i = i32, I = i64, F = f64; the last i of a function with a result is its return
+// area) and checks the gpu-error table against the WIT variant's cases and order.
+func TestWasiGPUImportDeclarations(t *testing.T) {
+	want := map[string]string{
+		"buffer-create": "Ii", "buffer-write": "iIiii", "buffer-read": "iIIi", "buffer-copy": "iIiIIi",
+		"buffer-destroy": "ii", "sync": "i", "get-device-info": "i", "[resource-drop]buffer": "i",
+		"kernel-reduce": "iiiIi", "kernel-elementwise": "iiiiiFiIi", "kernel-matmul": "iiiiiiii",
+		"kernel-bootstrap-sample": "Iiiiii", "kernel-find-split": "iiiiiiiiiiiii", "kernel-average": "iiiiii",
+		"kernel-batch-predict": "iiiiiiiiiiiiii",
+	}
+	letter := map[cabi.CoreType]byte{cabi.CoreI32: 'i', cabi.CoreI64: 'I', cabi.CoreF32: 'f', cabi.CoreF64: 'F'}
+	if len(wasiGPUImports) != len(want) {
+		t.Errorf("%d imports declared, want %d", len(wasiGPUImports), len(want))
+	}
+	for _, d := range wasiGPUImports {
+		var sig []byte
+		for _, c := range d.coreParams {
+			sig = append(sig, letter[c])
+		}
+		if string(sig) != want[d.name] || len(d.coreResults) != 0 || d.retArea != (d.result != nil) {
+			t.Errorf("%s: core params %q results %v retArea %v; want %q, none, %v", d.name, sig, d.coreResults, d.retArea, want[d.name], d.result != nil)
+		}
+	}
+	wit, err := os.ReadFile(filepath.Join("..", "wasm-modules", "wit", "wasi-gpu", "compute.wit"))
+	if err != nil {
+		t.Skipf("WIT not found: %v", err)
+	}
+	body := string(wit)
+	body = body[strings.Index(body, "variant gpu-error {"):]
+	body = body[:strings.Index(body, "}")]
+	var cases []string
+	for _, line := range strings.Split(body, "\n") {
+		if line = strings.TrimSpace(line); strings.HasSuffix(line, "(string),") {
+			cases = append(cases, strings.TrimSuffix(line, "(string),"))
+		}
+	}
+	var names []string
+	for _, row := range gpuErrors {
+		names = append(names, row.name)
+	}
+	if strings.Join(cases, " ") != strings.Join(names, " ") {
+		t.Errorf("gpu-error cases in the WIT %v, in the table %v", cases, names)
 	}
 }

@@ -68,6 +68,10 @@
 // Backend kind `cuda` (NVRTC kernels and cuBLAS).
 #define OFFLOAD_GPU_BACKEND_CUDA 2
 
+// Bytes of the NUL-terminated strings in [`OffloadGpuDeviceInfo`] and
+// [`OffloadGpuProbe`] (longer strings are cut at a UTF-8 character boundary).
+#define OFFLOAD_GPU_STR_BYTES 256
+
 // Element type IEEE-754 binary32 (4 bytes).
 #define OFFLOAD_GPU_F32 0
 
@@ -100,10 +104,6 @@
 
 // Matmul with inputs rounded to TF32 on tensor cores, FP32 accumulation (cuda only).
 #define OFFLOAD_GPU_MATMUL_TF32 1
-
-// Bytes of the NUL-terminated strings in [`OffloadGpuDeviceInfo`] and
-// [`OffloadGpuProbe`] (longer strings are cut at a UTF-8 character boundary).
-#define OFFLOAD_GPU_STR_BYTES 256
 
 // Handle of an open device; 0 is the null handle.
 typedef uint64_t OffloadGpuDevice;
@@ -279,6 +279,33 @@ int32_t offload_gpu_info(OffloadGpuDevice dev,
 // [`OFFLOAD_ERR_NULL_POINTER`](crate::OFFLOAD_ERR_NULL_POINTER).
 int32_t offload_gpu_probe(OffloadGpuProbe *out, size_t cap, size_t *count);
 
+// Waits until all work queued on the device has finished.
+//
+// # Errors
+// [`OFFLOAD_GPU_ERR_DEVICE`], [`OFFLOAD_GPU_ERR_INVALID_DEVICE`].
+int32_t offload_gpu_sync(OffloadGpuDevice dev);
+
+// Turns measuring each kernel's device time on or off (timestamp queries on wgpu, CUDA
+// events on cuda, wall-clock time on cpu). Off by default: reading the time back waits
+// for the kernel.
+//
+// # Errors
+// [`OFFLOAD_GPU_ERR_UNSUPPORTED`] where the device cannot time kernels,
+// [`OFFLOAD_GPU_ERR_INVALID_DEVICE`].
+int32_t offload_gpu_set_kernel_timing(OffloadGpuDevice dev, bool on);
+
+// Writes the device time of the last kernel in ns to `*ns` and 1 to `*available`, or 0
+// to both when timing is off or no kernel has run since it was turned on.
+//
+// # Safety
+// `ns` and `available` must each point to one writable value.
+//
+// # Errors
+// [`OFFLOAD_GPU_ERR_INVALID_DEVICE`], [`OFFLOAD_ERR_NULL_POINTER`](crate::OFFLOAD_ERR_NULL_POINTER).
+int32_t offload_gpu_last_kernel_ns(OffloadGpuDevice dev,
+                                   uint64_t *ns,
+                                   bool *available);
+
 // Allocates a device buffer of `bytes` bytes (contents unspecified) and writes its
 // handle to `*buf`.
 //
@@ -354,12 +381,6 @@ int32_t offload_gpu_buffer_copy(OffloadGpuDevice dev,
                                 uint64_t dst_offset,
                                 uint64_t bytes);
 
-// Waits until all work queued on the device has finished.
-//
-// # Errors
-// [`OFFLOAD_GPU_ERR_DEVICE`], [`OFFLOAD_GPU_ERR_INVALID_DEVICE`].
-int32_t offload_gpu_sync(OffloadGpuDevice dev);
-
 // Reduces the first `n` elements of buffer `a` (dtype `OFFLOAD_GPU_F32`/`_F64`) with
 // `op` (`OFFLOAD_GPU_REDUCE_*`) and writes the result, as a double, to `*out`.
 //
@@ -430,27 +451,6 @@ int32_t offload_gpu_matmul(OffloadGpuDevice dev,
                            uint64_t m,
                            uint64_t k,
                            uint64_t n);
-
-// Turns measuring each kernel's device time on or off (timestamp queries on wgpu, CUDA
-// events on cuda, wall-clock time on cpu). Off by default: reading the time back waits
-// for the kernel.
-//
-// # Errors
-// [`OFFLOAD_GPU_ERR_UNSUPPORTED`] where the device cannot time kernels,
-// [`OFFLOAD_GPU_ERR_INVALID_DEVICE`].
-int32_t offload_gpu_set_kernel_timing(OffloadGpuDevice dev, bool on);
-
-// Writes the device time of the last kernel in ns to `*ns` and 1 to `*available`, or 0
-// to both when timing is off or no kernel has run since it was turned on.
-//
-// # Safety
-// `ns` and `available` must each point to one writable value.
-//
-// # Errors
-// [`OFFLOAD_GPU_ERR_INVALID_DEVICE`], [`OFFLOAD_ERR_NULL_POINTER`](crate::OFFLOAD_ERR_NULL_POINTER).
-int32_t offload_gpu_last_kernel_ns(OffloadGpuDevice dev,
-                                   uint64_t *ns,
-                                   bool *available);
 
 // Bootstrap weights of trees `first_tree … first_tree + n_trees − 1` into buffer `out`
 // (u32, `n_trees × n_rows` elements, row-major): `out[t·n_rows + r]` is how often row `r`

@@ -15,7 +15,8 @@
 //!   `catch_unwind` and turns a panic into [`OFFLOAD_ERR_PANIC`].
 //!
 //! GPU calls ([`gpu`]) use the same convention with their own positive status codes
-//! (`OFFLOAD_GPU_ERR_*`, mirroring `offload_core::gpu::Status`).
+//! (`OFFLOAD_GPU_ERR_*`, the values of [`gpu::Status`], which maps each
+//! `offload_core::gpu::GpuError` to one).
 //!
 //! Areas, one module each: [`vector`] (the native vector ops of `offload-core`) and
 //! [`gpu`] (the GPU backends: devices and buffers as integer handles, kernels).
@@ -82,7 +83,7 @@ pub enum CapiError {
     /// See [`OFFLOAD_ERR_PANIC`].
     #[error("panic inside offload: {0}")]
     Panic(String),
-    /// A GPU backend's error; its code is the `offload_core::gpu::Status` (1–9).
+    /// A GPU backend's error; its code is its [`gpu::Status`] (1–9).
     #[error(transparent)]
     Gpu(#[from] offload_core::gpu::GpuError),
     /// See [`gpu::OFFLOAD_GPU_ERR_INVALID_DEVICE`].
@@ -99,8 +100,8 @@ impl CapiError {
             CapiError::Overlap { .. } => OFFLOAD_ERR_OVERLAP,
             CapiError::TooLarge { .. } => OFFLOAD_ERR_TOO_LARGE,
             CapiError::Panic(_) => OFFLOAD_ERR_PANIC,
-            CapiError::Gpu(e) => gpu::gpu_code(e),
-            CapiError::InvalidDevice(_) => gpu::OFFLOAD_GPU_ERR_INVALID_DEVICE,
+            CapiError::Gpu(e) => gpu::Status::from(e).code(),
+            CapiError::InvalidDevice(_) => gpu::Status::InvalidDevice.code(),
         }
     }
 }

@@ -95,6 +95,100 @@ fn alias(out: *const f64, inp: *const f64, len: usize) -> Alias {
     }
 }
 
+/// The one body of every reduction of one array (`offload_sum`, `_simd`, `_par`): checks
+/// `a`, then writes `f(a)` to `*out`.
+///
+/// # Safety
+/// As for [`offload_sum`].
+unsafe fn sum_with(a: *const f64, len: usize, out: *mut f64, f: impl FnOnce(&[f64]) -> f64) -> i32 {
+    guard(|| {
+        // SAFETY: forwarded from the caller's contract.
+        let a = unsafe { input("a", a, len)? };
+        unsafe { write_out(out, f(a)) }
+    })
+}
+
+/// The one body of every dot product (`offload_dot`, `_simd`, `_par`): checks the lengths
+/// and both arrays, then writes `f(a, b)` to `*out`.
+///
+/// # Safety
+/// As for [`offload_dot`].
+unsafe fn dot_with(
+    a: *const f64,
+    a_len: usize,
+    b: *const f64,
+    b_len: usize,
+    out: *mut f64,
+    f: impl FnOnce(&[f64], &[f64]) -> Result<f64, ShapeError>,
+) -> i32 {
+    guard(|| {
+        same_len("b", b_len, a_len)?;
+        // SAFETY: forwarded from the caller's contract.
+        let (a, b) = unsafe { (input("a", a, a_len)?, input("b", b, b_len)?) };
+        let v = f(a, b)?;
+        unsafe { write_out(out, v) }
+    })
+}
+
+/// The one body of `offload_mul` and `offload_mul_par`: checks the lengths and the three
+/// arrays, then runs `f` on them (or, in place, the loop of [`elementwise`]).
+///
+/// # Safety
+/// As for [`offload_mul`].
+unsafe fn mul_with(
+    a: *const f64,
+    a_len: usize,
+    b: *const f64,
+    b_len: usize,
+    out: *mut f64,
+    out_len: usize,
+    f: impl FnOnce(&[f64], &[f64], &mut [f64]) -> Result<(), ShapeError>,
+) -> i32 {
+    guard(|| {
+        same_len("b", b_len, a_len)?;
+        same_len("out", out_len, a_len)?;
+        // SAFETY: forwarded from the caller's contract; validates null/too-large.
+        unsafe {
+            input("a", a, a_len)?;
+            input("b", b, b_len)?;
+            input("out", out, out_len)?;
+            elementwise(a, b, out, a_len, f, |x, y| x * y)
+        }
+    })
+}
+
+/// The one body of `offload_scale` and `offload_scale_par`: checks the lengths and both
+/// arrays, then runs `f(scalar, a, out)` (or, in place, the loop of [`elementwise`]).
+///
+/// # Safety
+/// As for [`offload_scale`].
+unsafe fn scale_with(
+    scalar: f64,
+    a: *const f64,
+    a_len: usize,
+    out: *mut f64,
+    out_len: usize,
+    f: impl FnOnce(f64, &[f64], &mut [f64]) -> Result<(), ShapeError>,
+) -> i32 {
+    guard(|| {
+        same_len("out", out_len, a_len)?;
+        // SAFETY: forwarded from the caller's contract; validates null/too-large.
+        unsafe {
+            input("a", a, a_len)?;
+            input("out", out, out_len)?;
+            // `b` is `a` again: scale reads one input.
+            elementwise(
+                a,
+                a,
+                out,
+                a_len,
+                |x, _, o| f(scalar, x, o),
+                |x, _| scalar * x,
+            )
+        }
+    })
+}
+
 /// Σ a\[i\] for `len` elements, added left to right; 0.0 when `len == 0`.
 ///
 /// # Safety
@@ -106,11 +200,8 @@ fn alias(out: *const f64, inp: *const f64, len: usize) -> Alias {
 /// [`OFFLOAD_ERR_TOO_LARGE`](crate::OFFLOAD_ERR_TOO_LARGE).
 #[no_mangle]
 pub unsafe extern "C" fn offload_sum(a: *const f64, len: usize, out: *mut f64) -> i32 {
-    guard(|| {
-        // SAFETY: forwarded from the caller's contract.
-        let a = unsafe { input("a", a, len)? };
-        unsafe { write_out(out, vector::sum(a)) }
-    })
+    // SAFETY: forwarded from the caller's contract.
+    unsafe { sum_with(a, len, out, vector::sum) }
 }
 
 /// Σ a\[i\] with SIMD partial sums (order differs from [`offload_sum`]).
@@ -122,11 +213,8 @@ pub unsafe extern "C" fn offload_sum(a: *const f64, len: usize, out: *mut f64) -
 /// As for [`offload_sum`].
 #[no_mangle]
 pub unsafe extern "C" fn offload_sum_simd(a: *const f64, len: usize, out: *mut f64) -> i32 {
-    guard(|| {
-        // SAFETY: forwarded from the caller's contract.
-        let a = unsafe { input("a", a, len)? };
-        unsafe { write_out(out, vector::sum_simd(a)) }
-    })
+    // SAFETY: forwarded from the caller's contract.
+    unsafe { sum_with(a, len, out, vector::sum_simd) }
 }
 
 /// Σ a\[i\]·b\[i\], added left to right.
@@ -147,13 +235,8 @@ pub unsafe extern "C" fn offload_dot(
     b_len: usize,
     out: *mut f64,
 ) -> i32 {
-    guard(|| {
-        same_len("b", b_len, a_len)?;
-        // SAFETY: forwarded from the caller's contract.
-        let (a, b) = unsafe { (input("a", a, a_len)?, input("b", b, b_len)?) };
-        let v = vector::dot(a, b)?;
-        unsafe { write_out(out, v) }
-    })
+    // SAFETY: forwarded from the caller's contract.
+    unsafe { dot_with(a, a_len, b, b_len, out, vector::dot) }
 }
 
 /// Σ a\[i\]·b\[i\] with SIMD partial sums (order differs from [`offload_dot`]; no FMA).
@@ -171,13 +254,8 @@ pub unsafe extern "C" fn offload_dot_simd(
     b_len: usize,
     out: *mut f64,
 ) -> i32 {
-    guard(|| {
-        same_len("b", b_len, a_len)?;
-        // SAFETY: forwarded from the caller's contract.
-        let (a, b) = unsafe { (input("a", a, a_len)?, input("b", b, b_len)?) };
-        let v = vector::dot_simd(a, b)?;
-        unsafe { write_out(out, v) }
-    })
+    // SAFETY: forwarded from the caller's contract.
+    unsafe { dot_with(a, a_len, b, b_len, out, vector::dot_simd) }
 }
 
 /// Applies `f` element-wise, `out[i] = f(a[i], b[i])`, where `out` may be identical to
@@ -244,17 +322,8 @@ pub unsafe extern "C" fn offload_mul(
     out: *mut f64,
     out_len: usize,
 ) -> i32 {
-    guard(|| {
-        same_len("b", b_len, a_len)?;
-        same_len("out", out_len, a_len)?;
-        // SAFETY: forwarded from the caller's contract; validates null/too-large.
-        unsafe {
-            input("a", a, a_len)?;
-            input("b", b, b_len)?;
-            input("out", out, out_len)?;
-            elementwise(a, b, out, a_len, vector::mul, |x, y| x * y)
-        }
-    })
+    // SAFETY: forwarded from the caller's contract.
+    unsafe { mul_with(a, a_len, b, b_len, out, out_len, vector::mul) }
 }
 
 /// out\[i\] = scalar·a\[i\]. `out` may be `a` itself (in place); a partial overlap is
@@ -278,23 +347,8 @@ pub unsafe extern "C" fn offload_scale(
     out: *mut f64,
     out_len: usize,
 ) -> i32 {
-    guard(|| {
-        same_len("out", out_len, a_len)?;
-        // SAFETY: forwarded from the caller's contract; validates null/too-large.
-        unsafe {
-            input("a", a, a_len)?;
-            input("out", out, out_len)?;
-            // `b` is `a` again: scale reads one input.
-            elementwise(
-                a,
-                a,
-                out,
-                a_len,
-                |x, _, o| vector::scale(scalar, x, o),
-                |x, _| scalar * x,
-            )
-        }
-    })
+    // SAFETY: forwarded from the caller's contract.
+    unsafe { scale_with(scalar, a, a_len, out, out_len, vector::scale) }
 }
 
 /// Σ a\[i\] over all cores (fast family: SIMD partial sums per chunk, chunks added in
@@ -307,11 +361,8 @@ pub unsafe extern "C" fn offload_scale(
 /// As for [`offload_sum`].
 #[no_mangle]
 pub unsafe extern "C" fn offload_sum_par(a: *const f64, len: usize, out: *mut f64) -> i32 {
-    guard(|| {
-        // SAFETY: forwarded from the caller's contract.
-        let a = unsafe { input("a", a, len)? };
-        unsafe { write_out(out, par::sum(a)) }
-    })
+    // SAFETY: forwarded from the caller's contract.
+    unsafe { sum_with(a, len, out, par::sum) }
 }
 
 /// Σ a\[i\]·b\[i\] over all cores (fast family, no FMA).
@@ -329,13 +380,8 @@ pub unsafe extern "C" fn offload_dot_par(
     b_len: usize,
     out: *mut f64,
 ) -> i32 {
-    guard(|| {
-        same_len("b", b_len, a_len)?;
-        // SAFETY: forwarded from the caller's contract.
-        let (a, b) = unsafe { (input("a", a, a_len)?, input("b", b, b_len)?) };
-        let v = par::dot(a, b)?;
-        unsafe { write_out(out, v) }
-    })
+    // SAFETY: forwarded from the caller's contract.
+    unsafe { dot_with(a, a_len, b, b_len, out, par::dot) }
 }
 
 /// out\[i\] = a\[i\]·b\[i\] over all cores; the same bits as [`offload_mul`]. `out` may
@@ -356,17 +402,8 @@ pub unsafe extern "C" fn offload_mul_par(
     out: *mut f64,
     out_len: usize,
 ) -> i32 {
-    guard(|| {
-        same_len("b", b_len, a_len)?;
-        same_len("out", out_len, a_len)?;
-        // SAFETY: forwarded from the caller's contract; validates null/too-large.
-        unsafe {
-            input("a", a, a_len)?;
-            input("b", b, b_len)?;
-            input("out", out, out_len)?;
-            elementwise(a, b, out, a_len, par::mul, |x, y| x * y)
-        }
-    })
+    // SAFETY: forwarded from the caller's contract.
+    unsafe { mul_with(a, a_len, b, b_len, out, out_len, par::mul) }
 }
 
 /// out\[i\] = scalar·a\[i\] over all cores; the same bits as [`offload_scale`]. `out`
@@ -386,22 +423,8 @@ pub unsafe extern "C" fn offload_scale_par(
     out: *mut f64,
     out_len: usize,
 ) -> i32 {
-    guard(|| {
-        same_len("out", out_len, a_len)?;
-        // SAFETY: forwarded from the caller's contract; validates null/too-large.
-        unsafe {
-            input("a", a, a_len)?;
-            input("out", out, out_len)?;
-            elementwise(
-                a,
-                a,
-                out,
-                a_len,
-                |x, _, o| par::scale(scalar, x, o),
-                |x, _| scalar * x,
-            )
-        }
-    })
+    // SAFETY: forwarded from the caller's contract.
+    unsafe { scale_with(scalar, a, a_len, out, out_len, par::scale) }
 }
 
 /// Threads the `_par` ops run on (rayon's global pool: `RAYON_NUM_THREADS`, else one per

@@ -12,7 +12,10 @@
 //! - [`rng`]: PCG32, the generator every path shares.
 //! - `data`: the diabetes data set, a strict CSV loader, Friedman #1 data (`alloc`).
 //! - `forest`: random-forest regression, CART trees on bootstrap samples (`alloc`).
-//! - `gpu` (feature `std`): the `GpuBackend` trait and its cpu, wgpu and cuda backends.
+//! - `tree`: the bootstrap counts, split scan and tree walk that `forest` and the cpu
+//!   backend's ML kernels share (`alloc`), below both so that neither imports the other.
+//! - `gpu` (feature `std`): the `GpuBackend` trait, the argument checks every call passes
+//!   once (`gpu::validate`), and its cpu, wgpu and cuda backends below them.
 //! - `forest_gpu` (feature `std`): forest training and prediction through the ML kernels.
 #![no_std]
 #![warn(missing_docs)]
@@ -29,6 +32,9 @@ pub mod vector;
 pub mod data;
 #[cfg(feature = "alloc")]
 pub mod forest;
+/// Shared building blocks of `forest` and the cpu backend (re-exported at their old paths).
+#[cfg(feature = "alloc")]
+mod tree;
 
 /// GPU offload: the `GpuBackend` trait, the `cpu` reference backend, and the `wgpu` and
 /// `cuda` backends behind their features.

@@ -382,57 +382,8 @@ pub fn compose_files(client: &Path, plugs: &[PathBuf]) -> Result<Composition, Co
     compose(&client_bytes, &plugs)
 }
 
-/// Arguments of `offload compose <client.wasm> --plug <provider.wasm> -o <out.wasm>`.
-#[derive(Debug, clap::Args)]
-pub struct ComposeArgs {
-    /// The client component (the socket), e.g. build/components/matrix-client.wasm.
-    pub client: PathBuf,
-    /// A provider component whose exports satisfy the client's imports (repeatable).
-    #[arg(long = "plug", required = true)]
-    pub plugs: Vec<PathBuf>,
-    /// Where to write the composed component.
-    #[arg(short = 'o', long = "output")]
-    pub output: PathBuf,
-}
-
-/// `offload compose`: composes, validates, writes `--output` and prints what was wired:
-///
-/// ```text
-/// composed:  build/components/composed-cpu.wasm (130412 bytes, valid component)
-/// plugged:   offload:provider/matrix@0.1.0 <- provider-cpu.wasm
-/// imports:   wasi:cli/environment@0.2.4, ... (provided by the host)
-/// exports:   run-matmul, run-matrix-example
-/// ```
-pub fn run_cli(args: &ComposeArgs) -> Result<(), ComposeError> {
-    let c = compose_files(&args.client, &args.plugs)?;
-    std::fs::write(&args.output, &c.bytes).map_err(|source| ComposeError::Io {
-        path: args.output.clone(),
-        source,
-    })?;
-    println!(
-        "composed:  {} ({} bytes, valid component)",
-        args.output.display(),
-        c.bytes.len()
-    );
-    for p in &c.plugged {
-        if p.import == p.export {
-            println!("plugged:   {} <- {}", p.import, p.plug);
-        } else {
-            println!("plugged:   {} <- {} ({})", p.import, p.plug, p.export);
-        }
-    }
-    let imports = if c.imports.is_empty() {
-        "none".to_string()
-    } else {
-        format!("{} (provided by the host)", c.imports.join(", "))
-    };
-    println!("imports:   {imports}");
-    println!("exports:   {}", c.exports.join(", "));
-    Ok(())
-}
-
 // ---------------------------------------------------------------------------------
-// Running a composed matrix client (tests, benches; `offload run` is the CLI's way).
+// Running a composed matrix client (tests, benches; `offload invoke` is the CLI's way).
 // ---------------------------------------------------------------------------------
 
 use crate::wasi_gpu::{self, GpuHost, GpuInstance};

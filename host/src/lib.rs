@@ -84,17 +84,15 @@ impl std::fmt::Display for Family {
 /// | [`Op::DotSimd`] | `dot_simd` | fast | `dot-fast` |
 /// | [`Op::Mul`] | `mul` | none | `mul` |
 /// | [`Op::Scale`] | `scale` | none | `scale` |
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Op {
     /// Σ a\[i\], strictly left to right (strict family).
     Sum,
     /// Σ a\[i\] with 128-bit SIMD partial sums, any order (fast family).
-    #[value(name = "sum_simd")]
     SumSimd,
     /// Σ a\[i\]·b\[i\], strictly left to right (strict family; ABI v2 only).
     Dot,
     /// Σ a\[i\]·b\[i\], any order (fast family; a v1 guest's `dot`).
-    #[value(name = "dot_simd")]
     DotSimd,
     /// result\[i\] = a\[i\]·b\[i\].
     Mul,

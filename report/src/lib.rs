@@ -84,12 +84,15 @@
 //!
 //! ## CLI
 //!
-//! [`ReportArgs`] (clap `Args`) and [`run`] are what `offload report` calls; the
-//! `offload-report` binary of this crate is the same thing standalone.
+//! [`ReportArgs`] (plain data) and [`run`] are what `offload report` calls; the
+//! `offload-report` binary of this crate is the same thing standalone. Their flags, the
+//! one place clap is used, are in [`cli`] (feature `cli`, on by default).
 
 #![deny(missing_docs)]
 
 pub mod analysis;
+#[cfg(feature = "cli")]
+pub mod cli;
 pub mod compare;
 pub mod env;
 pub mod error;
@@ -112,43 +115,52 @@ pub use model::{Environment, Family, Harness, Record, Results, Skip};
 use anyhow::Context;
 use std::path::{Path, PathBuf};
 
-/// Arguments of `offload report`.
+/// What one run of the report tool does ([`run`]); plain data, filled by the CLI's flags
+/// ([`cli::ReportFlags`]) or by a program.
 ///
-/// - `offload report <dir>`: re-render `REPORT.md` and `plots/` from `<dir>/results.json`.
-/// - `offload report --ingest <dir>`: first build `results.json` from the raw inputs.
-/// - `offload report --collect-env <dir>`: write `<dir>/env.json` for this machine.
-/// - `offload report --compare <old> <new>`: print each benchmark's change.
-#[derive(Debug, Clone, clap::Args)]
+/// - `dir` alone: re-render `REPORT.md` and `plots/` from `<dir>/results.json`.
+/// - `ingest`: first build `results.json` from the raw inputs.
+/// - `collect_env`: write `<dir>/env.json` for this machine.
+/// - `compare`: print each benchmark's change from the first folder to the second.
+#[derive(Debug, Clone)]
 pub struct ReportArgs {
-    /// Results folder (bench-results/HOST-DATE).
-    #[arg(required_unless_present = "compare")]
+    /// Results folder (bench-results/HOST-DATE); required unless `compare` is given.
     pub dir: Option<PathBuf>,
     /// Build results.json from the raw inputs (criterion/, go-bench.txt, cargo-bench.log,
     /// env.json) before rendering.
-    #[arg(long, conflicts_with = "compare")]
     pub ingest: bool,
-    /// criterion's output folder, when not DIR/criterion.
-    #[arg(long, requires = "ingest")]
+    /// criterion's output folder, when not DIR/criterion (with `ingest`).
     pub criterion_dir: Option<PathBuf>,
-    /// Only write DIR/env.json describing this machine, then exit.
-    #[arg(long, conflicts_with_all = ["ingest", "compare"])]
+    /// Only write DIR/env.json describing this machine.
     pub collect_env: bool,
     /// Repository root, where Cargo.lock, go-host/go.mod and build/guests/ are
-    /// (for --collect-env).
-    #[arg(long, default_value = ".")]
+    /// (for `collect_env`).
     pub repo: PathBuf,
-    /// The benchmark command line to record in env.json (for --collect-env; default:
-    /// this process's own command line).
-    #[arg(long = "command-line")]
+    /// The benchmark command line to record in env.json (for `collect_env`; `None`: this
+    /// process's own command line).
     pub command_line: Option<String>,
-    /// For --collect-env on a machine without the toolchains (the lent GPU machine): an
-    /// env.json written where the binaries were built, whose tool and library versions,
-    /// guests and git commit replace this machine's.
-    #[arg(long, requires = "collect_env")]
+    /// For `collect_env` on a machine without the toolchains: an env.json written where
+    /// the binaries were built, whose tool and library versions, guests and git commit
+    /// replace this machine's.
     pub build_env: Option<PathBuf>,
-    /// Compare two results folders: OLD NEW.
-    #[arg(long, num_args = 2, value_names = ["OLD", "NEW"])]
-    pub compare: Option<Vec<PathBuf>>,
+    /// Compare two results folders: (old, new).
+    pub compare: Option<(PathBuf, PathBuf)>,
+}
+
+impl Default for ReportArgs {
+    /// Nothing to do yet: no folder, every switch off, the repository at `.`.
+    fn default() -> Self {
+        ReportArgs {
+            dir: None,
+            ingest: false,
+            criterion_dir: None,
+            collect_env: false,
+            repo: PathBuf::from("."),
+            command_line: None,
+            build_env: None,
+            compare: None,
+        }
+    }
 }
 
 /// Renders `REPORT.md` and `plots/*.svg` into `dir` from `results`; returns the report's
@@ -161,10 +173,11 @@ pub fn render_into(dir: &Path, results: &Results) -> Result<PathBuf> {
     Ok(f)
 }
 
-/// Runs `offload report` with parsed arguments.
+/// Runs `offload report`: compares, collects the environment, or (ingests and) renders,
+/// as `args` says, printing what it wrote.
 pub fn run(args: ReportArgs) -> anyhow::Result<()> {
-    if let Some(dirs) = &args.compare {
-        let c = compare::compare(&dirs[0], &dirs[1])?;
+    if let Some((old, new)) = &args.compare {
+        let c = compare::compare(old, new)?;
         print!("{}", compare::format(&c));
         return Ok(());
     }

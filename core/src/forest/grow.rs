@@ -4,7 +4,7 @@
 //!
 //! It grows the same trees, bit for bit, as calling the reference building blocks
 //! ([`node_summary`](super::node_summary), [`node_candidates`],
-//! [`scan_feature`](super::scan_feature)) node by
+//! [`scan_feature`](crate::tree::scan_feature)) node by
 //! node, because every floating-point value it compares is formed by the same operations
 //! in the same order. What it changes is only how the work is scheduled:
 //!
@@ -39,11 +39,9 @@
 use alloc::vec;
 use alloc::vec::Vec;
 
-use super::{
-    bootstrap_counts, child_key, leaf_rule, node_candidates, offer_split, presort, summarize,
-    ForestParams, Split, Tree,
-};
+use super::{child_key, leaf_rule, node_candidates, presort, summarize, ForestParams, Tree};
 use crate::data::Dataset;
+use crate::tree::{bootstrap_counts, offer_split, Split};
 
 /// Candidate features whose prefix sums are computed in one loop (independent f64
 /// addition chains in flight at once).
@@ -384,7 +382,7 @@ fn bounds(
     mx
 }
 
-/// [`scan_feature`](super::scan_feature) of feature `f` on [`gather`]'s arrays: every
+/// [`scan_feature`](crate::tree::scan_feature) of feature `f` on [`gather`]'s arrays: every
 /// position the reference scores, scored exactly, `best` updated as the reference does.
 #[allow(clippy::too_many_arguments)]
 fn scan_exact(
@@ -412,7 +410,7 @@ fn scan_exact(
     }
 }
 
-/// [`scan_feature`](super::scan_feature) of feature `f` over a node's `rows` (in `f`'s
+/// [`scan_feature`](crate::tree::scan_feature) of feature `f` over a node's `rows` (in `f`'s
 /// order), with `xf` the feature by row, `wy` the tabulated `w·y` and `wt` the node's
 /// weight: the same sums in the same order, every position scored exactly.
 #[allow(clippy::too_many_arguments)]

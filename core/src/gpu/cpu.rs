@@ -5,21 +5,22 @@
 //! path; min/max propagate NaN. Matmul is the i-k-j loop order over row-major data (each row
 //! of C accumulated in f32 as a sum of scaled rows of B), rows spread over threads by rayon.
 //!
-//! The ML kernels are the forest's own reference code: bootstrap-sample is
-//! [`crate::forest::bootstrap_counts`] per tree, find-split buckets each tree's rows by node
-//! while walking the presort and runs the reference scan (`forest::scan_feature`) per
-//! candidate feature in rank order, batch-predict walks the trees as
-//! [`crate::forest::Tree::predict_row`] does, trees and rows spread over rayon threads.
+//! The ML kernels are the forest's own reference code (shared with `forest` through the
+//! crate's `tree` module): bootstrap-sample is [`crate::forest::bootstrap_counts`] per tree,
+//! find-split buckets each tree's rows by node while walking the presort and runs the
+//! reference scan (`tree::scan_feature`) per candidate feature in rank order, batch-predict
+//! walks the trees as [`crate::forest::Tree::predict_row`] does, trees and rows spread over
+//! rayon threads.
+//!
+//! Arguments arrive checked (see the `gpu` module's layers): handles exist, ranges and
+//! shapes fit. Only find-split's index contents are checked here, as they are read.
 
+use super::hal::{BufferTable, RawBackend};
 use super::{
-    check_create, check_elems, check_matmul, check_no_overlap, check_range, elementwise_b,
-    BackendKind, BufferId, BufferTable, DType, DeviceInfo, ElementwiseOp, FindSplitArgs,
-    ForestBuffers, GpuBackend, GpuError, MatmulPrecision, ReduceOp, Result, SplitRecord,
+    BackendKind, BufferId, DType, DeviceInfo, ElementwiseOp, FindSplitArgs, ForestBuffers,
+    GpuError, MatmulPrecision, ReduceOp, Result, SplitRecord,
 };
-use crate::forest::{bootstrap_counts, scan_feature, Split};
-use crate::forest_gpu::{
-    check_average, check_batch_predict, check_bootstrap, check_find_split, walk_tree, NONE,
-};
+use crate::tree::{bootstrap_counts, scan_feature, walk_tree, Split, NONE};
 use rayon::prelude::*;
 use std::string::ToString;
 use std::vec;
@@ -87,22 +88,19 @@ impl CpuBackend {
         Ok(r)
     }
 
+    /// The first `n` f32 of a buffer (the checks made sure it holds them).
     fn f32s(&self, id: BufferId, n: u64) -> Result<&[f32]> {
         let b = self.bufs.get(id)?;
-        check_elems(id, b.bytes, DType::F32, n)?;
         Ok(&bytemuck::cast_slice::<u64, f32>(&b.words)[..n as usize])
     }
+    /// The first `n` f64 of a buffer (the checks made sure it holds them).
     fn f64s(&self, id: BufferId, n: u64) -> Result<&[f64]> {
         let b = self.bufs.get(id)?;
-        check_elems(id, b.bytes, DType::F64, n)?;
         Ok(&bytemuck::cast_slice::<u64, f64>(&b.words)[..n as usize])
     }
     /// The first `n` 4-byte words of a buffer (the caller checked the size).
     fn words32<T: bytemuck::Pod>(&self, id: BufferId, n: u64) -> Result<&[T]> {
         Ok(&bytemuck::cast_slice::<u64, T>(&self.bufs.get(id)?.words)[..n as usize])
-    }
-    fn size_of(&self, id: BufferId) -> Result<u64> {
-        Ok(self.bufs.get(id)?.bytes)
     }
     /// Writes `data` at the start of buffer `id` (the caller checked the size).
     fn put<T: bytemuck::Pod>(&mut self, id: BufferId, data: &[T]) -> Result<()> {
@@ -273,13 +271,16 @@ pub fn matmul_ref(a: &[f32], b: &[f32], c: &mut [f32], m: usize, k: usize, n: us
         });
 }
 
-impl GpuBackend for CpuBackend {
+impl RawBackend for CpuBackend {
     fn info(&self) -> &DeviceInfo {
         &self.info
     }
 
+    fn check_dtype(&self, _dtype: DType) -> Result<()> {
+        Ok(())
+    }
+
     fn create_buffer(&mut self, bytes: u64) -> Result<BufferId> {
-        check_create(bytes, self.info.max_buffer_bytes)?;
         let words = bytes.div_ceil(8) as usize;
         let mut v = Vec::new();
         v.try_reserve_exact(words)
@@ -298,14 +299,12 @@ impl GpuBackend for CpuBackend {
 
     fn write(&mut self, id: BufferId, offset: u64, data: &[u8]) -> Result<()> {
         let b = self.bufs.get_mut(id)?;
-        check_range(id, b.bytes, offset, data.len() as u64)?;
         b.bytes_mut()[offset as usize..offset as usize + data.len()].copy_from_slice(data);
         Ok(())
     }
 
     fn read(&mut self, id: BufferId, offset: u64, out: &mut [u8]) -> Result<()> {
         let b = self.bufs.get(id)?;
-        check_range(id, b.bytes, offset, out.len() as u64)?;
         out.copy_from_slice(&b.bytes()[offset as usize..offset as usize + out.len()]);
         Ok(())
     }
@@ -319,10 +318,6 @@ impl GpuBackend for CpuBackend {
         bytes: u64,
     ) -> Result<()> {
         let s = self.bufs.get(src)?;
-        check_range(src, s.bytes, src_offset, bytes)?;
-        let d = self.bufs.get(dst)?;
-        check_range(dst, d.bytes, dst_offset, bytes)?;
-        check_no_overlap(src, src_offset, dst, dst_offset, bytes)?;
         let tmp = s.bytes()[src_offset as usize..(src_offset + bytes) as usize].to_vec();
         self.bufs.get_mut(dst)?.bytes_mut()[dst_offset as usize..(dst_offset + bytes) as usize]
             .copy_from_slice(&tmp);
@@ -367,10 +362,7 @@ impl GpuBackend for CpuBackend {
         out: BufferId,
         n: u64,
     ) -> Result<()> {
-        let b = elementwise_b(op, b)?;
         self.timed(|s| {
-            let ob = s.bufs.get(out)?;
-            check_elems(out, ob.bytes, dtype, n)?;
             let r: Vec<u8> = match dtype {
                 DType::F32 => {
                     let x = s.f32s(a, n)?;
@@ -420,12 +412,6 @@ impl GpuBackend for CpuBackend {
         k: u64,
         n: u64,
     ) -> Result<()> {
-        let sizes = [
-            (a, self.bufs.get(a)?.bytes),
-            (b, self.bufs.get(b)?.bytes),
-            (c, self.bufs.get(c)?.bytes),
-        ];
-        let (m, k, n) = check_matmul(sizes, m, k, n)?;
         if precision != MatmulPrecision::Fp32 {
             return Err(GpuError::Unsupported(
                 "TF32 matmul on the cpu backend (FP32 only)".into(),
@@ -452,7 +438,6 @@ impl GpuBackend for CpuBackend {
         n_rows: u32,
         out: BufferId,
     ) -> Result<()> {
-        check_bootstrap(n_trees, n_rows, out, |id| self.size_of(id))?;
         self.timed(|s| {
             let w: Vec<u32> = (0..n_trees as u64)
                 .into_par_iter()
@@ -463,7 +448,6 @@ impl GpuBackend for CpuBackend {
     }
 
     fn find_split(&mut self, args: &FindSplitArgs) -> Result<()> {
-        check_find_split(args, |id| self.size_of(id))?;
         self.timed(|s| {
             let recs = s.find_split_impl(args)?;
             s.put(args.out, &recs)
@@ -478,7 +462,6 @@ impl GpuBackend for CpuBackend {
         n_rows: u32,
         out: BufferId,
     ) -> Result<()> {
-        check_average(dtype, preds, n_trees, n_rows, out, |id| self.size_of(id))?;
         self.timed(|s| {
             let (nt, n) = (n_trees as usize, n_rows as usize);
             let p: &[f32] = s.words32(preds, (nt * n) as u64)?;
@@ -508,7 +491,6 @@ impl GpuBackend for CpuBackend {
         n_rows: u32,
         out: BufferId,
     ) -> Result<()> {
-        check_batch_predict(dtype, forest, x, n_rows, out, |id| self.size_of(id))?;
         self.timed(|s| {
             let (nn, nt, d) = (
                 forest.n_nodes as u64,

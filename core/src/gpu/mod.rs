@@ -2,7 +2,7 @@
 //!
 //! A backend owns a device and a table of device buffers named by integer handles
 //! ([`BufferId`], never 0, never reused after `destroy_buffer`), so that an opaque-handle
-//! C API (device handle, buffer handles as integers, [`Status`] codes) maps onto it one to
+//! C API (device handle, buffer handles as integers, status codes) maps onto it one to
 //! one. Buffers are untyped: sizes and offsets are in **bytes**; kernels read their operands
 //! from byte 0 of each buffer and take element counts (`n`) of the given [`DType`].
 //!
@@ -16,14 +16,26 @@
 //!
 //! A backend that cannot start returns [`GpuError::BackendUnavailable`] with a one-line
 //! reason; [`probe_all`] lists every backend with its device or that reason.
+//!
+//! Layers, top to bottom:
+//! 1. `GpuBackend`, the API every caller uses (`Backend` boxes one chosen at run time).
+//! 2. `validate`: `GpuBackend` is implemented once for every backend by a layer that checks
+//!    each call's arguments (handles, transfer ranges, element counts, shapes, aliasing,
+//!    dtype) and only then dispatches, so every backend rejects bad input with the same
+//!    error, and no backend can be called without the checks.
+//! 3. `hal`: the trait each backend implements on checked arguments, and the handle table
+//!    the backends keep buffers in (whose sizes the checks ask for).
+//! 4. The backends: `cpu`, `wgpu`, `cuda`. They still check what only they can see: the
+//!    contents of index buffers, their own launch limits and precisions, device errors.
 
 pub mod cpu;
 #[cfg(feature = "cuda")]
 pub mod cuda;
+mod hal;
+mod validate;
 #[cfg(feature = "wgpu")]
 pub mod wgpu;
 
-use std::collections::HashMap;
 use std::string::{String, ToString};
 use std::vec::Vec;
 
@@ -145,32 +157,6 @@ pub struct DeviceInfo {
     pub is_software: bool,
 }
 
-/// Status codes of the C API; [`GpuError::status`] maps each error to one. 0 is success.
-#[repr(i32)]
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Status {
-    /// Success.
-    Ok = 0,
-    /// The backend could not start.
-    BackendUnavailable = 1,
-    /// The device cannot run this kernel or dtype.
-    Unsupported = 2,
-    /// A buffer handle that was never created or was destroyed.
-    InvalidHandle = 3,
-    /// An offset + size past the end of a buffer.
-    OutOfBounds = 4,
-    /// A zero size or zero element count.
-    ZeroSize = 5,
-    /// A size over the device's limit.
-    TooLarge = 6,
-    /// Operand sizes that do not fit the kernel's shape.
-    ShapeMismatch = 7,
-    /// Any other argument error (unknown backend name, missing operand).
-    InvalidArgument = 8,
-    /// The device or driver failed (out of memory, launch failure, lost device).
-    Device = 9,
-}
-
 /// Errors of the GPU API. Every bad input is an error, never a panic, and the backend stays
 /// usable after it.
 #[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
@@ -228,23 +214,6 @@ pub enum GpuError {
     Device(String),
 }
 
-impl GpuError {
-    /// The C API status code of this error.
-    pub fn status(&self) -> Status {
-        match self {
-            GpuError::BackendUnavailable { .. } => Status::BackendUnavailable,
-            GpuError::Unsupported(_) => Status::Unsupported,
-            GpuError::InvalidHandle(_) => Status::InvalidHandle,
-            GpuError::OutOfBounds { .. } => Status::OutOfBounds,
-            GpuError::ZeroSize(_) => Status::ZeroSize,
-            GpuError::TooLarge { .. } => Status::TooLarge,
-            GpuError::ShapeMismatch(_) => Status::ShapeMismatch,
-            GpuError::InvalidArgument(_) => Status::InvalidArgument,
-            GpuError::Device(_) => Status::Device,
-        }
-    }
-}
-
 /// Result of the GPU API.
 pub type Result<T, E = GpuError> = core::result::Result<T, E>;
 
@@ -257,6 +226,11 @@ pub type Result<T, E = GpuError> = core::result::Result<T, E>;
 /// The ML kernels of the random forest (bootstrap-sample, find-split, average,
 /// batch-predict) default to [`GpuError::Unsupported`], so a backend without them still
 /// builds and says so by name.
+///
+/// The crate's own backends (cpu, wgpu, cuda) get this trait through one checking layer,
+/// which validates the arguments of every call before the backend runs it, so that they all
+/// return the same errors for the same bad input; an implementation outside this crate does
+/// its own checking.
 pub trait GpuBackend: Send {
     /// The device this backend runs on.
     fn info(&self) -> &DeviceInfo;
@@ -504,7 +478,9 @@ pub struct ForestBuffers {
     pub n_features: u32,
 }
 
-/// An open backend: [`GpuBackend`] behind a box, chosen by name at run time.
+/// An open backend: [`GpuBackend`] behind a box, chosen by name at run time. It dereferences
+/// to the backend's checked entry, so every call through it is validated once before the
+/// backend runs it.
 pub struct Backend {
     inner: std::boxed::Box<dyn GpuBackend>,
 }
@@ -633,177 +609,4 @@ pub fn probe_all() -> Vec<Probe> {
                 .map_err(|e| e.to_string()),
         })
         .collect()
-}
-
-// ---------------------------------------------------------------------------------------
-// Shared validation, used by every backend so that they reject bad input identically.
-
-/// Handle table shared by the backends: ids from 1, never reused.
-pub(crate) struct BufferTable<B> {
-    next: BufferId,
-    bufs: HashMap<BufferId, B>,
-}
-
-impl<B> BufferTable<B> {
-    pub(crate) fn new() -> Self {
-        BufferTable {
-            next: 1,
-            bufs: HashMap::new(),
-        }
-    }
-    pub(crate) fn insert(&mut self, b: B) -> BufferId {
-        let id = self.next;
-        self.next += 1;
-        self.bufs.insert(id, b);
-        id
-    }
-    pub(crate) fn get(&self, id: BufferId) -> Result<&B> {
-        self.bufs.get(&id).ok_or(GpuError::InvalidHandle(id))
-    }
-    pub(crate) fn get_mut(&mut self, id: BufferId) -> Result<&mut B> {
-        self.bufs.get_mut(&id).ok_or(GpuError::InvalidHandle(id))
-    }
-    pub(crate) fn remove(&mut self, id: BufferId) -> Result<B> {
-        self.bufs.remove(&id).ok_or(GpuError::InvalidHandle(id))
-    }
-    /// Removes every buffer (for a backend's Drop).
-    #[allow(dead_code)]
-    pub(crate) fn drain(&mut self) -> impl Iterator<Item = B> + '_ {
-        self.bufs.drain().map(|(_, b)| b)
-    }
-}
-
-/// Checks a new buffer's size against zero and the device limit.
-pub(crate) fn check_create(bytes: u64, limit: u64) -> Result<()> {
-    if bytes == 0 {
-        return Err(GpuError::ZeroSize("buffer of 0 bytes"));
-    }
-    if bytes > limit {
-        return Err(GpuError::TooLarge {
-            what: "buffer size in bytes",
-            requested: bytes,
-            limit,
-        });
-    }
-    Ok(())
-}
-
-/// Checks `offset + bytes <= size` for a transfer on buffer `id`.
-pub(crate) fn check_range(id: BufferId, size: u64, offset: u64, bytes: u64) -> Result<()> {
-    if bytes == 0 {
-        return Err(GpuError::ZeroSize("transfer of 0 bytes"));
-    }
-    match offset.checked_add(bytes) {
-        Some(end) if end <= size => Ok(()),
-        _ => Err(GpuError::OutOfBounds {
-            id,
-            offset,
-            bytes,
-            size,
-        }),
-    }
-}
-
-/// Largest element count of one vector kernel (indices are u32 in the shaders).
-pub(crate) const MAX_KERNEL_ELEMS: u64 = u32::MAX as u64;
-
-/// Checks a vector kernel's element count against zero, the index limit and the buffer.
-pub(crate) fn check_elems(id: BufferId, size: u64, dtype: DType, n: u64) -> Result<()> {
-    if n == 0 {
-        return Err(GpuError::ZeroSize("kernel on 0 elements"));
-    }
-    if n > MAX_KERNEL_ELEMS {
-        return Err(GpuError::TooLarge {
-            what: "element count",
-            requested: n,
-            limit: MAX_KERNEL_ELEMS,
-        });
-    }
-    if n * dtype.size() > size {
-        return Err(GpuError::ShapeMismatch(std::format!(
-            "buffer {id} holds {size} bytes, {n} {} elements need {}",
-            dtype.name(),
-            n * dtype.size()
-        )));
-    }
-    Ok(())
-}
-
-/// Checks matmul dimensions (each in 1..=2^31−1) and buffer sizes; returns (m, k, n) as u32.
-pub(crate) fn check_matmul(
-    sizes: [(BufferId, u64); 3],
-    m: u64,
-    k: u64,
-    n: u64,
-) -> Result<(u32, u32, u32)> {
-    if m == 0 || k == 0 || n == 0 {
-        return Err(GpuError::ZeroSize("matmul dimension of 0"));
-    }
-    for d in [m, k, n] {
-        if d > i32::MAX as u64 {
-            return Err(GpuError::TooLarge {
-                what: "matmul dimension",
-                requested: d,
-                limit: i32::MAX as u64,
-            });
-        }
-    }
-    let [(a, sa), (b, sb), (c, sc)] = sizes;
-    if c == a || c == b {
-        return Err(GpuError::ShapeMismatch(
-            "matmul output must not alias an input".into(),
-        ));
-    }
-    for (id, size, rows, cols, name) in [(a, sa, m, k, "A"), (b, sb, k, n, "B"), (c, sc, m, n, "C")]
-    {
-        let need = rows.checked_mul(cols).and_then(|e| e.checked_mul(4));
-        match need {
-            Some(need) if need <= size => {}
-            _ => {
-                return Err(GpuError::ShapeMismatch(std::format!(
-                    "{name} is {rows}×{cols} f32 but buffer {id} holds {size} bytes"
-                )))
-            }
-        }
-    }
-    Ok((m as u32, k as u32, n as u32))
-}
-
-/// Checks the `b` operand of an element-wise op.
-pub(crate) fn elementwise_b(op: ElementwiseOp, b: Option<BufferId>) -> Result<Option<BufferId>> {
-    match (op.is_binary(), b) {
-        (true, None) => Err(GpuError::InvalidArgument(std::format!(
-            "{op:?} needs a second operand b"
-        ))),
-        (true, Some(b)) => Ok(Some(b)),
-        (false, _) => Ok(None),
-    }
-}
-
-/// Rejects overlapping ranges of a same-buffer copy.
-pub(crate) fn check_no_overlap(
-    src: BufferId,
-    src_offset: u64,
-    dst: BufferId,
-    dst_offset: u64,
-    bytes: u64,
-) -> Result<()> {
-    if src == dst && src_offset < dst_offset + bytes && dst_offset < src_offset + bytes {
-        return Err(GpuError::InvalidArgument(
-            "copy within one buffer with overlapping ranges".into(),
-        ));
-    }
-    Ok(())
-}
-
-/// Message of a caught panic, for errors at a backend's boundary.
-#[cfg(any(feature = "cuda", feature = "wgpu"))]
-pub(crate) fn panic_message(p: &(dyn core::any::Any + Send)) -> String {
-    if let Some(s) = p.downcast_ref::<&str>() {
-        (*s).to_string()
-    } else if let Some(s) = p.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "panic with a non-string payload".to_string()
-    }
 }

@@ -1,5 +1,5 @@
-//! Standalone `offload report`: the same arguments as the `report` subcommand of the
-//! `offload` CLI (see [`offload_report::ReportArgs`]).
+//! Standalone `offload report`: the same flags as the `report` subcommand of the
+//! `offload` CLI ([`offload_report::cli::ReportFlags`]), run by [`offload_report::run`].
 
 use clap::Parser;
 
@@ -8,9 +8,9 @@ use clap::Parser;
 #[command(name = "offload-report", version)]
 struct Cli {
     #[command(flatten)]
-    args: offload_report::ReportArgs,
+    flags: offload_report::cli::ReportFlags,
 }
 
 fn main() -> anyhow::Result<()> {
-    offload_report::run(Cli::parse().args)
+    offload_report::run(Cli::parse().flags.into())
 }

@@ -23,33 +23,32 @@
 //!
 //! wgpu reports validation and out-of-memory errors through error scopes and the uncaptured
 //! error handler; both are turned into [`GpuError::Device`], never a panic.
+//!
+//! Arguments arrive checked (see the `gpu` module's layers); this backend still checks its
+//! own dispatch limits, the precision of a matmul, and find-split's index contents (a
+//! status word the kernels set). Files: this one holds the device, its buffers and the pass
+//! machinery; `transfer.rs` the staged uploads and downloads; `vector.rs` the reductions and
+//! element-wise ops, `matmul.rs` SGEMM, `ml.rs` the random-forest kernels, each with its
+//! WGSL sources.
 
+use super::hal::{panic_message, BufferTable, RawBackend};
 use super::{
-    check_create, check_elems, check_matmul, check_no_overlap, check_range, elementwise_b,
-    panic_message, BackendKind, BufferId, BufferTable, DType, DeviceInfo, ElementwiseOp,
-    FindSplitArgs, ForestBuffers, GpuBackend, GpuError, MatmulPrecision, ReduceOp, Result,
+    BackendKind, BufferId, DType, DeviceInfo, ElementwiseOp, FindSplitArgs, ForestBuffers,
+    GpuError, MatmulPrecision, ReduceOp, Result,
 };
-use crate::forest_gpu::{check_average, check_batch_predict, check_bootstrap, check_find_split};
-use rayon::prelude::*;
 use std::collections::HashMap;
 use std::format;
 use std::string::{String, ToString};
 use std::sync::{Arc, Mutex};
 use std::vec::Vec;
 
-const REDUCE_WGSL: &str = include_str!("../../shaders/reduce.wgsl");
-const ELEMENTWISE_WGSL: &str = include_str!("../../shaders/elementwise.wgsl");
-const MATMUL_WGSL: &str = include_str!("../../shaders/matmul.wgsl");
-const MATMUL_VEC4_WGSL: &str = include_str!("../../shaders/matmul_vec4.wgsl");
-const ML_BOOTSTRAP_WGSL: &str = include_str!("../../shaders/ml_bootstrap.wgsl");
-const ML_FIND_SPLIT_WGSL: &str = include_str!("../../shaders/ml_find_split.wgsl");
-const ML_PREDICT_WGSL: &str = include_str!("../../shaders/ml_predict.wgsl");
-/// Draws per invocation of the bootstrap kernel (`CHUNK` in `ml_bootstrap.wgsl`).
-const BOOTSTRAP_CHUNK: u64 = 256;
-/// Invocations per workgroup of the ML kernels.
-const ML_GROUP: u64 = 64;
-/// Bytes of one (node, feature) scratch entry of find-split (`Acc` in `ml_find_split.wgsl`).
-const ACC_BYTES: u64 = 48;
+mod matmul;
+mod ml;
+mod transfer;
+mod vector;
+
+use transfer::aligned;
+use vector::REDUCE_GROUPS;
 
 /// Size of each upload/download staging buffer in bytes (64 MiB, or the device's buffer
 /// limit if smaller).
@@ -59,10 +58,6 @@ pub const STAGE_BYTES: u64 = 64 << 20;
 pub const WAIT_ENV: &str = "OFFLOAD_WGPU_WAIT";
 /// Slots of the ring of uniform staging buffers (see `set_params`).
 const PARAM_SLOTS: usize = 16;
-/// Chunk of a host-side parallel memcpy into or out of a mapping.
-const PAR_CHUNK: usize = 1 << 20;
-/// Workgroups of the first reduction pass (at most; fewer for small inputs).
-const REDUCE_GROUPS: u64 = 2048;
 /// Largest dispatch along x.
 const MAX_GROUPS: u64 = 65535;
 
@@ -469,231 +464,22 @@ impl WgpuBackend {
             entries: &entries,
         })
     }
-
-    /// Reads one scalar of `dtype` from the start of `self.result` (after `idx`).
-    fn read_result(&mut self, dtype: DType) -> Result<f64> {
-        let mut enc = self.device.create_command_encoder(&Default::default());
-        enc.copy_buffer_to_buffer(&self.result, 0, &self.down, 0, 8);
-        let idx = self.queue.submit([enc.finish()]);
-        self.map(&self.down, 8, wgpu::MapMode::Read, Some(idx))?;
-        let mut w = [0u8; 8];
-        w.copy_from_slice(&self.down.slice(..8).get_mapped_range().map_err(map_err)?);
-        self.down.unmap();
-        Ok(match dtype {
-            DType::F32 => f32::from_le_bytes([w[0], w[1], w[2], w[3]]) as f64,
-            DType::F64 => f64::from_le_bytes(w),
-        })
-    }
-
-    fn reduce_impl(
-        &mut self,
-        kind: &str,
-        dtype: DType,
-        a: BufferId,
-        b: Option<BufferId>,
-        n: u64,
-    ) -> Result<f64> {
-        self.need_dtype(dtype)?;
-        let da = self.buf(a)?;
-        check_elems(a, da.bytes, dtype, n)?;
-        if let Some(b) = b {
-            let db = self.buf(b)?;
-            check_elems(b, db.bytes, dtype, n)?;
-        }
-        let (combine, load, identity) = match kind {
-            "sum" => ("x + y", "a[i]", "T(0)"),
-            "min" => ("min(x, y)", "a[i]", "load(0u)"),
-            "max" => ("max(x, y)", "a[i]", "load(0u)"),
-            _ => ("x + y", "a[i] * b[i]", "T(0)"),
-        };
-        let t = dtype.name();
-        let mk = |load: &'static str| {
-            move || {
-                format!("alias T = {t};\n")
-                    + &REDUCE_WGSL
-                        .replace("COMBINE", combine)
-                        .replace("LOAD", load)
-                        .replace("IDENTITY", identity)
-            }
-        };
-        let p1 = self.pipeline(&format!("reduce-{kind}-{t}"), mk(load), "main")?;
-        // Pass 2 folds the partials with the plain a[i] load (sum for dot).
-        let kind2 = if kind == "dot" { "sum" } else { kind };
-        let p2 = self.pipeline(&format!("reduce-{kind2}-{t}"), mk("a[i]"), "main")?;
-        let groups = n.div_ceil(256).clamp(1, REDUCE_GROUPS);
-        self.set_params(
-            bytemuck::cast([n as u32, 0, 0, 0]),
-            bytemuck::cast([groups as u32, 0u32, 0, 0]),
-        )?;
-        let abuf = &self.buf(a)?.buf;
-        let mut e1 = std::vec![(0, abuf), (2, &self.partials), (3, &self.params[0])];
-        if let Some(b) = b {
-            e1.push((1, &self.buf(b)?.buf));
-        }
-        let bg1 = self.bind(&p1, &e1);
-        let bg2 = self.bind(
-            &p2,
-            &[(0, &self.partials), (2, &self.result), (3, &self.params[1])],
-        );
-        self.run_pass(
-            &[(&p1, &bg1, (groups as u32, 1)), (&p2, &bg2, (1, 1))],
-            |_| {},
-        )?;
-        self.read_result(dtype)
-    }
-
-    /// Upload of an aligned range (offset and length multiples of 4) through the two
-    /// staging buffers in turn.
-    fn write_aligned(&mut self, dst: BufferId, offset: u64, data: &[u8]) -> Result<()> {
-        let stage = self.stage as usize;
-        for (i, chunk) in data.chunks(stage).enumerate() {
-            let s = i % 2;
-            let len = chunk.len() as u64;
-            let last = self.up_last[s].take();
-            self.map(&self.up[s], len, wgpu::MapMode::Write, last)?;
-            {
-                let mut view = self.up[s]
-                    .slice(..len)
-                    .get_mapped_range_mut()
-                    .map_err(map_err)?;
-                let mut w = view.slice(..);
-                // wgpu's WriteOnly views are not Send, so the parallel copy goes through the
-                // mapping's base address (as an integer, to cross threads).
-                let base = w.as_raw_element_ptr().as_ptr() as usize;
-                chunk
-                    .par_chunks(PAR_CHUNK)
-                    .enumerate()
-                    .for_each(|(j, src)| {
-                        // SAFETY: the mapping is `len` = chunk.len() bytes long and stays mapped
-                        // until `view` drops after this loop; the destination ranges
-                        // [j·PAR_CHUNK, j·PAR_CHUNK + src.len()) are disjoint and in bounds; it
-                        // is only written, never read.
-                        unsafe {
-                            std::ptr::copy_nonoverlapping(
-                                src.as_ptr(),
-                                (base as *mut u8).add(j * PAR_CHUNK),
-                                src.len(),
-                            )
-                        }
-                    });
-            }
-            self.up[s].unmap();
-            let mut enc = self.device.create_command_encoder(&Default::default());
-            enc.copy_buffer_to_buffer(
-                &self.up[s],
-                0,
-                &self.buf(dst)?.buf,
-                offset + (i * stage) as u64,
-                len,
-            );
-            self.up_last[s] = Some(self.queue.submit([enc.finish()]));
-        }
-        self.check_uncaptured()
-    }
-
-    /// Download of an aligned range through the staging buffer.
-    fn read_aligned(&mut self, src: BufferId, offset: u64, out: &mut [u8]) -> Result<()> {
-        let stage = self.stage as usize;
-        for (i, chunk) in out.chunks_mut(stage).enumerate() {
-            let len = chunk.len() as u64;
-            let mut enc = self.device.create_command_encoder(&Default::default());
-            enc.copy_buffer_to_buffer(
-                &self.buf(src)?.buf,
-                offset + (i * stage) as u64,
-                &self.down,
-                0,
-                len,
-            );
-            let idx = self.queue.submit([enc.finish()]);
-            self.map(&self.down, len, wgpu::MapMode::Read, Some(idx))?;
-            {
-                let view = self.down.slice(..len).get_mapped_range().map_err(map_err)?;
-                chunk
-                    .par_chunks_mut(PAR_CHUNK)
-                    .zip(view.par_chunks(PAR_CHUNK))
-                    .for_each(|(d, src)| d.copy_from_slice(src));
-            }
-            self.down.unmap();
-        }
-        self.check_uncaptured()
-    }
-}
-
-impl WgpuBackend {
-    /// find-split's scratch (`aux` false) or owners/status buffer (`aux` true), grown to at
-    /// least `bytes` (by doubling, so that a growing tree does not reallocate every level).
-    fn ml_buffer(&mut self, aux: bool, bytes: u64) -> Result<wgpu::Buffer> {
-        let slot = if aux { &self.ml_aux } else { &self.ml_scratch };
-        if let Some(b) = slot {
-            if b.size() >= bytes {
-                return Ok(b.clone());
-            }
-        }
-        let limit = self.info.max_buffer_bytes;
-        if bytes > limit {
-            return Err(GpuError::TooLarge {
-                what: "find-split scratch in bytes (n_nodes·d·48)",
-                requested: bytes,
-                limit,
-            });
-        }
-        let size = (bytes.next_power_of_two().min(limit).max(256)).div_ceil(4) * 4;
-        let scope = self.device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
-        let buf = self.device.create_buffer(&wgpu::BufferDescriptor {
-            label: Some(if aux { "ml-aux" } else { "ml-scratch" }),
-            size,
-            usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC,
-            mapped_at_creation: false,
-        });
-        if let Some(e) = pollster::block_on(scope.pop()) {
-            return Err(GpuError::Device(format!(
-                "find-split scratch of {size} bytes: {e}"
-            )));
-        }
-        let old = if aux {
-            self.ml_aux.replace(buf.clone())
-        } else {
-            self.ml_scratch.replace(buf.clone())
-        };
-        if let Some(o) = old {
-            o.destroy();
-        }
-        Ok(buf)
-    }
-}
-
-/// Workgroups of a 1-D grid of `n` invocations (64 per group) as a 2-D dispatch within the
-/// 65535-per-dimension limit; the shaders flatten (x, y) and skip indices ≥ n.
-fn grid(n: u64) -> Result<(u32, u32)> {
-    let groups = n.div_ceil(ML_GROUP).max(1);
-    let x = groups.min(MAX_GROUPS);
-    let y = groups.div_ceil(x);
-    if y > MAX_GROUPS {
-        return Err(GpuError::TooLarge {
-            what: "ML kernel invocations",
-            requested: n,
-            limit: MAX_GROUPS * MAX_GROUPS * ML_GROUP,
-        });
-    }
-    Ok((x as u32, y as u32))
 }
 
 fn map_err(e: wgpu::MapRangeError) -> GpuError {
     GpuError::Device(format!("mapped range: {e}"))
 }
 
-/// The 4-aligned range `[start, end)` that covers `[offset, offset + len)`.
-fn aligned(offset: u64, len: u64) -> (u64, u64) {
-    (offset & !3, (offset + len).div_ceil(4) * 4)
-}
-
-impl GpuBackend for WgpuBackend {
+impl RawBackend for WgpuBackend {
     fn info(&self) -> &DeviceInfo {
         &self.info
     }
 
+    fn check_dtype(&self, dtype: DType) -> Result<()> {
+        self.need_dtype(dtype)
+    }
+
     fn create_buffer(&mut self, bytes: u64) -> Result<BufferId> {
-        check_create(bytes, self.info.max_buffer_bytes)?;
         let size = bytes.div_ceil(4) * 4;
         let scope = self.device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
         let buf = self.device.create_buffer(&wgpu::BufferDescriptor {
@@ -724,8 +510,6 @@ impl GpuBackend for WgpuBackend {
     }
 
     fn write(&mut self, id: BufferId, offset: u64, data: &[u8]) -> Result<()> {
-        let b = self.buf(id)?;
-        check_range(id, b.bytes, offset, data.len() as u64)?;
         let (s, e) = aligned(offset, data.len() as u64);
         if s == offset && e == offset + data.len() as u64 {
             return self.write_aligned(id, offset, data);
@@ -738,8 +522,6 @@ impl GpuBackend for WgpuBackend {
     }
 
     fn read(&mut self, id: BufferId, offset: u64, out: &mut [u8]) -> Result<()> {
-        let b = self.buf(id)?;
-        check_range(id, b.bytes, offset, out.len() as u64)?;
         let (s, e) = aligned(offset, out.len() as u64);
         if s == offset && e == offset + out.len() as u64 {
             return self.read_aligned(id, offset, out);
@@ -759,11 +541,6 @@ impl GpuBackend for WgpuBackend {
         dst_offset: u64,
         bytes: u64,
     ) -> Result<()> {
-        let s = self.buf(src)?;
-        check_range(src, s.bytes, src_offset, bytes)?;
-        let d = self.buf(dst)?;
-        check_range(dst, d.bytes, dst_offset, bytes)?;
-        check_no_overlap(src, src_offset, dst, dst_offset, bytes)?;
         if !src_offset.is_multiple_of(4)
             || !dst_offset.is_multiple_of(4)
             || !bytes.is_multiple_of(4)
@@ -773,6 +550,7 @@ impl GpuBackend for WgpuBackend {
             self.read(src, src_offset, &mut tmp)?;
             return self.write(dst, dst_offset, &tmp);
         }
+        let (s, d) = (self.buf(src)?, self.buf(dst)?);
         let mut enc = self.device.create_command_encoder(&Default::default());
         enc.copy_buffer_to_buffer(&s.buf, src_offset, &d.buf, dst_offset, bytes);
         self.queue.submit([enc.finish()]);
@@ -807,48 +585,7 @@ impl GpuBackend for WgpuBackend {
         out: BufferId,
         n: u64,
     ) -> Result<()> {
-        let b = elementwise_b(op, b)?;
-        self.need_dtype(dtype)?;
-        for id in [Some(a), b, Some(out)].into_iter().flatten() {
-            let d = self.buf(id)?;
-            check_elems(id, d.bytes, dtype, n)?;
-        }
-        let entry = match op {
-            ElementwiseOp::Mul => "mul",
-            ElementwiseOp::Add => "add",
-            ElementwiseOp::Scale => "scale",
-            ElementwiseOp::Relu => "relu",
-        };
-        let t = dtype.name();
-        let p = self.pipeline(
-            &format!("elementwise-{entry}-{t}"),
-            || format!("alias T = {t};\n{ELEMENTWISE_WGSL}"),
-            entry,
-        )?;
-        let mut params = [0u8; 16];
-        match dtype {
-            DType::F32 => {
-                params[0..4].copy_from_slice(&(scalar as f32).to_le_bytes());
-                params[4..8].copy_from_slice(&(n as u32).to_le_bytes());
-            }
-            DType::F64 => {
-                params[0..8].copy_from_slice(&scalar.to_le_bytes());
-                params[8..12].copy_from_slice(&(n as u32).to_le_bytes());
-            }
-        }
-        self.set_params(params, [0; 16])?;
-        let mut entries = std::vec![
-            (0, &self.buf(a)?.buf),
-            (2, &self.buf(out)?.buf),
-            (3, &self.params[0])
-        ];
-        if let Some(b) = b {
-            entries.push((1, &self.buf(b)?.buf));
-        }
-        let bg = self.bind(&p, &entries);
-        let groups = n.div_ceil(256).clamp(1, MAX_GROUPS) as u32;
-        self.run_pass(&[(&p, &bg, (groups, 1))], |_| {})?;
-        Ok(())
+        self.elementwise_impl(op, dtype, a, b, scalar, out, n)
     }
 
     fn matmul(
@@ -861,52 +598,7 @@ impl GpuBackend for WgpuBackend {
         k: u64,
         n: u64,
     ) -> Result<()> {
-        let sizes = [
-            (a, self.buf(a)?.bytes),
-            (b, self.buf(b)?.bytes),
-            (c, self.buf(c)?.bytes),
-        ];
-        let (m32, k32, n32) = check_matmul(sizes, m, k, n)?;
-        if precision != MatmulPrecision::Fp32 {
-            return Err(GpuError::Unsupported(
-                "TF32 matmul on wgpu (WGSL has no TF32)".into(),
-            ));
-        }
-        for (what, e) in [("m·k", m * k), ("k·n", k * n), ("m·n", m * n)] {
-            if e > u32::MAX as u64 {
-                return Err(GpuError::TooLarge {
-                    what,
-                    requested: e,
-                    limit: u32::MAX as u64,
-                });
-            }
-        }
-        let (gx, gy) = (n.div_ceil(128), m.div_ceil(128));
-        if gx > MAX_GROUPS || gy > MAX_GROUPS {
-            return Err(GpuError::TooLarge {
-                what: "matmul dimension",
-                requested: m.max(n),
-                limit: MAX_GROUPS * 128,
-            });
-        }
-        // vec4 loads when every row of A and B starts on a 16-byte boundary.
-        let p = if k.is_multiple_of(4) && n.is_multiple_of(4) {
-            self.pipeline("matmul-f32-vec4", || MATMUL_VEC4_WGSL.to_string(), "main")?
-        } else {
-            self.pipeline("matmul-f32", || MATMUL_WGSL.to_string(), "main")?
-        };
-        self.set_params(bytemuck::cast([m32, k32, n32, 0u32]), [0; 16])?;
-        let bg = self.bind(
-            &p,
-            &[
-                (0, &self.buf(a)?.buf),
-                (1, &self.buf(b)?.buf),
-                (2, &self.buf(c)?.buf),
-                (3, &self.params[0]),
-            ],
-        );
-        self.run_pass(&[(&p, &bg, (gx as u32, gy as u32))], |_| {})?;
-        Ok(())
+        self.matmul_impl(precision, a, b, c, m, k, n)
     }
 
     fn bootstrap_sample(
@@ -917,102 +609,11 @@ impl GpuBackend for WgpuBackend {
         n_rows: u32,
         out: BufferId,
     ) -> Result<()> {
-        let total = check_bootstrap(n_trees, n_rows, out, |id| Ok(self.buf(id)?.bytes))?;
-        let chunks = (n_rows as u64).div_ceil(BOOTSTRAP_CHUNK);
-        let draws = n_trees as u64 * chunks;
-        let clear = self.pipeline("ml-bootstrap-clear", || ML_BOOTSTRAP_WGSL.into(), "clear")?;
-        let draw = self.pipeline("ml-bootstrap-draw", || ML_BOOTSTRAP_WGSL.into(), "draw")?;
-        let seed = [seed as u32, (seed >> 32) as u32];
-        let p0: [u32; 4] = [seed[0], seed[1], first_tree, n_trees];
-        let p1: [u32; 4] = [n_rows, chunks as u32, total as u32, 0];
-        self.set_params(bytemuck::cast(p0), bytemuck::cast(p1))?;
-        let ob = self.buf(out)?.buf.clone();
-        let entries = [(0, &ob), (1, &self.params[0]), (2, &self.params[1])];
-        let (bc, bd) = (self.bind(&clear, &entries), self.bind(&draw, &entries));
-        self.run_pass(
-            &[(&clear, &bc, grid(total)?), (&draw, &bd, grid(draws)?)],
-            |_| {},
-        )?;
-        Ok(())
+        self.bootstrap_impl(seed, first_tree, n_trees, n_rows, out)
     }
 
     fn find_split(&mut self, a: &FindSplitArgs) -> Result<()> {
-        check_find_split(a, |id| Ok(self.buf(id)?.bytes))?;
-        self.need_dtype(DType::F64)
-            .map_err(|e| GpuError::Unsupported(format!("find-split needs f64: {e}")))?;
-        let pairs = a.n_nodes as u64 * a.d as u64;
-        let scratch = self.ml_buffer(false, pairs * ACC_BYTES)?;
-        let aux_bytes = (2 * a.n_nodes as u64 + 1) * 4;
-        let aux = self.ml_buffer(true, aux_bytes)?;
-        let src = || ML_FIND_SPLIT_WGSL.to_string();
-        let init = self.pipeline("ml-find-split-init", src, "init")?;
-        let scan = self.pipeline("ml-find-split-scan", src, "scan")?;
-        let reduce = self.pipeline("ml-find-split-reduce", src, "reduce")?;
-        let p0: [u32; 4] = [a.n_rows, a.d, a.n_trees, a.n_nodes];
-        let mut p1 = [0u8; 16];
-        p1[..8].copy_from_slice(&1.0f64.to_le_bytes());
-        p1[8..12].copy_from_slice(&a.min_leaf.to_le_bytes());
-        self.set_params(bytemuck::cast(p0), p1)?;
-        let b = |id: BufferId| -> Result<wgpu::Buffer> { Ok(self.buf(id)?.buf.clone()) };
-        let bufs = [
-            b(a.x)?,
-            b(a.y)?,
-            b(a.order)?,
-            b(a.weights)?,
-            b(a.node_of)?,
-            b(a.cand_rank)?,
-            b(a.out)?,
-        ];
-        let (p0b, p1b) = (self.params[0].clone(), self.params[1].clone());
-        let mut entries: Vec<(u32, &wgpu::Buffer)> = bufs
-            .iter()
-            .enumerate()
-            .map(|(i, b)| (i as u32, b))
-            .collect();
-        entries.extend([(7, &scratch), (8, &aux), (9, &p0b), (10, &p1b)]);
-        let pick = |keep: &[u32]| -> Vec<(u32, &wgpu::Buffer)> {
-            entries
-                .iter()
-                .filter(|(i, _)| keep.contains(i))
-                .copied()
-                .collect()
-        };
-        let bi = self.bind(&init, &pick(&[7, 8, 9]));
-        let bs = self.bind(&scan, &pick(&[0, 1, 2, 3, 4, 5, 7, 8, 9, 10]));
-        let br = self.bind(&reduce, &pick(&[5, 6, 7, 8, 9]));
-        let status_off = 2 * a.n_nodes as u64 * 4;
-        let down = self.down.clone();
-        let idx = self.run_pass(
-            &[
-                (&init, &bi, grid(pairs.max(a.n_nodes as u64))?),
-                (&scan, &bs, grid(a.n_trees as u64 * a.d as u64)?),
-                (&reduce, &br, grid(a.n_nodes as u64)?),
-            ],
-            |enc| enc.copy_buffer_to_buffer(&aux, status_off, &down, 0, 4),
-        )?;
-        self.map(&down, 4, wgpu::MapMode::Read, Some(idx))?;
-        let status = {
-            let v = down.slice(..4).get_mapped_range().map_err(map_err)?;
-            u32::from_le_bytes([v[0], v[1], v[2], v[3]])
-        };
-        down.unmap();
-        if status != 0 {
-            let mut what = Vec::new();
-            if status & 1 != 0 {
-                what.push(format!("order holds a row index ≥ n_rows ({})", a.n_rows));
-            }
-            if status & 2 != 0 {
-                what.push(format!("node_of holds a node id ≥ n_nodes ({})", a.n_nodes));
-            }
-            if status & 4 != 0 {
-                what.push("a node holds rows of two trees".to_string());
-            }
-            return Err(GpuError::InvalidArgument(format!(
-                "find-split: {}",
-                what.join("; ")
-            )));
-        }
-        Ok(())
+        self.find_split_impl(a)
     }
 
     fn average(
@@ -1023,21 +624,7 @@ impl GpuBackend for WgpuBackend {
         n_rows: u32,
         out: BufferId,
     ) -> Result<()> {
-        check_average(dtype, preds, n_trees, n_rows, out, |id| {
-            Ok(self.buf(id)?.bytes)
-        })?;
-        self.need_dtype(dtype)?;
-        let t = dtype.name();
-        let p = self.pipeline(
-            &format!("ml-average-{t}"),
-            || format!("alias T = {t};\n{ML_PREDICT_WGSL}"),
-            "average",
-        )?;
-        self.set_params(bytemuck::cast([n_trees, n_rows, 0u32, 0u32]), [0; 16])?;
-        let (pb, ob) = (self.buf(preds)?.buf.clone(), self.buf(out)?.buf.clone());
-        let bg = self.bind(&p, &[(0, &pb), (8, &ob), (9, &self.params[0])]);
-        self.run_pass(&[(&p, &bg, grid(n_rows as u64)?)], |_| {})?;
-        Ok(())
+        self.average_impl(dtype, preds, n_trees, n_rows, out)
     }
 
     fn batch_predict(
@@ -1048,39 +635,7 @@ impl GpuBackend for WgpuBackend {
         n_rows: u32,
         out: BufferId,
     ) -> Result<()> {
-        check_batch_predict(dtype, forest, x, n_rows, out, |id| Ok(self.buf(id)?.bytes))?;
-        self.need_dtype(dtype)?;
-        let t = dtype.name();
-        let p = self.pipeline(
-            &format!("ml-predict-{t}"),
-            || format!("alias T = {t};\n{ML_PREDICT_WGSL}"),
-            "predict",
-        )?;
-        let p0 = [forest.n_trees, n_rows, forest.n_nodes, forest.n_features];
-        self.set_params(bytemuck::cast(p0), [0; 16])?;
-        let ids = [
-            forest.feature,
-            forest.threshold,
-            forest.left,
-            forest.right,
-            forest.value,
-            forest.tree_start,
-            x,
-            out,
-        ];
-        let bufs: Vec<wgpu::Buffer> = ids
-            .iter()
-            .map(|&id| Ok(self.buf(id)?.buf.clone()))
-            .collect::<Result<_>>()?;
-        let mut entries: Vec<(u32, &wgpu::Buffer)> = bufs
-            .iter()
-            .enumerate()
-            .map(|(i, b)| (i as u32 + 1, b))
-            .collect();
-        entries.push((9, &self.params[0]));
-        let bg = self.bind(&p, &entries);
-        self.run_pass(&[(&p, &bg, grid(n_rows as u64)?)], |_| {})?;
-        Ok(())
+        self.batch_predict_impl(dtype, forest, x, n_rows, out)
     }
 
     fn set_kernel_timing(&mut self, on: bool) -> Result<()> {

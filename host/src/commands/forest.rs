@@ -1,0 +1,250 @@
+//! `offload forest --path native|wasm [--backend cpu|wgpu|cuda]`: trains and tests the
+//! random forest on the diabetes split and prints train ms, predict ms, test MSE and R²
+//! (`--path wasm --backend wgpu|cuda`: the forest-gpu guest, its kernels on the device
+//! through wasi:gpu). A forest trained through a backend is checked against the native
+//! one (exit 1 when it differs).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::Context;
+use clap::{Args, ValueEnum};
+use offload_core::gpu::BackendKind;
+use offload_report::names;
+
+use super::{parse_backend_kind, yes_no};
+
+/// Where the forest runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum ForestPath {
+    /// offload-core compiled for this machine (one thread, or rayon with --threads).
+    Native,
+    /// offload-core compiled to wasm32 (build/guests/forest/forest-rust.wasm) in wasmtime.
+    Wasm,
+}
+
+/// Arguments of `offload forest`.
+#[derive(Debug, Args)]
+pub struct ForestCommand {
+    /// Native Rust or the wasm guest.
+    #[arg(long, value_enum, default_value = "native")]
+    path: ForestPath,
+    /// Where the ML kernels run: `cpu` (plain Rust), or `wgpu` / `cuda`: training through
+    /// bootstrap-sample and find-split, prediction through batch-predict, the forest checked
+    /// against the native one. With `--path wasm`, `wgpu` / `cuda` run the forest-gpu guest
+    /// (offload-core's `Forest::fit_on` compiled to wasm32) whose kernels reach the device
+    /// through wasi:gpu (label `wasi-gpu-<backend>`); `cpu` runs the plain forest guest
+    /// (everything inside wasm) unless `--wasi-gpu` is given.
+    #[arg(long, default_value = "cpu", value_parser = parse_backend_kind)]
+    backend: BackendKind,
+    /// Wasm path: run the forest-gpu guest through wasi:gpu even on `--backend cpu` (the
+    /// host's cpu reference backend does the kernels; label `wasi-gpu-cpu`). Implied by
+    /// `--backend wgpu|cuda`.
+    #[arg(long)]
+    wasi_gpu: bool,
+    /// Number of trees.
+    #[arg(long, default_value_t = 200)]
+    trees: usize,
+    /// Seed of the bootstrap samples and feature draws.
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    /// Features per split (default: all, as scikit-learn's regressor).
+    #[arg(long)]
+    max_features: Option<usize>,
+    /// Maximum depth (default: unlimited).
+    #[arg(long)]
+    max_depth: Option<usize>,
+    /// Native path only: train one tree per rayon task.
+    #[arg(long)]
+    parallel: bool,
+    /// The guest (wasm path). Default: build/guests/forest/forest-rust.wasm (plain forest
+    /// guest), or build/guests/forest/forest-gpu.wasm (the forest-gpu component) for the
+    /// wasi:gpu runs.
+    #[arg(long)]
+    guest: Option<PathBuf>,
+    /// Also write the test rows' predictions to FILE as JSON (`path`, `trees`, `seed`,
+    /// `test_mse`, `predictions`: 89 f64 in test_idx.txt order, printed so they parse
+    /// back bit for bit), to compare hosts (go-host's forest test reads it).
+    #[arg(long, value_name = "FILE")]
+    predictions: Option<PathBuf>,
+}
+
+/// The report's name of a forest run (one of [`names::KNOWN_PATHS`]: `rust-native`,
+/// `rust-native-rayon`, `gpu-<backend>`, `wasm-rust`, `wasi-gpu-<backend>`), printed on
+/// the `forest:` line and written to `--predictions`.
+fn path_label(
+    path: ForestPath,
+    backend: BackendKind,
+    wasi_gpu: bool,
+    parallel: bool,
+) -> &'static str {
+    let label = match path {
+        ForestPath::Native if backend != BackendKind::Cpu => format!("gpu-{}", backend.name()),
+        ForestPath::Native if parallel => "rust-native-rayon".to_string(),
+        ForestPath::Native => "rust-native".to_string(),
+        ForestPath::Wasm if wasi_gpu => format!("wasi-gpu-{}", backend.name()),
+        ForestPath::Wasm => "wasm-rust".to_string(),
+    };
+    names::KNOWN_PATHS
+        .iter()
+        .copied()
+        .find(|known| *known == label)
+        .unwrap_or_else(|| panic!("forest path `{label}` is not one of the report's paths"))
+}
+
+impl ForestCommand {
+    /// Trains and tests the forest on the path and backend asked for, and prints what it
+    /// measured.
+    pub fn execute(self) -> anyhow::Result<ExitCode> {
+        use offload_core::data::{diabetes, diabetes_split};
+        use offload_core::forest::{mse, r2, Forest, ForestParams};
+        let backend = self.backend;
+        let wasi_gpu =
+            self.path == ForestPath::Wasm && (backend != BackendKind::Cpu || self.wasi_gpu);
+        if self.wasi_gpu && self.path != ForestPath::Wasm {
+            anyhow::bail!("--wasi-gpu applies to --path wasm only");
+        }
+        let guest_path = self.guest.clone().unwrap_or_else(|| {
+            PathBuf::from(if wasi_gpu {
+                offload_host::forest_gpu_guest::DEFAULT_PATH
+            } else {
+                offload_host::forest_guest::DEFAULT_PATH
+            })
+        });
+        let data = diabetes();
+        let (tr, te) = diabetes_split();
+        let (train, test) = (data.subset(&tr), data.subset(&te));
+        let params = ForestParams {
+            n_trees: self.trees,
+            max_features: self.max_features,
+            max_depth: self.max_depth,
+            seed: self.seed,
+            ..ForestParams::default()
+        };
+        let label = path_label(self.path, backend, wasi_gpu, self.parallel);
+        let mut identical = None;
+        let (train_ns, predict_ns, pred) = match self.path {
+            ForestPath::Native if backend != BackendKind::Cpu => {
+                if self.parallel {
+                    anyhow::bail!("--parallel applies to --backend cpu only");
+                }
+                let mut dev = offload_core::gpu::Backend::open_kind(backend)?;
+                let t0 = Instant::now();
+                let forest = Forest::fit_on(&mut *dev, &train, &params)?;
+                let train_ns = t0.elapsed().as_nanos();
+                let t1 = Instant::now();
+                let pred = forest.predict_on(&mut *dev, &test.x)?;
+                let predict_ns = t1.elapsed().as_nanos();
+                identical = Some(forest == Forest::fit(&train, &params)?);
+                println!("device:      {} ({})", dev.info().name, dev.info().driver);
+                (train_ns, predict_ns, pred)
+            }
+            ForestPath::Native => {
+                let t0 = Instant::now();
+                let forest = if self.parallel {
+                    Forest::fit_parallel(&train, &params)?
+                } else {
+                    Forest::fit(&train, &params)?
+                };
+                let train_ns = t0.elapsed().as_nanos();
+                let t1 = Instant::now();
+                let pred = forest.predict(&test.x)?;
+                (train_ns, t1.elapsed().as_nanos(), pred)
+            }
+            ForestPath::Wasm if wasi_gpu => {
+                use offload_host::forest_gpu_guest::ForestGpuGuest;
+                use offload_host::wasi_gpu::{Device, Limits};
+                let dev = Device::new(offload_core::gpu::Backend::open_kind(backend)?);
+                println!("device:      {} ({})", dev.info().name, dev.info().driver);
+                let mut g = ForestGpuGuest::load(&guest_path, dev, Limits::default())
+                    .with_context(|| {
+                        format!(
+                            "loading {} (build it with scripts/build-forest-gpu-guest.sh)",
+                            guest_path.display()
+                        )
+                    })?;
+                let t0 = Instant::now();
+                g.fit(&train, &params)?;
+                let train_ns = t0.elapsed().as_nanos();
+                let t1 = Instant::now();
+                let pred = g.predict(&test.x)?;
+                let predict_ns = t1.elapsed().as_nanos();
+                identical = Some(g.trees()? == Forest::fit(&train, &params)?);
+                (train_ns, predict_ns, pred)
+            }
+            ForestPath::Wasm => {
+                let mut g = offload_host::forest_guest::ForestGuest::load(&guest_path)
+                    .with_context(|| {
+                        format!(
+                            "loading {} (build it with ./build.sh all)",
+                            guest_path.display()
+                        )
+                    })?;
+                let t0 = Instant::now();
+                g.fit(&train, &params)?;
+                let train_ns = t0.elapsed().as_nanos();
+                let t1 = Instant::now();
+                let pred = g.predict(&test.x)?;
+                (train_ns, t1.elapsed().as_nanos(), pred)
+            }
+        };
+        println!(
+            "forest:      {label}, {} trees, seed {}, diabetes split {} train / {} test",
+            self.trees, self.seed, train.n_rows, test.n_rows
+        );
+        println!("train_ms:    {:.2}", train_ns as f64 / 1e6);
+        println!("predict_ms:  {:.3}", predict_ns as f64 / 1e6);
+        println!("test_mse:    {:.1}", mse(&pred, &test.y));
+        println!("test_r2:     {:.4}", r2(&pred, &test.y));
+        if let Some(same) = identical {
+            println!("forest identical to native: {}", yes_no(same));
+            if !same {
+                return Ok(ExitCode::FAILURE);
+            }
+        }
+        if let Some(f) = &self.predictions {
+            let json = serde_json::json!({
+                "path": label,
+                "trees": self.trees,
+                "seed": self.seed,
+                "test_mse": mse(&pred, &test.y),
+                "predictions": pred,
+            });
+            std::fs::write(f, serde_json::to_string_pretty(&json)? + "\n")
+                .with_context(|| format!("writing {}", f.display()))?;
+        }
+        Ok(ExitCode::SUCCESS)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every combination the command can run has a name the report knows.
+    #[test]
+    fn every_forest_path_is_a_report_path() {
+        for path in [ForestPath::Native, ForestPath::Wasm] {
+            for backend in BackendKind::ALL {
+                for wasi_gpu in [false, true] {
+                    for parallel in [false, true] {
+                        path_label(path, backend, wasi_gpu, parallel);
+                    }
+                }
+            }
+        }
+        assert_eq!(
+            path_label(ForestPath::Native, BackendKind::Wgpu, false, false),
+            "gpu-wgpu"
+        );
+        assert_eq!(
+            path_label(ForestPath::Wasm, BackendKind::Cpu, true, false),
+            "wasi-gpu-cpu"
+        );
+        assert_eq!(
+            path_label(ForestPath::Wasm, BackendKind::Cpu, false, false),
+            "wasm-rust"
+        );
+    }
+}
