@@ -128,7 +128,7 @@ trim_criterion() {
 # the moment it finishes, so a command that runs out of time loses only the part it was
 # in. `--unpack` here merges every part's tarball into one results folder and renders it.
 #
-# part         what it runs (groups of core/benches/gpu.rs unless said otherwise)
+# part         what it runs (groups of core/benches/gpu/ unless said otherwise)
 gpu_parts() {
   cat <<'PARTS'
 h2d          h2d

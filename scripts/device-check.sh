@@ -2,7 +2,7 @@
 # What runs on the lent GPU machine (H100/H200; no Rust, no Go there), from binaries built
 # here by `scripts/device-check.sh --build` into .device/ (git-ignored):
 #   1. the GPU test suite (core/tests/gpu.rs) on wgpu (Vulkan on the NVIDIA driver) and cuda;
-#   2. a subset of the GPU benchmarks (core/benches/gpu.rs): sgemm 4096, h2d/d2h 1 GiB,
+#   2. a subset of the GPU benchmarks (core/benches/gpu/): sgemm 4096, h2d/d2h 1 GiB,
 #      sum-fast_f32 at 1000 and 2^28 elements (with a latency probe), sum-fast_f64 and
 #      mul_f32 at 1e8 (DEVICE_CHECK_SGEMM_ONLY=1: sgemm at 4096 and 8192 only);
 #   3. the same measurements through PyTorch (SGEMM 4096³ FP32 and TF32, pinned H2D,

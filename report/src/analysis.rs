@@ -87,7 +87,7 @@ pub fn is_gpu_path(path: &str) -> bool {
 }
 
 /// Is the data of this GPU path already on the device when the timing starts? True for
-/// `gpu-*-resident`, and for every GPU path of `sgemm` (core/benches/gpu.rs times the
+/// `gpu-*-resident`, and for every GPU path of `sgemm` (core/benches/gpu/ times the
 /// product on resident matrices).
 pub fn is_resident(op: &str, path: &str) -> bool {
     is_gpu_path(path) && (path.ends_with("-resident") || op == "sgemm")

@@ -1,0 +1,75 @@
+//! The wasmtime engine every vector guest runs under, compiling guest files, and
+//! [`LoadOptions`].
+
+use std::path::Path;
+use std::sync::OnceLock;
+
+use wasmtime::{Config, Engine, Module, OptLevel};
+
+use crate::error::{Error, Result};
+
+/// The wasmtime configuration every guest runs under: Cranelift at `OptLevel::Speed`,
+/// the SIMD proposal (simd128) on, signal-based traps (bounds checks by guard pages,
+/// the cheapest calls), wasm backtraces off (they only cost time on a trap and the
+/// host reports the trap by op name anyway).
+pub fn engine_config() -> Config {
+    let mut config = Config::new();
+    config
+        .cranelift_opt_level(OptLevel::Speed)
+        .wasm_simd(true)
+        .signals_based_traps(true)
+        .wasm_backtrace_max_frames(None);
+    config
+}
+
+/// A process-wide [`Engine`] built from [`engine_config`] (an `Engine` is a cheap
+/// handle; compiled [`Module`]s can be shared between guests of the same engine).
+///
+/// # Errors
+/// [`Error::Engine`] when wasmtime rejects the configuration on this machine.
+pub fn default_engine() -> Result<Engine> {
+    static ENGINE: OnceLock<std::result::Result<Engine, String>> = OnceLock::new();
+    ENGINE
+        .get_or_init(|| Engine::new(&engine_config()).map_err(|e| format!("{e:#}")))
+        .clone()
+        .map_err(|message| Error::Engine { message })
+}
+
+/// Reads and compiles a guest file with `engine`.
+///
+/// # Errors
+/// [`Error::Io`] when the file cannot be read, then as [`compile`].
+pub fn compile_file(engine: &Engine, path: impl AsRef<Path>) -> Result<Module> {
+    let path = path.as_ref();
+    let bytes = std::fs::read(path).map_err(|error| Error::Io {
+        path: path.to_path_buf(),
+        error,
+    })?;
+    compile(engine, &bytes, &path.display().to_string())
+}
+
+/// Validates and compiles a binary module; `origin` names it in errors. WAT text is
+/// not accepted (a guest is a built artefact).
+///
+/// # Errors
+/// [`Error::NotWasm`] without the `\0asm` magic; [`Error::Malformed`] when wasmtime
+/// cannot decode, validate or compile it (truncated file, bad section, ...).
+pub fn compile(engine: &Engine, bytes: &[u8], origin: &str) -> Result<Module> {
+    if !bytes.starts_with(b"\0asm") {
+        return Err(Error::NotWasm {
+            origin: origin.to_string(),
+        });
+    }
+    Module::from_binary(engine, bytes).map_err(|e| Error::Malformed {
+        origin: origin.to_string(),
+        message: format!("{e:#}"),
+    })
+}
+
+/// How a guest is instantiated.
+#[derive(Debug, Clone, Default)]
+pub struct LoadOptions {
+    /// Give a WASI guest the host's stdin/stdout/stderr (off: it gets none, so a Go
+    /// panic message is lost but nothing leaks onto the host's terminal).
+    pub inherit_stdio: bool,
+}
