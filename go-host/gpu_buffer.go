@@ -4,22 +4,7 @@ package offload
 
 // #cgo CFLAGS: -I${SRCDIR}/../capi/include
 /*
-#include <stdlib.h>
-#include <string.h>
-#include "offload.h"
-
-// One capi call and, on failure, a copy of the thread-local message, in a single cgo
-// call (a goroutine may change OS threads between two cgo calls). u and f carry the
-// call's scalar result.
-// off_gres and off_g as in gpu.go: each file's preamble is compiled on its own, so the
-// definitions are repeated here and must stay identical.
-typedef struct { int32_t rc; uint64_t u; double f; char *msg; } off_gres;
-
-static off_gres off_g(int32_t rc, uint64_t u, double f) {
-	off_gres r = { rc, u, f, NULL };
-	if (rc != OFFLOAD_OK) r.msg = strdup(offload_last_error());
-	return r;
-}
+#include "gpu_call.h"
 static off_gres off_gpu_create(uint64_t d, uint64_t bytes) {
 	OffloadGpuBuffer b = 0; int32_t rc = offload_gpu_buffer_create(d, bytes, &b); return off_g(rc, b, 0);
 }

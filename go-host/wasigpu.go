@@ -28,6 +28,7 @@ package offload
 
 /*
 #include <stdlib.h>
+#include "offload.h"
 #include "wasigpu_shim.h"
 */
 import "C"
@@ -57,14 +58,15 @@ const (
 
 // WasiGPUOptions configures a [WasiGPUHost]. Zero fields take the defaults.
 type WasiGPUOptions struct {
-	// MaxBuffers is the most buffers one instance may hold at once (default 1024).
+	// MaxBuffers is the most buffers one instance may hold at once (default: the wasi:gpu
+	// policy's, 4096, OFFLOAD_WASI_GPU_DEFAULT_MAX_BUFFERS in offload.h).
 	MaxBuffers int
 	// MaxBytes is the most device bytes one instance may hold at once, and the largest
-	// buffer-read (the copy lands in linear memory) (default 1 GiB).
+	// buffer-read (the copy lands in linear memory) (default: the policy's, 1 GiB).
 	MaxBytes uint64
 	// Deadline bounds the wall-clock time of one export call: a guest still running
-	// after it (and at most one EpochTick more) is interrupted by wasmtime's epoch check
-	// and traps (default 10 s).
+	// after it (and at most two EpochTicks more) is interrupted by wasmtime's epoch check
+	// and traps (default: the policy's, 60 s).
 	Deadline time.Duration
 	// EpochTick is the period of the engine's epoch counter, the resolution of Deadline
 	// (default 5 ms).
@@ -73,13 +75,16 @@ type WasiGPUOptions struct {
 
 func (o WasiGPUOptions) withDefaults() WasiGPUOptions {
 	if o.MaxBuffers <= 0 {
-		o.MaxBuffers = 1024
+		o.MaxBuffers = C.OFFLOAD_WASI_GPU_DEFAULT_MAX_BUFFERS
+	}
+	if o.MaxBuffers > math.MaxUint32 {
+		o.MaxBuffers = math.MaxUint32
 	}
 	if o.MaxBytes == 0 {
-		o.MaxBytes = 1 << 30
+		o.MaxBytes = C.OFFLOAD_WASI_GPU_DEFAULT_MAX_BYTES
 	}
 	if o.Deadline <= 0 {
-		o.Deadline = 10 * time.Second
+		o.Deadline = C.OFFLOAD_WASI_GPU_DEFAULT_DEADLINE_MS * time.Millisecond
 	}
 	if o.EpochTick <= 0 {
 		o.EpochTick = 5 * time.Millisecond
@@ -94,7 +99,8 @@ type WasiGPUHost struct {
 	gpu    *GPU
 	opts   WasiGPUOptions
 	engine *wasmtime.Engine
-	ticks  uint64 // epoch ticks per Deadline
+	ticks  uint64                // epoch ticks per Deadline
+	quota  C.OffloadWasiGpuQuota // opts' quotas, as the policy functions take them
 	stop   chan struct{}
 	once   sync.Once
 }
@@ -116,10 +122,13 @@ func NewWasiGPUHost(gpu *GPU, opts WasiGPUOptions) (*WasiGPUHost, error) {
 		gpu:    gpu,
 		opts:   opts,
 		engine: wasmtime.NewEngineWithConfig(cfg),
-		// One tick more than Deadline/EpochTick: the epoch may advance just after the
-		// deadline is set, so a guest runs at least Deadline and at most one tick more.
-		ticks: uint64((opts.Deadline+opts.EpochTick-1)/opts.EpochTick) + 1,
+		// Two ticks more than Deadline/EpochTick: the epoch may advance just after the
+		// deadline is set, and a time.Ticker that fell behind fires its next tick early
+		// to keep its schedule (one interval came 0.4 ms short of EpochTick on a loaded
+		// 2-core machine), so a guest runs at least Deadline and at most two ticks more.
+		ticks: uint64((opts.Deadline+opts.EpochTick-1)/opts.EpochTick) + 2,
 		stop:  make(chan struct{}),
+		quota: C.OffloadWasiGpuQuota{max_buffers: C.uint32_t(opts.MaxBuffers), max_bytes: C.uint64_t(opts.MaxBytes)},
 	}
 	go func(engine *wasmtime.Engine, tick time.Duration, stop <-chan struct{}) {
 		t := time.NewTicker(tick)

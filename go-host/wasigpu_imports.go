@@ -7,7 +7,10 @@ package offload
 // for. Every import enters Go through offWasiGpuImport (wasigpu_call.go), which runs the
 // declared handler and lowers its outcome into the guest's return area.
 
-// #include "wasigpu_shim.h"
+/*
+#include "offload.h"
+#include "wasigpu_shim.h"
+*/
 import "C"
 
 import (
@@ -55,37 +58,31 @@ func gpuResult(ok cabi.Type) *cabi.Type {
 // The gpu-error table.
 
 // gpuErrCase is a case of wasi:gpu's gpu-error variant: its discriminant (WIT order).
+// The numbers, the names and the case of each GPU status come from the wasi:gpu policy in
+// offload-core, through offload.h (OFFLOAD_WASI_GPU_*, offload_wasi_gpu_error_case*):
+// the Rust host applies the same policy.
 type gpuErrCase uint8
 
 // The cases of gpu-error, in WIT order.
 const (
-	caseUnsupported gpuErrCase = iota
-	caseOutOfBounds
-	caseZeroSize
-	caseTooLarge
-	caseShapeMismatch
-	caseInvalidArgument
-	caseQuotaExceeded
-	caseDevice
+	caseUnsupported     gpuErrCase = C.OFFLOAD_WASI_GPU_UNSUPPORTED
+	caseOutOfBounds     gpuErrCase = C.OFFLOAD_WASI_GPU_OUT_OF_BOUNDS
+	caseZeroSize        gpuErrCase = C.OFFLOAD_WASI_GPU_ZERO_SIZE
+	caseTooLarge        gpuErrCase = C.OFFLOAD_WASI_GPU_TOO_LARGE
+	caseShapeMismatch   gpuErrCase = C.OFFLOAD_WASI_GPU_SHAPE_MISMATCH
+	caseInvalidArgument gpuErrCase = C.OFFLOAD_WASI_GPU_INVALID_ARGUMENT
+	caseQuotaExceeded   gpuErrCase = C.OFFLOAD_WASI_GPU_QUOTA_EXCEEDED
+	caseDevice          gpuErrCase = C.OFFLOAD_WASI_GPU_DEVICE
 )
 
-// gpuErrors is the gpu-error table, indexed by case: its WIT name and the GPUStatus
-// codes (offload.h's OFFLOAD_GPU_ERR_*, see gpu.go) a failed capi call of that status
-// becomes. quota-exceeded is the host's own (no capi status); a status in no row is a
-// device error.
-var gpuErrors = [...]struct {
-	name     string
-	statuses []GPUStatus
-}{
-	caseUnsupported:     {"unsupported", []GPUStatus{GPUUnsupported}},
-	caseOutOfBounds:     {"out-of-bounds", []GPUStatus{GPUOutOfBounds}},
-	caseZeroSize:        {"zero-size", []GPUStatus{GPUZeroSize}},
-	caseTooLarge:        {"too-large", []GPUStatus{GPUTooLarge}},
-	caseShapeMismatch:   {"shape-mismatch", []GPUStatus{GPUShapeMismatch}},
-	caseInvalidArgument: {"invalid-argument", []GPUStatus{GPUInvalidArgument, GPUInvalidHandle}},
-	caseQuotaExceeded:   {"quota-exceeded", nil},
-	caseDevice:          {"device", []GPUStatus{GPUDeviceError}},
-}
+// gpuErrors is the gpu-error table, indexed by case: its WIT name.
+var gpuErrors = func() []struct{ name string } {
+	t := make([]struct{ name string }, C.OFFLOAD_WASI_GPU_ERROR_CASES)
+	for i := range t {
+		t[i].name = C.GoString(C.offload_wasi_gpu_error_case_name(C.int32_t(i)))
+	}
+	return t
+}()
 
 // wasiErr is a gpu-error value to store in the guest's return area.
 type wasiErr struct {
@@ -99,21 +96,20 @@ func errOf(kind gpuErrCase, format string, args ...any) *wasiErr {
 	return &wasiErr{kind: kind, msg: fmt.Sprintf(format, args...)}
 }
 
-// gpuErrorCase maps a GPU wrapper error to its gpu-error case through the table (an
-// error that is no *GPUError is an invalid argument).
+// gpuErrorCase maps a GPU wrapper error to its gpu-error case by the policy's mapping of
+// its status (an error that is no *GPUError, such as a size Go cannot index, is an
+// invalid argument).
 func gpuErrorCase(err error) *wasiErr {
 	var ge *GPUError
 	if !errors.As(err, &ge) {
 		return &wasiErr{kind: caseInvalidArgument, msg: err.Error()}
 	}
-	for k, row := range gpuErrors {
-		for _, s := range row.statuses {
-			if s == ge.Status {
-				return &wasiErr{kind: gpuErrCase(k), msg: ge.Msg}
-			}
-		}
-	}
-	return &wasiErr{kind: caseDevice, msg: ge.Msg}
+	return &wasiErr{kind: gpuErrCase(C.offload_wasi_gpu_error_case(C.int32_t(ge.Status))), msg: ge.Msg}
+}
+
+// refused turns a refusal of the wasi:gpu policy into a gpu-error.
+func refused(r *C.OffloadWasiGpuRefusal) *wasiErr {
+	return &wasiErr{kind: gpuErrCase(r.error_case), msg: C.GoString(&r.message[0])}
 }
 
 // fromGPU converts a GPU wrapper error to a gpu-error (nil stays a nil error).
@@ -275,15 +271,9 @@ func hostBufferRead(c *importCall) error {
 	if err := c.failed(); err != nil {
 		return err
 	}
-	switch quota := c.w.host.opts.MaxBytes; {
-	case bytes == 0:
-		return errOf(caseZeroSize, "buffer-read of 0 bytes")
-	case bytes > quota:
-		return errOf(caseQuotaExceeded, "buffer-read of %d bytes is over the instance's byte quota of %d", bytes, quota)
-	case off > b.bytes || bytes > b.bytes-off:
-		return errOf(caseOutOfBounds, "buffer-read of %d bytes at offset %d is past the end of a %d-byte buffer", bytes, off, b.bytes)
-	case bytes > math.MaxInt32:
-		return errOf(caseTooLarge, "buffer-read of %d bytes does not fit 32-bit linear memory", bytes)
+	var r C.OffloadWasiGpuRefusal
+	if !C.offload_wasi_gpu_check_read(c.w.host.quota, C.uint64_t(off), C.uint64_t(bytes), C.uint64_t(b.bytes), &r) {
+		return refused(&r)
 	}
 	if _, err := c.area(); err != nil { // before allocating: a bad return area traps first
 		return err
@@ -474,17 +464,15 @@ func hostBatchPredict(c *importCall) error {
 	return fromGPU(c.w.host.gpu.BatchPredict(GPUDType(dt), f, x.id, rows, out.id))
 }
 
-// quota checks a new buffer of bytes bytes against the instance's quotas.
+// quota checks a new buffer of bytes bytes against the instance's handle table (the
+// host's own) and quotas (the wasi:gpu policy's offload_wasi_gpu_admit_buffer).
 func (w *WasiGPUInstance) quota(bytes uint64) error {
-	o := w.host.opts
 	if w.next == math.MaxUint32 {
 		return errOf(caseQuotaExceeded, "instance has used all %d buffer handles", uint32(math.MaxUint32-1))
 	}
-	if len(w.table) >= o.MaxBuffers {
-		return errOf(caseQuotaExceeded, "instance holds %d buffers, its quota", len(w.table))
-	}
-	if bytes > o.MaxBytes || w.bytes > o.MaxBytes-bytes {
-		return errOf(caseQuotaExceeded, "a buffer of %d bytes would bring the instance to %d bytes, over its quota of %d", bytes, w.bytes+bytes, o.MaxBytes)
+	var r C.OffloadWasiGpuRefusal
+	if !C.offload_wasi_gpu_admit_buffer(w.host.quota, C.uint64_t(len(w.table)), C.uint64_t(w.bytes), C.uint64_t(bytes), &r) {
+		return refused(&r)
 	}
 	return nil
 }

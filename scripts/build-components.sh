@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the component-offload example (issue 7) into build/components/:
 #   matrix-client.wasm, provider-cpu.wasm, provider-gpu.wasm  (Rust, wit-bindgen,
-#     wasm32-wasip2: cargo + wasm-component-ld emit components directly)
+#     wasm32-wasip2 with simd128: cargo + wasm-component-ld emit components directly;
+#     members of the guest workspace, built into its target folder wasm-modules/target)
 #   composed-cpu.wasm = matrix-client plugged with provider-cpu
 #   composed-gpu.wasm = matrix-client plugged with provider-gpu (imports wasi:gpu)
 # The compositions are made by `offload compose` (built here if needed). Idempotent:
@@ -9,14 +10,12 @@
 # OFFLOAD_BIN may name an already built `offload` binary.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=scripts/guest-lib.sh
+source "$root/scripts/guest-lib.sh"
 out="$root/build/components"
-target="$root/build/cargo-components"
-mkdir -p "$out"
 
 for crate in matrix-client provider-cpu provider-gpu; do
-  (cd "$root/wasm-modules/$crate" &&
-    cargo build --release --quiet --target wasm32-wasip2 --target-dir "$target")
-  cp "$target/wasm32-wasip2/release/offload_${crate//-/_}.wasm" "$out/$crate.wasm"
+  guest_build "offload-$crate" wasm32-wasip2 "$out/$crate.wasm"
   echo "built $out/$crate.wasm ($(wc -c <"$out/$crate.wasm") bytes)"
 done
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds the wasi:gpu demo guest (wasm-modules/gpu-guest, wit-bindgen, wasm32-wasip1):
+# Builds the wasi:gpu demo guest (wasm-modules/gpu-guest, wit-bindgen, wasm32-wasip1, simd128):
 #   build/guests/gpu-guest.core.wasm  the core module (what the Go host loads through its
 #                                     canonical-ABI lowering of the wasi:gpu imports)
 #   build/guests/gpu-guest.wasm       the same module wrapped as a component (wit-component
@@ -11,7 +11,6 @@
 # The wrapping runs `offload componentize`: $OFFLOAD_BIN when set, else `cargo run` of the host.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-# shellcheck source=scripts/wasi-gpu-guest-lib.sh
-source "$root/scripts/wasi-gpu-guest-lib.sh"
-build_wasi_gpu_guest "$root/wasm-modules/gpu-guest" offload_gpu_guest.wasm "$root/build/guests" gpu-guest \
-  "offload:gpu-guest/gpu-demo@0.1.0" true
+# shellcheck source=scripts/guest-lib.sh
+source "$root/scripts/guest-lib.sh"
+build_wasi_gpu_guest offload-gpu-guest "$root/build/guests" gpu-guest "offload:gpu-guest/gpu-demo@0.1.0"

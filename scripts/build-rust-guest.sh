@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# Builds the Rust vector guest (wasm32-wasip1, simd128) into build/guests/wasm-rust.wasm,
-# with build/guests/wasm-rust.json naming the compiler that built it.
+# Builds the Rust vector guest (wasm-modules/rust-guest, no_std, wasm32-wasip1, simd128) into
+# build/guests/wasm-rust.wasm, with build/guests/wasm-rust.json naming the compiler that built it.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-out="$root/build/guests"; mkdir -p "$out"
-(cd "$root/wasm-modules/rust-guest" && cargo build --release --quiet)
-cp "$root/wasm-modules/rust-guest/target/wasm32-wasip1/release/offload_rust_guest.wasm" "$out/wasm-rust.wasm"
+# shellcheck source=scripts/guest-lib.sh
+source "$root/scripts/guest-lib.sh"
+out="$root/build/guests"
+guest_build offload-rust-guest wasm32-wasip1 "$out/wasm-rust.wasm"
 cat > "$out/wasm-rust.json" <<JSON
-{"path": "wasm-rust", "language": "rust", "compiler": "$(rustc --version)", "flags": "--target wasm32-wasip1 -C target-feature=+simd128 -C opt-level=3 lto", "simd128": true, "abi": "vector-v2"}
+{"path": "wasm-rust", "language": "rust", "compiler": "$guest_compiler", "flags": "$(guest_flags wasm32-wasip1)", "simd128": true, "abi": "vector-v2"}
 JSON
-echo "built $out/wasm-rust.wasm ($(rustc --version))"
+echo "built $out/wasm-rust.wasm ($guest_compiler)"

@@ -4,16 +4,21 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 cargo fmt --all -- --check
-(cd wasm-modules/rust-guest && cargo fmt -- --check && cargo clippy --release -- -D warnings)
-(cd wasm-modules/forest-guest && cargo fmt -- --check && cargo clippy --release -- -D warnings)
-(cd wasm-modules/gpu-guest && cargo fmt -- --check && cargo clippy --release -- -D warnings)
-(cd wasm-modules/wasi-gpu-guest && cargo fmt -- --check &&
-  cargo clippy --release --target wasm32-wasip1 --features offload-core -- -D warnings)
-(cd wasm-modules/forest-gpu-guest && cargo fmt -- --check && cargo clippy --release -- -D warnings)
-for c in matrix-client provider-cpu provider-gpu; do
-  (cd "wasm-modules/$c" && cargo fmt -- --check &&
-    cargo clippy --release --target-dir "$root/build/cargo-components" -- -D warnings)
-done
+# The guest workspace (wasm-modules/Cargo.toml): fmt once for its members (not --all, which
+# would reach into core through the path dependency); clippy per target group, into its one
+# target folder. The no_std vector guest is linted on its own: next to a std member, feature
+# unification would hand it a std offload-core (E0152, a second panic handler). wasi-gpu-guest
+# is linted without and with its offload-core feature (forest-gpu-guest turns it on).
+guest=(--release --target-dir "$root/wasm-modules/target")
+(cd wasm-modules &&
+  cargo fmt -- --check &&
+  cargo clippy "${guest[@]}" --target wasm32-wasip1 -p offload-rust-guest -- -D warnings &&
+  cargo clippy "${guest[@]}" --target wasm32-wasip1 -p offload-forest-guest -p wasi-gpu-guest \
+    -p offload-gpu-guest -- -D warnings &&
+  cargo clippy "${guest[@]}" --target wasm32-wasip1 -p wasi-gpu-guest -p offload-forest-gpu-guest \
+    --features wasi-gpu-guest/offload-core -- -D warnings &&
+  cargo clippy "${guest[@]}" --target wasm32-wasip2 -p offload-matrix-client -p offload-provider-cpu \
+    -p offload-provider-gpu -- -D warnings)
 cargo clippy --workspace --all-targets -- -D warnings
 for d in go-host tinygo-guest; do
   [ -d "$d" ] || continue

@@ -105,6 +105,43 @@
 // Matmul with inputs rounded to TF32 on tensor cores, FP32 accumulation (cuda only).
 #define OFFLOAD_GPU_MATMUL_TF32 1
 
+// gpu-error case `unsupported` (the variant's discriminant, WIT order).
+#define OFFLOAD_WASI_GPU_UNSUPPORTED 0
+
+// gpu-error case `out-of-bounds`.
+#define OFFLOAD_WASI_GPU_OUT_OF_BOUNDS 1
+
+// gpu-error case `zero-size`.
+#define OFFLOAD_WASI_GPU_ZERO_SIZE 2
+
+// gpu-error case `too-large`.
+#define OFFLOAD_WASI_GPU_TOO_LARGE 3
+
+// gpu-error case `shape-mismatch`.
+#define OFFLOAD_WASI_GPU_SHAPE_MISMATCH 4
+
+// gpu-error case `invalid-argument`.
+#define OFFLOAD_WASI_GPU_INVALID_ARGUMENT 5
+
+// gpu-error case `quota-exceeded`.
+#define OFFLOAD_WASI_GPU_QUOTA_EXCEEDED 6
+
+// gpu-error case `device`.
+#define OFFLOAD_WASI_GPU_DEVICE 7
+
+// Number of gpu-error cases.
+#define OFFLOAD_WASI_GPU_ERROR_CASES 8
+
+// Default buffers one instance may hold at once (`Quota::DEFAULT` of the policy).
+#define OFFLOAD_WASI_GPU_DEFAULT_MAX_BUFFERS 4096
+
+// Default device bytes one instance may hold at once, and the largest `buffer-read`
+// (1 GiB).
+#define OFFLOAD_WASI_GPU_DEFAULT_MAX_BYTES 1073741824
+
+// Default wall-clock limit of one export call of a guest, in milliseconds (60 s).
+#define OFFLOAD_WASI_GPU_DEFAULT_DEADLINE_MS 60000
+
 // Handle of an open device; 0 is the null handle.
 typedef uint64_t OffloadGpuDevice;
 
@@ -206,6 +243,22 @@ typedef struct {
   // Features per row of `x`.
   uint32_t n_features;
 } OffloadGpuForest;
+
+// What one guest instance may hold at once (`offload_core::gpu::policy::Quota`).
+typedef struct {
+  // Device buffers held at once.
+  uint32_t max_buffers;
+  // Device bytes held at once; also the largest `buffer-read`.
+  uint64_t max_bytes;
+} OffloadWasiGpuQuota;
+
+// A call the policy refuses: the gpu-error case to return to the guest and its message.
+typedef struct {
+  // One of the `OFFLOAD_WASI_GPU_*` cases (0 to [`OFFLOAD_WASI_GPU_ERROR_CASES`] - 1).
+  int32_t error_case;
+  // One line, NUL-terminated UTF-8 (cut to [`OFFLOAD_GPU_STR_BYTES`] bytes).
+  char message[OFFLOAD_GPU_STR_BYTES];
+} OffloadWasiGpuRefusal;
 
 // One node's result of [`offload_gpu_find_split`] as laid out in the `out` buffer (24
 // bytes, little-endian): the layout of `offload_core::gpu::SplitRecord`.
@@ -525,6 +578,43 @@ int32_t offload_gpu_batch_predict(OffloadGpuDevice dev,
                                   OffloadGpuBuffer x,
                                   uint32_t n_rows,
                                   OffloadGpuBuffer out);
+
+// Whether an instance holding `held` buffers of `used_bytes` bytes in all may create one
+// more buffer of `bytes` bytes under `quota`. Returns `true` when it may; otherwise
+// `false`, with the refusal (`quota-exceeded`) written to `refusal` when it is not null.
+//
+// # Safety
+// `refusal` is null or points to writable memory for one [`OffloadWasiGpuRefusal`].
+bool offload_wasi_gpu_admit_buffer(OffloadWasiGpuQuota quota_,
+                                   uint64_t held,
+                                   uint64_t used_bytes,
+                                   uint64_t bytes,
+                                   OffloadWasiGpuRefusal *refusal);
+
+// Whether `buffer-read` of `bytes` bytes from byte `offset` of a buffer of `size` bytes
+// may go ahead under `quota`. Returns `true` when it may; otherwise `false`, with the
+// refusal written to `refusal` when it is not null. The checks run in one order:
+// `zero-size`, `quota-exceeded`, `out-of-bounds`, `too-large` (over a 32-bit list).
+//
+// # Safety
+// `refusal` is null or points to writable memory for one [`OffloadWasiGpuRefusal`].
+bool offload_wasi_gpu_check_read(OffloadWasiGpuQuota quota_,
+                                 uint64_t offset,
+                                 uint64_t bytes,
+                                 uint64_t size,
+                                 OffloadWasiGpuRefusal *refusal);
+
+// The gpu-error case (`OFFLOAD_WASI_GPU_*`) a failed GPU call's status becomes: the case
+// of the core error behind the status (`OFFLOAD_GPU_ERR_INVALID_HANDLE` is
+// `invalid-argument`, `OFFLOAD_GPU_ERR_BACKEND_UNAVAILABLE` and
+// `OFFLOAD_GPU_ERR_INVALID_DEVICE` are `device`), `too-large` for
+// `OFFLOAD_ERR_TOO_LARGE`, and `device` for any other code.
+int32_t offload_wasi_gpu_error_case(int32_t status);
+
+// The WIT name of gpu-error case `error_case` (`"out-of-bounds"`, ...), a static
+// NUL-terminated string; null for a number outside 0 to
+// [`OFFLOAD_WASI_GPU_ERROR_CASES`] - 1.
+const char *offload_wasi_gpu_error_case_name(int32_t error_case);
 
 // Σ a\[i\] for `len` elements, added left to right; 0.0 when `len == 0`.
 //

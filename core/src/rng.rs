@@ -61,6 +61,24 @@ impl Pcg32 {
     }
 }
 
+/// `n` f32 uniform in [-1, 1) from xorshift32 (G. Marsaglia, "Xorshift RNGs", Journal of
+/// Statistical Software 8(14), 2003; shifts 13/17/5) seeded with `seed` (0 is replaced by
+/// 1): each value is `(x >> 8)·2^-23 − 1` of the next state `x`, exact in f32. The wasi:gpu
+/// demo guest makes its inputs with it and the hosts make the same numbers to check its
+/// answers (the Go host's tests have a port, `seededF32`).
+#[cfg(feature = "alloc")]
+pub fn seeded_f32(seed: u32, n: usize) -> alloc::vec::Vec<f32> {
+    let mut x = if seed == 0 { 1 } else { seed };
+    (0..n)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            (x >> 8) as f32 * (1.0 / (1u32 << 23) as f32) - 1.0
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

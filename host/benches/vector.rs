@@ -225,6 +225,26 @@ fn runnable<'a>(wasm: &'a mut [Wasm], op: Op, group: &str) -> Vec<&'a mut Wasm> 
         .collect()
 }
 
+/// The native rows of one group at one size: each native path checked against `want`,
+/// then timed.
+fn bench_native(
+    group: &mut BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    name: &str,
+    op: Op,
+    x: &Inputs,
+    want: &Answer,
+    out: &mut [f64],
+) {
+    let n = x.a.len();
+    for &(path, kind) in native_paths(op) {
+        let r = native(kind, op, x, out);
+        verify(&format!("{name}/{path}/{n}"), op, x, want, &answer(r, out));
+        group.bench_function(BenchmarkId::new(path, n), |b| {
+            b.iter(|| native(kind, op, black_box(x), out))
+        });
+    }
+}
+
 fn bench_user_facing(c: &mut Criterion, wasm: &mut [Wasm]) {
     for op in Op::ALL {
         let name = op.group();
@@ -236,19 +256,7 @@ fn bench_user_facing(c: &mut Criterion, wasm: &mut [Wasm]) {
             let want = check::reference(op, &x);
             let mut out = vec![0.0; n];
             group.throughput(Throughput::Bytes(op.bytes(n)));
-            for &(path, kind) in native_paths(op) {
-                let r = native(kind, op, &x, &mut out);
-                verify(
-                    &format!("{name}/{path}/{n}"),
-                    op,
-                    &x,
-                    &want,
-                    &answer(r, &out),
-                );
-                group.bench_function(BenchmarkId::new(path, n), |b| {
-                    b.iter(|| native(kind, op, black_box(&x), &mut out))
-                });
-            }
+            bench_native(&mut group, &name, op, &x, &want, &mut out);
             for w in guests.iter_mut() {
                 let r = wasm_user(&mut w.guest, op, &x, &mut out);
                 let what = format!("{name}/{}/{n}", w.path);
@@ -280,19 +288,7 @@ fn bench_resident(c: &mut Criterion, wasm: &mut [Wasm]) {
             let want = check::reference(op, &x);
             let mut out = vec![0.0; n];
             group.throughput(Throughput::Bytes(op.bytes(n)));
-            for &(path, kind) in native_paths(op) {
-                let r = native(kind, op, &x, &mut out);
-                verify(
-                    &format!("{name}/{path}/{n}"),
-                    op,
-                    &x,
-                    &want,
-                    &answer(r, &out),
-                );
-                group.bench_function(BenchmarkId::new(path, n), |b| {
-                    b.iter(|| native(kind, op, black_box(&x), &mut out))
-                });
-            }
+            bench_native(&mut group, &name, op, &x, &want, &mut out);
             for w in fits.iter_mut() {
                 let g = &mut w.guest;
                 g.write_a(&x.a).expect("n <= capacity");

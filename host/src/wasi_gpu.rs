@@ -63,20 +63,10 @@ pub mod bindings {
 /// Name of the compute interface instance in a component's imports.
 pub const COMPUTE_INTERFACE: &str = "wasi:gpu/compute@0.1.0";
 
-/// `n` f32 uniform in [-1, 1), exactly as `wasi-gpu-guest`'s `seeded_f32` makes them in the
-/// demo guest (xorshift32, Marsaglia 2003, shifts 13/17/5; value `(x >> 8)·2^-23 − 1`), so
+/// `n` f32 uniform in [-1, 1), the data the demo guest makes (offload-core's
+/// [`seeded_f32`](offload_core::rng::seeded_f32), which the guest library re-exports), so
 /// that the host can check the guest's answers.
-pub fn seeded_f32(seed: u32, n: usize) -> Vec<f32> {
-    let mut x = if seed == 0 { 1 } else { seed };
-    (0..n)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 17;
-            x ^= x << 5;
-            (x >> 8) as f32 * (1.0 / (1u32 << 23) as f32) - 1.0
-        })
-        .collect()
-}
+pub use offload_core::rng::seeded_f32;
 
 /// Wraps a wasm32-wasip1 core module that carries wit-bindgen's `component-type` custom
 /// section into a component, adapting its `wasi_snapshot_preview1` imports with the

@@ -199,6 +199,43 @@ fn bad_pointer_traps() {
     assert_host_unharmed(&host, &c);
 }
 
+/// The conformance table both hosts run (wasm-modules/gpu-guest/conformance.txt): each
+/// probe in a fresh instance, with the outcome the table gives.
+#[test]
+fn conformance_table() {
+    let path =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../wasm-modules/gpu-guest/conformance.txt");
+    let table = std::fs::read_to_string(&path).expect("the conformance table");
+    let limits = Limits {
+        max_bytes: 1 << 20,
+        max_buffers: 3,
+        ..Limits::default()
+    };
+    let (host, c) = cpu(limits);
+    let mut rows = 0;
+    for line in table
+        .lines()
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+    {
+        let cols: Vec<&str> = line.split('\t').collect();
+        let [probe, arg, want] = cols[..] else {
+            panic!("bad row {line:?}");
+        };
+        let arg: u64 = arg.parse().expect("argument");
+        let got = instance(&host, &c).probe(probe, arg);
+        let ok = match (want.split_once(' '), &got) {
+            (Some(("ok", text)), Ok(Ok(v))) => v == text,
+            (Some(("err", case)), Ok(Err(e))) => e.starts_with(&format!("{case}: ")),
+            (None, Err(Error::Trap { .. })) => want == "trap",
+            _ => false,
+        };
+        assert!(ok, "{probe}({arg}): want {want:?}, got {got:?}");
+        rows += 1;
+    }
+    assert!(rows >= 8, "only {rows} rows in {}", path.display());
+    assert_host_unharmed(&host, &c);
+}
+
 #[test]
 fn quotas_are_per_instance() {
     let limits = Limits {

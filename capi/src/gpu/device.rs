@@ -110,7 +110,7 @@ fn backend_code(kind: BackendKind) -> i32 {
 
 /// Copies `s` into a fixed C string field, cut at a character boundary to leave room for
 /// the NUL, with interior NULs replaced by spaces.
-fn fill(dst: &mut [c_char; OFFLOAD_GPU_STR_BYTES], s: &str) {
+pub(super) fn fill(dst: &mut [c_char; OFFLOAD_GPU_STR_BYTES], s: &str) {
     let mut end = s.len().min(OFFLOAD_GPU_STR_BYTES - 1);
     while !s.is_char_boundary(end) {
         end -= 1;

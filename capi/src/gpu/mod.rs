@@ -53,6 +53,9 @@ mod matmul;
 // The random-forest kernels.
 mod ml;
 
+// The wasi:gpu policy (quotas, `buffer-read` checks, gpu-error cases) for the Go host.
+mod policy;
+
 #[cfg(test)]
 mod testutil;
 
@@ -71,6 +74,15 @@ pub use matmul::{offload_gpu_matmul, OFFLOAD_GPU_MATMUL_FP32, OFFLOAD_GPU_MATMUL
 pub use ml::{
     offload_gpu_average, offload_gpu_batch_predict, offload_gpu_bootstrap_sample,
     offload_gpu_find_split, OffloadGpuForest, OffloadGpuSplitArgs, OffloadGpuSplitRecord,
+};
+pub use policy::{
+    offload_wasi_gpu_admit_buffer, offload_wasi_gpu_check_read, offload_wasi_gpu_error_case,
+    offload_wasi_gpu_error_case_name, OffloadWasiGpuQuota, OffloadWasiGpuRefusal,
+    OFFLOAD_WASI_GPU_DEFAULT_DEADLINE_MS, OFFLOAD_WASI_GPU_DEFAULT_MAX_BUFFERS,
+    OFFLOAD_WASI_GPU_DEFAULT_MAX_BYTES, OFFLOAD_WASI_GPU_DEVICE, OFFLOAD_WASI_GPU_ERROR_CASES,
+    OFFLOAD_WASI_GPU_INVALID_ARGUMENT, OFFLOAD_WASI_GPU_OUT_OF_BOUNDS,
+    OFFLOAD_WASI_GPU_QUOTA_EXCEEDED, OFFLOAD_WASI_GPU_SHAPE_MISMATCH, OFFLOAD_WASI_GPU_TOO_LARGE,
+    OFFLOAD_WASI_GPU_UNSUPPORTED, OFFLOAD_WASI_GPU_ZERO_SIZE,
 };
 pub use status::{
     Status, OFFLOAD_GPU_ERR_BACKEND_UNAVAILABLE, OFFLOAD_GPU_ERR_DEVICE,

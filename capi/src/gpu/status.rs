@@ -75,6 +75,25 @@ impl Status {
     pub const fn code(self) -> i32 {
         self as i32
     }
+
+    /// The status of a code, `None` for a code that is no GPU status (the negative
+    /// crate-wide codes, unknown numbers).
+    pub const fn from_code(code: i32) -> Option<Status> {
+        Some(match code {
+            OFFLOAD_OK => Status::Ok,
+            OFFLOAD_GPU_ERR_BACKEND_UNAVAILABLE => Status::BackendUnavailable,
+            OFFLOAD_GPU_ERR_UNSUPPORTED => Status::Unsupported,
+            OFFLOAD_GPU_ERR_INVALID_HANDLE => Status::InvalidHandle,
+            OFFLOAD_GPU_ERR_OUT_OF_BOUNDS => Status::OutOfBounds,
+            OFFLOAD_GPU_ERR_ZERO_SIZE => Status::ZeroSize,
+            OFFLOAD_GPU_ERR_TOO_LARGE => Status::TooLarge,
+            OFFLOAD_GPU_ERR_SHAPE_MISMATCH => Status::ShapeMismatch,
+            OFFLOAD_GPU_ERR_INVALID_ARGUMENT => Status::InvalidArgument,
+            OFFLOAD_GPU_ERR_DEVICE => Status::Device,
+            OFFLOAD_GPU_ERR_INVALID_DEVICE => Status::InvalidDevice,
+            _ => return None,
+        })
+    }
 }
 
 impl From<&GpuError> for Status {
@@ -116,6 +135,7 @@ mod tests {
         ];
         for (s, code) in all {
             assert_eq!(s.code(), code, "{s:?}");
+            assert_eq!(Status::from_code(code), Some(s));
         }
     }
 

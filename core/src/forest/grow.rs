@@ -41,7 +41,7 @@ use alloc::vec::Vec;
 
 use super::{child_key, leaf_rule, node_candidates, presort, summarize, ForestParams, Tree};
 use crate::data::Dataset;
-use crate::tree::{bootstrap_counts, offer_split, Split};
+use crate::tree::{bootstrap_counts, offer_split, split_score, Split};
 
 /// Candidate features whose prefix sums are computed in one loop (independent f64
 /// addition chains in flight at once).
@@ -400,12 +400,9 @@ fn scan_exact(
         if lo >= hi {
             continue;
         }
-        let wr = wt - wl;
-        if wl < min_leaf || wr < min_leaf {
+        let Some(score) = split_score(sl, wl, st, wt, min_leaf) else {
             continue;
-        }
-        let sr = st - sl;
-        let score = sl * sl / wl as f64 + sr * sr / wr as f64;
+        };
         offer_split(best, f, lo, hi, score, wl);
     }
 }
@@ -437,12 +434,9 @@ fn scan_small(
         if lo >= hi {
             continue;
         }
-        let wr = wt - wl;
-        if wl < min_leaf || wr < min_leaf {
+        let Some(score) = split_score(sl, wl, st, wt, min_leaf) else {
             continue;
-        }
-        let sr = st - sl;
-        let score = sl * sl / wl as f64 + sr * sr / wr as f64;
+        };
         offer_split(best, f, lo, hi, score, wl);
     }
 }
@@ -469,12 +463,12 @@ fn rescan(
             continue;
         }
         let (lo, hi, sl, wl) = (xs[k], xs[k + 1], ps[k], wlp[k]);
-        let wr = wt - wl;
-        if lo >= hi || wl < min_leaf || wr < min_leaf {
+        if lo >= hi {
             continue;
         }
-        let sr = st - sl;
-        let score = sl * sl / wl as f64 + sr * sr / wr as f64;
+        let Some(score) = split_score(sl, wl, st, wt, min_leaf) else {
+            continue;
+        };
         offer_split(best, f, lo, hi, score, wl);
     }
 }

@@ -32,6 +32,7 @@ pub mod cpu;
 #[cfg(feature = "cuda")]
 pub mod cuda;
 mod hal;
+pub mod policy;
 mod validate;
 #[cfg(feature = "wgpu")]
 pub mod wgpu;

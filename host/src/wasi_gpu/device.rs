@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
+use offload_core::gpu::policy::{self, Quota};
 use offload_core::gpu::{Backend, BufferId, GpuError};
 
 /// One backend shared by all instances of a [`GpuHost`], with the number of device buffers
@@ -77,13 +78,24 @@ pub struct Limits {
     pub deadline: Duration,
 }
 
+impl Limits {
+    /// The quota part of the limits, as offload-core's wasi:gpu policy takes it.
+    pub fn quota(&self) -> Quota {
+        Quota {
+            max_buffers: self.max_buffers,
+            max_bytes: self.max_bytes,
+        }
+    }
+}
+
 impl Default for Limits {
-    /// 1 GiB, 4096 buffers, 60 s.
+    /// The wasi:gpu policy's defaults: [`Quota::DEFAULT`] (4096 buffers, 1 GiB) and
+    /// [`policy::DEFAULT_DEADLINE_MS`] (60 s).
     fn default() -> Self {
         Limits {
-            max_bytes: 1 << 30,
-            max_buffers: 4096,
-            deadline: Duration::from_secs(60),
+            max_bytes: Quota::DEFAULT.max_bytes,
+            max_buffers: Quota::DEFAULT.max_buffers,
+            deadline: Duration::from_millis(policy::DEFAULT_DEADLINE_MS),
         }
     }
 }

@@ -1,6 +1,7 @@
 //! The host's [`Error`], and the mapping of backend errors onto the WIT `gpu-error` a
 //! guest gets.
 
+use offload_core::gpu::policy::{ErrorCase, Refusal};
 use offload_core::gpu::GpuError;
 
 use super::bindings::wasi::gpu::compute::GpuError as WitError;
@@ -48,33 +49,45 @@ pub(super) fn setup(e: impl std::fmt::Display) -> Error {
     Error::Setup(format!("{e:#}"))
 }
 
-/// Maps a backend error onto the WIT `gpu-error` (message without the Rust prefix).
+/// Maps a backend error onto the WIT `gpu-error`: its case and message are offload-core's
+/// wasi:gpu policy ([`ErrorCase::of`], [`ErrorCase::message`]), which the Go host applies
+/// too.
 pub fn to_wit(e: GpuError) -> WitError {
-    match e {
-        GpuError::Unsupported(m) => WitError::Unsupported(m),
-        GpuError::ShapeMismatch(m) => WitError::ShapeMismatch(m),
-        GpuError::InvalidArgument(m) => WitError::InvalidArgument(m),
-        GpuError::Device(m) => WitError::Device(m),
-        GpuError::ZeroSize(m) => WitError::ZeroSize(m.to_string()),
-        e @ GpuError::OutOfBounds { .. } => WitError::OutOfBounds(e.to_string()),
-        e @ GpuError::TooLarge { .. } => WitError::TooLarge(e.to_string()),
-        e @ GpuError::InvalidHandle(_) => WitError::InvalidArgument(e.to_string()),
-        e @ GpuError::BackendUnavailable { .. } => WitError::Device(e.to_string()),
+    wit_case(ErrorCase::of(&e), ErrorCase::message(&e))
+}
+
+/// A refusal of the wasi:gpu policy (quota, `buffer-read` limits) as the WIT `gpu-error`.
+pub fn refusal(r: Refusal) -> WitError {
+    wit_case(r.case, r.message)
+}
+
+/// The bindings' `gpu-error` of a case and message.
+fn wit_case(case: ErrorCase, m: String) -> WitError {
+    match case {
+        ErrorCase::Unsupported => WitError::Unsupported(m),
+        ErrorCase::OutOfBounds => WitError::OutOfBounds(m),
+        ErrorCase::ZeroSize => WitError::ZeroSize(m),
+        ErrorCase::TooLarge => WitError::TooLarge(m),
+        ErrorCase::ShapeMismatch => WitError::ShapeMismatch(m),
+        ErrorCase::InvalidArgument => WitError::InvalidArgument(m),
+        ErrorCase::QuotaExceeded => WitError::QuotaExceeded(m),
+        ErrorCase::Device => WitError::Device(m),
     }
 }
 
 /// The WIT case name and message of a `gpu-error` (`out-of-bounds`, ...).
 pub fn describe(e: &WitError) -> (&'static str, &str) {
-    match e {
-        WitError::Unsupported(m) => ("unsupported", m),
-        WitError::OutOfBounds(m) => ("out-of-bounds", m),
-        WitError::ZeroSize(m) => ("zero-size", m),
-        WitError::TooLarge(m) => ("too-large", m),
-        WitError::ShapeMismatch(m) => ("shape-mismatch", m),
-        WitError::InvalidArgument(m) => ("invalid-argument", m),
-        WitError::QuotaExceeded(m) => ("quota-exceeded", m),
-        WitError::Device(m) => ("device", m),
-    }
+    let (case, m) = match e {
+        WitError::Unsupported(m) => (ErrorCase::Unsupported, m),
+        WitError::OutOfBounds(m) => (ErrorCase::OutOfBounds, m),
+        WitError::ZeroSize(m) => (ErrorCase::ZeroSize, m),
+        WitError::TooLarge(m) => (ErrorCase::TooLarge, m),
+        WitError::ShapeMismatch(m) => (ErrorCase::ShapeMismatch, m),
+        WitError::InvalidArgument(m) => (ErrorCase::InvalidArgument, m),
+        WitError::QuotaExceeded(m) => (ErrorCase::QuotaExceeded, m),
+        WitError::Device(m) => (ErrorCase::Device, m),
+    };
+    (case.name(), m)
 }
 
 pub(super) type Wit<T> = wasmtime::Result<std::result::Result<T, WitError>>;

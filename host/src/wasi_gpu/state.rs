@@ -1,15 +1,16 @@
 //! [`GuestState`]: the data of one instance's store (resource table, WASI context, wasi:gpu
-//! state), and the handle, quota and range checks every import goes through.
+//! state), and the handle checks every import goes through; quotas and `buffer-read`
+//! checks are offload-core's wasi:gpu policy (`offload_core::gpu::policy`).
 
 use std::sync::atomic::Ordering;
 
+use offload_core::gpu::policy;
 use offload_core::gpu::{Backend, BufferId, GpuError};
 use wasmtime::component::{Resource, ResourceTable};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
-use super::bindings::wasi::gpu::compute::GpuError as WitError;
 use super::device::{GpuBuffer, GpuCtx};
-use super::error::{to_wit, Wit};
+use super::error::{refusal, to_wit, Wit};
 
 /// The data of one instance's [`Store`]: its resource table (wasi:gpu buffers and WASI
 /// resources), its WASI context (no preopens, no environment, stdio discarded unless
@@ -45,18 +46,9 @@ impl GuestState {
 
     pub(super) fn create(&mut self, bytes: u64) -> Wit<Resource<GpuBuffer>> {
         let g = &mut self.gpu;
-        if g.held.len() >= g.limits.max_buffers as usize {
-            return Ok(Err(WitError::QuotaExceeded(format!(
-                "this instance holds {} buffers, its quota is {}",
-                g.held.len(),
-                g.limits.max_buffers
-            ))));
-        }
-        if bytes > g.limits.max_bytes - g.used_bytes {
-            return Ok(Err(WitError::QuotaExceeded(format!(
-                "{bytes} bytes asked with {} of the instance's {} bytes in use",
-                g.used_bytes, g.limits.max_bytes
-            ))));
+        let quota = g.limits.quota();
+        if let Err(r) = policy::admit_buffer(&quota, g.held.len() as u64, g.used_bytes, bytes) {
+            return Ok(Err(refusal(r)));
         }
         let id = match g.device.lock().create_buffer(bytes) {
             Ok(id) => id,
@@ -86,27 +78,9 @@ impl GuestState {
         bytes: u64,
     ) -> Wit<BufferId> {
         let b = self.buffer(r)?;
-        if bytes > self.gpu.limits.max_bytes {
-            return Ok(Err(WitError::QuotaExceeded(format!(
-                "a read of {bytes} bytes is over the instance's quota of {} bytes",
-                self.gpu.limits.max_bytes
-            ))));
-        }
-        if bytes == 0 {
-            return Ok(Err(WitError::ZeroSize("transfer of 0 bytes".into())));
-        }
-        if offset.checked_add(bytes).is_none_or(|end| end > b.bytes) {
-            return Ok(Err(to_wit(GpuError::OutOfBounds {
-                id: b.id,
-                offset,
-                bytes,
-                size: b.bytes,
-            })));
-        }
-        if bytes > u32::MAX as u64 {
-            return Ok(Err(WitError::TooLarge(format!(
-                "a read of {bytes} bytes does not fit a 32-bit linear memory"
-            ))));
+        match policy::check_read(&self.gpu.limits.quota(), offset, bytes, b.bytes) {
+            Ok(()) => {}
+            Err(r) => return Ok(Err(refusal(r))),
         }
         Ok(Ok(b.id))
     }

@@ -291,6 +291,18 @@ fn probe(name: &str, arg: u64) -> Result<String, String> {
                 ret.0[0]
             ))
         }
+        "read-order" => {
+            // The wasi:gpu policy's order of buffer-read checks, as the guest sees it:
+            // `arg` is the instance's byte quota. Each read fails two checks at most; the
+            // answer lists the case that won, so both hosts must print the same line.
+            let b = Buffer::new(16).map_err(err)?;
+            let reads = [(32, 0), (0, arg + 1), (8, 16), (u64::MAX, 1), (0, 16)];
+            let cases: Vec<&str> = reads
+                .iter()
+                .map(|&(offset, bytes)| b.read(offset, bytes).map_or_else(|e| e.case(), |_| "ok"))
+                .collect();
+            Ok(cases.join(" "))
+        }
         "loop-forever" => {
             let mut i = 0u64;
             loop {
@@ -299,7 +311,7 @@ fn probe(name: &str, arg: u64) -> Result<String, String> {
         }
         other => Err(format!(
             "unknown probe {other:?} (create-keep, use-raw, destroyed-handle, oob-write, \
-             over-quota, bad-pointer, loop-forever)"
+             over-quota, read-order, bad-pointer, loop-forever)"
         )),
     }
 }

@@ -276,17 +276,6 @@ pub fn matmul_f32(
     )?)
 }
 
-/// `n` f32 uniform in [-1, 1) from xorshift32 (Marsaglia 2003, shifts 13/17/5) seeded with
-/// `seed` (0 is replaced by 1): each value is `(x >> 8)·2^-23 − 1` of the next state `x`,
-/// exact in f32. Hosts make the same numbers to check the demo guest's answers.
-pub fn seeded_f32(seed: u32, n: usize) -> Vec<f32> {
-    let mut x = if seed == 0 { 1 } else { seed };
-    (0..n)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 17;
-            x ^= x << 5;
-            (x >> 8) as f32 * (1.0 / (1u32 << 23) as f32) - 1.0
-        })
-        .collect()
-}
+/// The demo guest's seeded data (offload-core's [`seeded_f32`](offload_core::rng::seeded_f32),
+/// which hosts call too, to check the demo guest's answers).
+pub use offload_core::rng::seeded_f32;
