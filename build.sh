@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # offload's one entry point. Usage: ./build.sh <command> [args]
-#   all         setup, then every build below
+#   all         setup, then every build below, in release (target/release/offload,
+#               liboffload_capi, the guests, the components, the Go host)
 #   rust        the Rust vector guest and the Rust workspace (host, CLI: target/debug/offload)
 #   c           the C vector guest
 #   tinygo      the Go vector guest (TinyGo when on PATH, else Go's wasip1 port)
@@ -26,6 +27,10 @@ guests() {
   [ -f "$s/build-gpu-guest.sh" ] && bash "$s/build-gpu-guest.sh"
   # wasi:gpu forest guest (Forest::fit_on through wasi:gpu): core module + component
   [ -f "$s/build-forest-gpu-guest.sh" ] && bash "$s/build-forest-gpu-guest.sh"
+  # parallel-for guest (wasm32-wasip1-threads, shared memory; WGSL kernels attached)
+  [ -f "$s/build-parallel-guest.sh" ] && bash "$s/build-parallel-guest.sh"
+  # C++ forest guest (cpp-guest/, same world; trains in wasm, batch-predict through wasi:gpu)
+  [ -f "$s/build-cpp-guest.sh" ] && bash "$s/build-cpp-guest.sh"
   return 0
 }
 
@@ -40,9 +45,13 @@ case "$cmd" in
   go) bash "$s/setup.sh"; bash "$s/build-go-host.sh" ;;
   components) bash "$s/setup.sh"; bash "$s/build-components.sh" ;;
   all)
+    # One release build of the Rust workspace first (host and CLI, capi, report), so every
+    # heavy crate (wasmtime, cranelift, wgpu) is compiled once; the guest scripts then wrap
+    # and attach with that `offload` instead of building a debug one.
     bash "$s/setup.sh"
+    cargo build --release --workspace
+    export OFFLOAD_BIN=${OFFLOAD_BIN:-${CARGO_TARGET_DIR:-$root/target}/release/offload}
     guests
-    cargo build --workspace
     bash "$s/build-components.sh"
     [ -f "$s/build-capi.sh" ] && bash "$s/build-capi.sh"
     [ -f "$s/build-go-host.sh" ] && bash "$s/build-go-host.sh"

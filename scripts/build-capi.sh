@@ -8,4 +8,4 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 echo "== capi (cargo build --release -p offload-capi)"
 cargo build --release -p offload-capi --target-dir "$root/target" 2>&1
-cargo test -q -p offload-capi --test header --target-dir "$root/target" 2>&1
+cargo test -q --release -p offload-capi --test header --target-dir "$root/target" 2>&1

@@ -47,6 +47,17 @@ guest_imports() {
   echo "${imports:-none}"
 }
 
+# guest_offload <args...>
+#   Runs the `offload` CLI: $OFFLOAD_BIN when set, else `cargo run` of the host (built once,
+#   then reused).
+guest_offload() {
+  if [ -n "${OFFLOAD_BIN:-}" ]; then
+    "$OFFLOAD_BIN" "$@"
+  else
+    (cd "$guest_root" && cargo run --quiet -p offload-host --bin offload -- "$@")
+  fi
+}
+
 # build_wasi_gpu_guest <package> <out dir> <name> <world>
 #   builds a wasi:gpu guest for wasm32-wasip1 (into $CARGO_TARGET_DIR when set, else
 #   wasm-modules/target), copies the core module to <out>/<name>.core.wasm, wraps it as
@@ -61,11 +72,7 @@ build_wasi_gpu_guest() {
   cat > "$out/$name.core.json" <<JSON
 {"path": "wasm-rust", "abi": "wasi-gpu-core", "world": "$world", "language": "rust", "compiler": "$compiler", "flags": "$(guest_flags wasm32-wasip1)", "simd128": true, "imports": "$imports"}
 JSON
-  if [ -n "${OFFLOAD_BIN:-}" ]; then
-    "$OFFLOAD_BIN" componentize "$core" -o "$out/$name.wasm"
-  else
-    (cd "$guest_root" && cargo run --quiet -p offload-host --bin offload -- componentize "$core" -o "$out/$name.wasm")
-  fi
+  guest_offload componentize "$core" -o "$out/$name.wasm"
   cat > "$out/$name.json" <<JSON
 {"path": "wasm-rust", "abi": "wasi-gpu-component", "world": "$world", "language": "rust", "compiler": "$compiler", "flags": "$name.core.wasm + wit-component, WASI preview1 reactor adapter", "simd128": true}
 JSON

@@ -22,10 +22,17 @@ Data:
 Features are passed as float32, which is what scikit-learn's trees use internally (and
 what offload uses), so no conversion is timed.
 
+Prediction at scale (--predict-rows): for each Friedman #1 training size, the trained
+forest also predicts each given number of fresh make_friedman1 rows (float32, drawn with
+random_state=seed+1) once per --n-jobs value and --repeat, printing one JSON line each
+with "kind": "predict", "predict_rows", "n_jobs" and "predict_ms" (the predict call only;
+n_jobs is set on the fitted model, -1 = all cores).
+
 Usage:
   python3 scripts/sklearn_forest.py [--data diabetes,friedman1] [--sizes 1000,10000]
                                     [--trees 200] [--seed 42] [--repeat 1]
                                     [--noise 1.0] [--test-rows 1000]
+                                    [--predict-rows 10000,100000] [--n-jobs 1,-1]
 Needs scikit-learn (and numpy): pip install scikit-learn
 """
 import argparse
@@ -101,6 +108,50 @@ def run(name, split, args, rep):
         "python": platform.python_version(),
         "machine": platform.node(),
     }), flush=True)
+    return model
+
+
+def run_predict(model, n_train, args):
+    """Times model.predict on each --predict-rows size for each --n-jobs value."""
+    for m in args.predict_rows:
+        x, _ = make_friedman1(n_samples=m, n_features=10, noise=args.noise,
+                              random_state=args.seed + 1)
+        x = np.ascontiguousarray(x, dtype=np.float32)
+        for jobs in args.n_jobs:
+            model.set_params(n_jobs=jobs)
+            model.predict(x[:1000])  # warm-up: thread pool, first-call costs
+            for rep in range(args.repeat):
+                t0 = time.perf_counter_ns()
+                model.predict(x)
+                t1 = time.perf_counter_ns()
+                print(json.dumps({
+                    "peer": "scikit-learn",
+                    "kind": "predict",
+                    "data": "friedman1",
+                    "rows_train": n_train,
+                    "predict_rows": m,
+                    "features": 10,
+                    "n_estimators": args.trees,
+                    "n_jobs": jobs,
+                    "cpus": os.cpu_count(),
+                    "repeat": rep,
+                    "predict_ms": (t1 - t0) / 1e6,
+                    "sklearn": sklearn.__version__,
+                    "numpy": np.__version__,
+                    "python": platform.python_version(),
+                    "machine": platform.node(),
+                }), flush=True)
+    model.set_params(n_jobs=1)
+
+
+def signed_ints(text):
+    try:
+        out = [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected comma-separated integers")
+    if not out or any(v == 0 or v < -1 for v in out):
+        raise argparse.ArgumentTypeError(f"{text!r}: expected positive integers or -1")
+    return out
 
 
 def ints(text):
@@ -125,6 +176,11 @@ def main():
     ap.add_argument("--noise", type=float, default=1.0, help="Friedman #1 noise (default 1.0)")
     ap.add_argument("--test-rows", type=int, default=1000,
                     help="Friedman #1 test rows (default 1000)")
+    ap.add_argument("--predict-rows", type=ints, default=[],
+                    help="also time predicting this many fresh Friedman #1 rows "
+                         "(comma-separated; default none)")
+    ap.add_argument("--n-jobs", type=signed_ints, default=[1],
+                    help="n_jobs values for --predict-rows (default 1; -1 = all cores)")
     args = ap.parse_args()
     wanted = [d.strip() for d in args.data.split(",") if d.strip()]
     unknown = [d for d in wanted if d not in ("diabetes", "friedman1")]
@@ -140,8 +196,11 @@ def main():
     if "friedman1" in wanted:
         for n in args.sizes:
             split = load_friedman(n, args.test_rows, args.noise, args.seed)
+            model = None
             for rep in range(args.repeat):
-                run("friedman1", split, args, rep)
+                model = run("friedman1", split, args, rep)
+            if args.predict_rows:
+                run_predict(model, n, args)
 
 
 if __name__ == "__main__":

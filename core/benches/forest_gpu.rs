@@ -2,10 +2,10 @@
 //! - `forest-predict/<path>/<n>`: predict n rows of Friedman #1 data (d = 10) with a 200-tree
 //!   forest trained on 1000 Friedman #1 rows; n ∈ {1e3, 1e4, 1e5, 1e6} (1e3, 1e5 with
 //!   `OFFLOAD_BENCH_QUICK=1`). Paths: `rust-native` (`Forest::predict`, one thread; up to
-//!   [`NATIVE_MAX_ROWS`] rows, above that skipped by name: 1e6 rows take about 30 s per call,
-//!   `OFFLOAD_FOREST_NATIVE_MAX=<rows>` raises the cap; likewise a software adapter such as
-//!   lavapipe above [`SOFTWARE_MAX_ROWS`]),
-//!   `rust-native-rayon` (the same per-row walk over rayon's threads), `gpu-wgpu`, `gpu-cuda`
+//!   [`NATIVE_MAX_ROWS`] rows, above that skipped by name, `OFFLOAD_FOREST_NATIVE_MAX=<rows>`
+//!   raises the cap; likewise a software adapter such as lavapipe above
+//!   [`SOFTWARE_MAX_ROWS`]),
+//!   `rust-native-rayon` (`Forest::predict_par`, over rayon's threads), `gpu-wgpu`, `gpu-cuda`
 //!   (batch-predict in f64, or f32 where the device lacks f64; each iteration uploads x, runs
 //!   the kernel and reads the predictions back; the forest is uploaded once, outside the timing).
 //! - `forest-train/<path>/353`: `Forest::fit_on` of 200 trees on the diabetes training split
@@ -30,9 +30,10 @@ use std::time::Duration;
 const D: usize = 10;
 
 /// Most rows `rust-native` (one thread) predicts in this bench unless
-/// `OFFLOAD_FOREST_NATIVE_MAX` says otherwise: at 1e6 rows one call takes about 30 s (H200
-/// host), so ten samples would take minutes.
-const NATIVE_MAX_ROWS: usize = 100_000;
+/// `OFFLOAD_FOREST_NATIVE_MAX` says otherwise: 1e6 rows take about 3 s per call with the
+/// packed layout (2-core VM; the per-row walk took about 30 s on an H200 host), so ten
+/// samples take half a minute; larger sizes would take minutes.
+const NATIVE_MAX_ROWS: usize = 1_000_000;
 
 /// Most rows predicted on a software adapter (lavapipe, Vulkan on the CPU: what wgpu finds on
 /// a machine without a GPU); larger sizes are skipped by name.
@@ -129,12 +130,15 @@ fn bench_predict(c: &mut Criterion, quick: bool) {
                  above {native_max} rows (OFFLOAD_FOREST_NATIVE_MAX raises the cap)"
             );
         }
+        let par = forest.predict_par(&x).expect("predict_par");
+        assert!(
+            par.iter()
+                .zip(&want)
+                .all(|(p, w)| p.to_bits() == w.to_bits()),
+            "rust-native-rayon differs from the per-row walk"
+        );
         g.bench_with_input(BenchmarkId::new("rust-native-rayon", n), &n, |b, _| {
-            b.iter(|| {
-                x.par_chunks_exact(D)
-                    .map(|r| forest.predict_row(r))
-                    .collect::<Vec<f64>>()
-            })
+            b.iter(|| forest.predict_par(&x).expect("predict_par"))
         });
         for (path, dev) in gpus.iter_mut() {
             let dev = match dev {

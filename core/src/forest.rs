@@ -15,6 +15,9 @@
 //!
 //! `Forest::fit_on` / `Forest::predict_on` (module `forest_gpu`, feature `std`) train and
 //! predict through a GPU backend's kernels and give the same forest and predictions.
+//! On the CPU, [`Forest::predict`] (one thread) and [`Forest::predict_par`] (rayon,
+//! feature `std`) walk a packed, cache-friendly copy of the trees (module [`predict`],
+//! [`PackedForest`]) and give [`Forest::predict_row`]'s answers bit for bit.
 //!
 //! ## How a split is chosen
 //! A node holds rows with weights (bootstrap counts). For each candidate feature, in
@@ -56,6 +59,9 @@ pub use crate::tree::{bootstrap_counts, Split};
 
 mod grow;
 use grow::{grow_tree, Presorted, Scratch};
+
+pub mod predict;
+pub use predict::{PackedForest, BLOCK_ROWS, COMPILE_NODES_PER_ROW, LANES};
 
 /// Hyperparameters of [`Forest::fit`] (names as in scikit-learn's
 /// `RandomForestRegressor`).
@@ -138,6 +144,17 @@ pub enum ForestError {
         got: usize,
         /// Features the forest was trained on.
         d: usize,
+    },
+    /// A tree is not a proper tree, so the forest does not compile into a
+    /// [`PackedForest`] ([`Forest::compile`]): an empty tree, arrays of unequal length, a
+    /// child index out of range or reached twice, a split feature not below
+    /// `n_features`, or more nodes than a packed forest indexes.
+    #[error("tree {tree}, node {node}: not a proper tree over the forest's features")]
+    BadTree {
+        /// Tree (0-based).
+        tree: usize,
+        /// Node of that tree (0-based) where the problem was found.
+        node: usize,
     },
     /// A GPU backend failed while training or predicting ([`Forest::fit_on`],
     /// [`Forest::predict_on`]).
@@ -351,8 +368,14 @@ impl Forest {
         params.validate(data.n_features)
     }
 
-    /// Predicts `x` (`n × n_features` values, row-major): for each row the mean over
-    /// trees of the leaf values, summed in `f64` in tree order. Returns `n` values.
+    /// Predicts `x` (`n × n_features` values, row-major) on the calling thread: for each
+    /// row the mean over trees of the leaf values, summed in `f64` in tree order
+    /// ([`Forest::predict_row`]'s value, bit for bit). Returns `n` values.
+    ///
+    /// With enough rows to repay it ([`COMPILE_NODES_PER_ROW`]) it compiles the forest
+    /// ([`Forest::compile`]) and walks blocks of rows through one tree at a time (module
+    /// `forest::predict`); fewer rows, or a forest that does not compile, go row by row.
+    /// To predict many batches, compile once and use [`PackedForest::predict`].
     ///
     /// # Errors
     /// [`ForestError::Width`] when `x.len()` is not a multiple of `n_features`.
@@ -360,6 +383,11 @@ impl Forest {
         let d = self.n_features;
         if d == 0 || !x.len().is_multiple_of(d) {
             return Err(ForestError::Width { got: x.len(), d });
+        }
+        if self.worth_compiling(x.len() / d) {
+            if let Ok(p) = self.compile() {
+                return p.predict(x);
+            }
         }
         Ok(x.chunks_exact(d).map(|row| self.predict_row(row)).collect())
     }

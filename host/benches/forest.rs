@@ -12,8 +12,8 @@
 //! (`Forest::fit_parallel`, one tree per rayon task on every core; it grows the same
 //! forest), `wasm-rust` (the forest guest `build/guests/forest/forest-rust.wasm` in
 //! wasmtime through `ForestGuest`; the times include copying the inputs into linear
-//! memory and the predictions out). `forest-predict/rust-native-rayon` is skipped:
-//! offload-core has no parallel predict, so it would time `Forest::predict` again.
+//! memory and the predictions out). `forest-predict/rust-native-rayon` is
+//! `Forest::predict_par` (rows over every core).
 //!
 //! Before anything is timed each path's answer is checked: the diabetes test MSE must lie
 //! in 2700–3300 (where a correct 200-tree forest lands; scikit-learn gets about 2966),
@@ -177,9 +177,14 @@ fn bench_diabetes(c: &mut Criterion, guest: &mut Option<ForestGuest>) {
     g.bench_function(BenchmarkId::new(NATIVE, n_test), |b| {
         b.iter(|| native.predict(&test.x).expect("predict"))
     });
-    println!(
-        "SKIP forest-predict/{RAYON}: offload-core has no parallel predict (it would time {NATIVE}'s Forest::predict again)"
+    check_same(
+        RAYON,
+        &native.predict_par(&test.x).expect("predict_par"),
+        &native_pred,
     );
+    g.bench_function(BenchmarkId::new(RAYON, n_test), |b| {
+        b.iter(|| native.predict_par(&test.x).expect("predict_par"))
+    });
     if let Some(gu) = guest.as_mut() {
         // The guest holds the diabetes forest from the last timed fit.
         check_same(WASM, &gu.predict(&test.x).expect("predict"), &native_pred);

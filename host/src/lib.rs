@@ -33,6 +33,7 @@ pub mod forest_gpu_guest;
 pub mod forest_guest;
 pub mod guest;
 pub mod guests;
+pub mod parallel;
 pub mod wasi_gpu;
 
 pub use error::{Error, Result};

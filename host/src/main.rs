@@ -63,6 +63,11 @@ enum Command {
     Report(commands::ReportCommand),
     /// Plug provider components into a client component's imports (wac), validate, write.
     Compose(commands::ComposeCommand),
+    /// Run one op of the parallel-for guest on T worker instances over one shared memory.
+    Parallel(commands::ParallelCommand),
+    /// Attach a parallel-for kernel's WGSL to a guest module (custom section keyed by its
+    /// table index).
+    AttachKernel(commands::AttachKernelCommand),
 }
 
 impl Command {
@@ -77,6 +82,8 @@ impl Command {
             Command::Forest(c) => c.execute(),
             Command::Report(c) => c.execute(),
             Command::Compose(c) => c.execute(),
+            Command::Parallel(c) => c.execute(),
+            Command::AttachKernel(c) => c.execute(),
         }
     }
 }
@@ -126,6 +133,18 @@ mod tests {
             ],
             &["offload", "componentize", "core.wasm", "-o", "c.wasm"],
             &["offload", "devices"],
+            &["offload", "parallel", "sum", "--n", "10", "--threads", "2"],
+            &[
+                "offload",
+                "attach-kernel",
+                "m.wasm",
+                "--kernel",
+                "3",
+                "--wgsl",
+                "k.wgsl",
+                "-o",
+                "o.wasm",
+            ],
             &["offload", "forest", "--path", "wasm", "--backend", "CUDA"],
             &["offload", "report", "dir", "--ingest"],
             &["offload", "report", "--compare", "old", "new"],

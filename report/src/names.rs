@@ -89,6 +89,10 @@ pub const KNOWN_PATHS: &[&str] = &[
     "composed-gpu-cpu",
     "composed-gpu-wgpu",
     "composed-gpu-cuda",
+    // the C++ forest guest: trains in wasm, predicts through wasi:gpu (offload forest)
+    "wasm-cpp-wasi-gpu-cpu",
+    "wasm-cpp-wasi-gpu-wgpu",
+    "wasm-cpp-wasi-gpu-cuda",
     "sklearn",
     "-",
 ];

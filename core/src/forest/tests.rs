@@ -254,3 +254,357 @@ fn bootstrap_counts_sum_to_n() {
     let drawn = w.iter().filter(|&&c| c > 0).count();
     assert!((190..260).contains(&drawn), "{drawn}");
 }
+
+// ---- Prediction: the packed, blocked paths against the per-row walk ----
+
+/// The straightforward reference of every predict path: per row, the f64 sum of the
+/// trees' f32 leaf values in tree order (`Iterator::sum`), divided by the tree count.
+fn reference_predict(f: &Forest, x: &[f32]) -> Vec<f64> {
+    x.chunks_exact(f.n_features)
+        .map(|row| {
+            let s: f64 = f.trees.iter().map(|t| t.predict_row(row) as f64).sum();
+            s / f.trees.len() as f64
+        })
+        .collect()
+}
+
+fn assert_same_predictions(got: &[f64], want: &[f64], what: &str) {
+    assert_eq!(got.len(), want.len(), "{what}: prediction count");
+    for (i, (g, w)) in got.iter().zip(want).enumerate() {
+        assert_eq!(g.to_bits(), w.to_bits(), "{what}: row {i}: {g} vs {w}");
+    }
+}
+
+/// A random tree over `d` features with `inner` inner nodes, its node ids shuffled (root
+/// 0), thresholds drawn from a few values (so rows hit them exactly), leaf values of
+/// either sign including ±0.
+fn random_tree(rng: &mut Pcg32, d: usize, inner: usize) -> Tree {
+    let n = 2 * inner + 1;
+    // Build in creation order, then renumber nodes 1.. with a shuffle.
+    let mut t = Tree::default();
+    t.push_node(0.0);
+    let mut open = vec![0usize];
+    for _ in 0..inner {
+        let k = rng.below(open.len() as u32) as usize;
+        let node = open.swap_remove(k);
+        let (l, r) = (t.push_node(0.0), t.push_node(0.0));
+        t.feature[node] = rng.below(d as u32) as i32;
+        t.threshold[node] = [0.25f32, 0.5, 0.75, -1.0, 2.0][rng.below(5) as usize];
+        t.left[node] = l as i32;
+        t.right[node] = r as i32;
+        open.push(l);
+        open.push(r);
+    }
+    for v in t.value.iter_mut() {
+        *v = match rng.below(6) {
+            0 => 0.0,
+            1 => -0.0,
+            _ => (rng.next_f32() - 0.5) * 100.0,
+        };
+    }
+    let mut perm: Vec<usize> = (1..n).collect();
+    for i in (1..perm.len()).rev() {
+        perm.swap(i, rng.below(i as u32 + 1) as usize);
+    }
+    let id = |old: usize| if old == 0 { 0 } else { perm[old - 1] };
+    let mut s = Tree {
+        feature: vec![0; n],
+        threshold: vec![0.0; n],
+        left: vec![0; n],
+        right: vec![0; n],
+        value: vec![0.0; n],
+    };
+    for old in 0..n {
+        let new = id(old);
+        s.feature[new] = t.feature[old];
+        s.threshold[new] = t.threshold[old];
+        s.value[new] = t.value[old];
+        let map = |c: i32| if c < 0 { -1 } else { id(c as usize) as i32 };
+        s.left[new] = map(t.left[old]);
+        s.right[new] = map(t.right[old]);
+    }
+    s
+}
+
+fn random_forest(seed: u64, d: usize, trees: usize, max_inner: usize) -> Forest {
+    let mut rng = Pcg32::new(seed, 11);
+    let trees = (0..trees)
+        .map(|_| {
+            let inner = rng.below(max_inner as u32 + 1) as usize;
+            random_tree(&mut rng, d, inner)
+        })
+        .collect();
+    Forest {
+        n_features: d,
+        trees,
+    }
+}
+
+/// `n` rows of `d` values: uniform in [-0.5, 1.5), with exact thresholds, NaN and ±inf
+/// mixed in.
+fn random_rows(seed: u64, n: usize, d: usize) -> Vec<f32> {
+    let mut rng = Pcg32::new(seed, 13);
+    (0..n * d)
+        .map(|_| match rng.below(40) {
+            0 => f32::NAN,
+            1 => f32::INFINITY,
+            2 => f32::NEG_INFINITY,
+            3 => 0.5,
+            4 => 0.25,
+            5 => -0.0,
+            _ => rng.next_f32() * 2.0 - 0.5,
+        })
+        .collect()
+}
+
+/// Row counts around the lane, block and compile edges of `f`.
+fn edge_row_counts(f: &Forest) -> Vec<usize> {
+    let mut v = vec![0, 1, 2, LANES - 1, LANES, LANES + 1, 3 * LANES + 5];
+    let c = (1..).find(|&r| f.worth_compiling(r)).unwrap();
+    v.extend([c - 1, c, c + 1]);
+    v.extend([
+        BLOCK_ROWS - 1,
+        BLOCK_ROWS,
+        BLOCK_ROWS + 1,
+        3 * BLOCK_ROWS + LANES + 3,
+    ]);
+    v
+}
+
+#[test]
+fn packed_predict_equals_the_row_walk_on_random_forests() {
+    for (seed, d, trees, inner) in [
+        (1u64, 1usize, 1usize, 0usize),
+        (2, 3, 1, 5),
+        (3, 5, 7, 40),
+        (4, 10, 23, 200),
+        (5, 2, 64, 3),
+    ] {
+        let f = random_forest(seed, d, trees, inner);
+        let p = f.compile().unwrap();
+        assert_eq!(p.n_trees(), trees);
+        assert_eq!(p.n_features(), d);
+        assert_eq!(p.n_nodes(), f.trees.iter().map(Tree::len).sum::<usize>());
+        for n in edge_row_counts(&f) {
+            let x = random_rows(seed * 100 + n as u64, n, d);
+            let want = reference_predict(&f, &x);
+            let what = alloc::format!("seed {seed}, d {d}, {trees} trees, {n} rows");
+            assert_same_predictions(&f.predict(&x).unwrap(), &want, &what);
+            assert_same_predictions(&p.predict(&x).unwrap(), &want, &what);
+        }
+    }
+}
+
+#[test]
+fn packed_predict_equals_the_row_walk_on_trained_forests() {
+    let data = friedman1(400, 7, 1.0, 5);
+    for p in [
+        small_params(9),
+        ForestParams {
+            max_depth: Some(2),
+            ..small_params(5)
+        },
+        ForestParams {
+            max_features: Some(2),
+            min_samples_leaf: 4,
+            ..small_params(12)
+        },
+    ] {
+        let f = Forest::fit(&data, &p).unwrap();
+        let packed = f.compile().unwrap();
+        for n in [0, 1, 200, 3 * BLOCK_ROWS + 7] {
+            let x = friedman1(n.max(1), 7, 1.0, 6).x[..n * 7].to_vec();
+            let want = reference_predict(&f, &x);
+            assert_same_predictions(&f.predict(&x).unwrap(), &want, "trained, predict");
+            assert_same_predictions(&packed.predict(&x).unwrap(), &want, "trained, packed");
+        }
+    }
+}
+
+#[test]
+fn predict_compiles_when_the_rows_repay_it() {
+    // Three small trees: a few rows repay compiling them, no rows never do.
+    let f = random_forest(12, 3, 3, 10);
+    let nodes: usize = f.trees.iter().map(Tree::len).sum();
+    for rows in 0..10 {
+        let want = rows > 0 && rows * COMPILE_NODES_PER_ROW * 3 >= nodes;
+        assert_eq!(f.worth_compiling(rows), want, "{rows} rows, {nodes} nodes");
+    }
+    assert!(f.worth_compiling(usize::MAX));
+}
+
+#[test]
+fn signed_zero_leaves_sum_as_the_reference_does() {
+    let leaf = |v: f32| Tree {
+        feature: vec![-1],
+        threshold: vec![0.0],
+        left: vec![-1],
+        right: vec![-1],
+        value: vec![v],
+    };
+    for values in [
+        [-0.0f32, -0.0, -0.0],
+        [0.0, -0.0, -0.0],
+        [-0.0, 1e-30, -1e-30],
+    ] {
+        let f = Forest {
+            n_features: 2,
+            trees: values.iter().map(|&v| leaf(v)).collect(),
+        };
+        let x = vec![0.5f32; 2 * (BLOCK_ROWS + 3)];
+        let want = reference_predict(&f, &x);
+        assert_same_predictions(&f.predict(&x).unwrap(), &want, "signed zeros");
+        assert_same_predictions(&f.compile().unwrap().predict(&x).unwrap(), &want, "packed");
+    }
+}
+
+#[test]
+fn empty_input_and_width_errors_on_every_predict_path() {
+    let f = random_forest(7, 4, 3, 10);
+    let p = f.compile().unwrap();
+    assert_eq!(f.predict(&[]).unwrap(), Vec::<f64>::new());
+    assert_eq!(p.predict(&[]).unwrap(), Vec::<f64>::new());
+    let width = Err(ForestError::Width { got: 7, d: 4 });
+    assert_eq!(f.predict(&[0.0; 7]), width);
+    assert_eq!(p.predict(&[0.0; 7]), width);
+    // Enough rows to compile but one value short.
+    let n = 4 * 1000 - 1;
+    let width = Err(ForestError::Width { got: n, d: 4 });
+    assert_eq!(f.predict(&vec![0.0; n]), width);
+    assert_eq!(p.predict(&vec![0.0; n]), width);
+    #[cfg(feature = "std")]
+    {
+        assert_eq!(f.predict_par(&[]).unwrap(), Vec::<f64>::new());
+        assert_eq!(p.predict_par(&[]).unwrap(), Vec::<f64>::new());
+        assert_eq!(f.predict_par(&vec![0.0; n]), width);
+        assert_eq!(p.predict_par(&vec![0.0; n]), width);
+    }
+}
+
+#[test]
+fn improper_trees_do_not_compile_and_predict_walks_them_row_by_row() {
+    let base = random_forest(8, 3, 2, 6);
+    let x = random_rows(9, 2 * BLOCK_ROWS, 3);
+    // Both children the same node (a DAG): still a valid walk for the row walk.
+    let mut dag = base.clone();
+    let t = &mut dag.trees[1];
+    let i = t.feature.iter().position(|&f| f >= 0).unwrap();
+    t.right[i] = t.left[i];
+    // A split feature outside the row, on a node no row reaches: the walk never sees it.
+    let mut unreachable = base.clone();
+    let t = &mut unreachable.trees[0];
+    t.push_node(1.0);
+    let last = t.len() - 1;
+    t.feature[last] = 99;
+    // (An unreachable node is fine to compile: it is left out.)
+    assert!(unreachable.compile().is_ok());
+    let mut bad_feature = base.clone();
+    bad_feature.trees[0].feature[0] = 3;
+    let mut bad_child = base.clone();
+    let t = &mut bad_child.trees[1];
+    let i = t.feature.iter().position(|&f| f >= 0).unwrap();
+    t.left[i] = t.len() as i32;
+    let mut empty_tree = base.clone();
+    empty_tree.trees[1] = Tree::default();
+    let mut ragged = base.clone();
+    ragged.trees[0].value.pop();
+    for (f, tree) in [
+        (&dag, 1),
+        (&bad_feature, 0),
+        (&bad_child, 1),
+        (&empty_tree, 1),
+        (&ragged, 0),
+    ] {
+        assert!(
+            matches!(f.compile(), Err(ForestError::BadTree { tree: t, .. }) if t == tree),
+            "{:?}",
+            f.compile().map(|p| p.n_nodes())
+        );
+    }
+    assert_eq!(
+        Forest {
+            n_features: 3,
+            trees: vec![]
+        }
+        .compile(),
+        Err(ForestError::NoTrees)
+    );
+    let want = reference_predict(&dag, &x);
+    assert_same_predictions(&dag.predict(&x).unwrap(), &want, "dag");
+    #[cfg(feature = "std")]
+    assert_same_predictions(&dag.predict_par(&x).unwrap(), &want, "dag, par");
+    let want = reference_predict(&unreachable, &x);
+    assert_same_predictions(&unreachable.predict(&x).unwrap(), &want, "unreachable");
+}
+
+#[cfg(feature = "std")]
+#[test]
+fn predict_par_equals_the_row_walk_at_any_thread_count() {
+    let f = random_forest(10, 6, 17, 120);
+    let trained = Forest::fit(&friedman1(300, 6, 1.0, 3), &small_params(6)).unwrap();
+    let sizes = [
+        0,
+        1,
+        LANES + 1,
+        BLOCK_ROWS,
+        2 * BLOCK_ROWS + 1,
+        9 * BLOCK_ROWS + 77,
+    ];
+    for threads in [1, 2, 3, 8] {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        for forest in [&f, &trained] {
+            let p = forest.compile().unwrap();
+            for n in sizes {
+                let x = random_rows(n as u64 + 5, n, 6);
+                let want = reference_predict(forest, &x);
+                let what = alloc::format!("{threads} threads, {n} rows");
+                let (a, b) = pool.install(|| (forest.predict_par(&x), p.predict_par(&x)));
+                assert_same_predictions(&a.unwrap(), &want, &what);
+                assert_same_predictions(&b.unwrap(), &want, &what);
+            }
+        }
+    }
+}
+
+#[cfg(feature = "std")]
+#[test]
+fn parallel_compile_builds_the_same_packed_forest() {
+    let forests = [
+        random_forest(20, 5, 40, 150),
+        random_forest(21, 2, 3, 0),
+        Forest::fit(&friedman1(300, 6, 1.0, 3), &small_params(6)).unwrap(),
+    ];
+    for threads in [1, 3] {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        for f in &forests {
+            let seq = f.compile().unwrap();
+            assert_eq!(pool.install(|| PackedForest::new_par(f)).unwrap(), seq);
+            assert_eq!(seq, seq.clone(), "equality is bitwise, NaN thresholds too");
+        }
+        assert_ne!(forests[0].compile(), forests[1].compile());
+        let mut bad = forests[0].clone();
+        bad.trees[17].feature[0] = 5;
+        let want = Err(ForestError::BadTree { tree: 17, node: 0 });
+        assert_eq!(bad.compile(), want);
+        assert_eq!(pool.install(|| PackedForest::new_par(&bad)), want);
+    }
+}
+
+#[cfg(feature = "std")]
+#[test]
+fn par_chunks_are_whole_blocks() {
+    use super::predict::par_chunk_rows;
+    for (n, threads) in [(1, 1), (1000, 2), (100_000, 16), (10_000_000, 3)] {
+        let c = par_chunk_rows(n, threads);
+        assert!(
+            c.is_multiple_of(BLOCK_ROWS) && c >= 2 * BLOCK_ROWS,
+            "{n} rows, {threads}: {c}"
+        );
+    }
+}

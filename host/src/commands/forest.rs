@@ -1,8 +1,11 @@
-//! `offload forest --path native|wasm [--backend cpu|wgpu|cuda]`: trains and tests the
-//! random forest on the diabetes split and prints train ms, predict ms, test MSE and R²
+//! `offload forest --path native|wasm|wasm-cpp [--backend cpu|wgpu|cuda]`: trains and tests
+//! the random forest on the diabetes split and prints train ms, predict ms, test MSE and R²
 //! (`--path wasm --backend wgpu|cuda`: the forest-gpu guest, its kernels on the device
 //! through wasi:gpu). A forest trained through a backend is checked against the native
-//! one (exit 1 when it differs).
+//! one (exit 1 when it differs). `--path wasm-cpp`: the C++ forest guest (cpp-guest/, same
+//! world as the forest-gpu guest, its own forest) trains inside wasm and predicts through
+//! wasi:gpu's batch-predict on the backend; its predictions are checked against its own
+//! trees walked on the host (exit 1 when they differ).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -22,12 +25,19 @@ enum ForestPath {
     Native,
     /// offload-core compiled to wasm32 (build/guests/forest/forest-rust.wasm) in wasmtime.
     Wasm,
+    /// The C++ forest guest (build/guests/forest/forest-cpp.wasm, world forest-gpu): trains
+    /// in wasm, predicts through wasi:gpu's batch-predict on --backend.
+    WasmCpp,
 }
+
+/// Where scripts/build-cpp-guest.sh puts the C++ forest guest (component), relative to the
+/// repository root.
+const CPP_GUEST_PATH: &str = "build/guests/forest/forest-cpp.wasm";
 
 /// Arguments of `offload forest`.
 #[derive(Debug, Args)]
 pub struct ForestCommand {
-    /// Native Rust or the wasm guest.
+    /// Native Rust, the Rust wasm guest, or the C++ wasm guest.
     #[arg(long, value_enum, default_value = "native")]
     path: ForestPath,
     /// Where the ML kernels run: `cpu` (plain Rust), or `wgpu` / `cuda`: training through
@@ -35,7 +45,8 @@ pub struct ForestCommand {
     /// against the native one. With `--path wasm`, `wgpu` / `cuda` run the forest-gpu guest
     /// (offload-core's `Forest::fit_on` compiled to wasm32) whose kernels reach the device
     /// through wasi:gpu (label `wasi-gpu-<backend>`); `cpu` runs the plain forest guest
-    /// (everything inside wasm) unless `--wasi-gpu` is given.
+    /// (everything inside wasm) unless `--wasi-gpu` is given. With `--path wasm-cpp` every
+    /// backend (cpu included) runs batch-predict through wasi:gpu.
     #[arg(long, default_value = "cpu", value_parser = parse_backend_kind)]
     backend: BackendKind,
     /// Wasm path: run the forest-gpu guest through wasi:gpu even on `--backend cpu` (the
@@ -60,7 +71,7 @@ pub struct ForestCommand {
     parallel: bool,
     /// The guest (wasm path). Default: build/guests/forest/forest-rust.wasm (plain forest
     /// guest), or build/guests/forest/forest-gpu.wasm (the forest-gpu component) for the
-    /// wasi:gpu runs.
+    /// wasi:gpu runs, or build/guests/forest/forest-cpp.wasm for `--path wasm-cpp`.
     #[arg(long)]
     guest: Option<PathBuf>,
     /// Also write the test rows' predictions to FILE as JSON (`path`, `trees`, `seed`,
@@ -71,8 +82,10 @@ pub struct ForestCommand {
 }
 
 /// The report's name of a forest run (one of [`names::KNOWN_PATHS`]: `rust-native`,
-/// `rust-native-rayon`, `gpu-<backend>`, `wasm-rust`, `wasi-gpu-<backend>`), printed on
-/// the `forest:` line and written to `--predictions`.
+/// `rust-native-rayon`, `gpu-<backend>`, `wasm-rust`, `wasi-gpu-<backend>`, and
+/// `wasm-cpp-wasi-gpu-<backend>` for the C++ guest, which trains in wasm and predicts
+/// through wasi:gpu on the backend), printed on the `forest:` line and written to
+/// `--predictions`.
 fn path_label(
     path: ForestPath,
     backend: BackendKind,
@@ -85,6 +98,7 @@ fn path_label(
         ForestPath::Native => "rust-native".to_string(),
         ForestPath::Wasm if wasi_gpu => format!("wasi-gpu-{}", backend.name()),
         ForestPath::Wasm => "wasm-rust".to_string(),
+        ForestPath::WasmCpp => format!("wasm-cpp-wasi-gpu-{}", backend.name()),
     };
     names::KNOWN_PATHS
         .iter()
@@ -102,11 +116,16 @@ impl ForestCommand {
         let backend = self.backend;
         let wasi_gpu =
             self.path == ForestPath::Wasm && (backend != BackendKind::Cpu || self.wasi_gpu);
-        if self.wasi_gpu && self.path != ForestPath::Wasm {
-            anyhow::bail!("--wasi-gpu applies to --path wasm only");
+        if self.wasi_gpu && self.path == ForestPath::Native {
+            anyhow::bail!("--wasi-gpu applies to --path wasm and wasm-cpp only");
+        }
+        if self.parallel && self.path == ForestPath::WasmCpp {
+            anyhow::bail!("--parallel applies to --path native only");
         }
         let guest_path = self.guest.clone().unwrap_or_else(|| {
-            PathBuf::from(if wasi_gpu {
+            PathBuf::from(if self.path == ForestPath::WasmCpp {
+                CPP_GUEST_PATH
+            } else if wasi_gpu {
                 offload_host::forest_gpu_guest::DEFAULT_PATH
             } else {
                 offload_host::forest_guest::DEFAULT_PATH
@@ -171,6 +190,45 @@ impl ForestCommand {
                 let pred = g.predict(&test.x)?;
                 let predict_ns = t1.elapsed().as_nanos();
                 identical = Some(g.trees()? == Forest::fit(&train, &params)?);
+                (train_ns, predict_ns, pred)
+            }
+            ForestPath::WasmCpp => {
+                use offload_host::forest_gpu_guest::ForestGpuGuest;
+                use offload_host::wasi_gpu::{Device, Limits};
+                let dev = Device::new(offload_core::gpu::Backend::open_kind(backend)?);
+                println!("device:      {} ({})", dev.info().name, dev.info().driver);
+                let mut g = ForestGpuGuest::load(&guest_path, dev, Limits::default())
+                    .with_context(|| {
+                        format!(
+                            "loading {} (build it with scripts/build-cpp-guest.sh)",
+                            guest_path.display()
+                        )
+                    })?;
+                let t0 = Instant::now();
+                g.fit(&train, &params)?;
+                let train_ns = t0.elapsed().as_nanos();
+                let t1 = Instant::now();
+                let pred = g.predict(&test.x)?;
+                let predict_ns = t1.elapsed().as_nanos();
+                // The device's means against the guest's own trees walked here (f64 sums;
+                // a device without f64 sums in f32).
+                let walked = g.trees()?.predict(&test.x)?;
+                let tol = if g.device().info().supports_f64 {
+                    1e-9
+                } else {
+                    1e-5
+                };
+                let same = pred
+                    .iter()
+                    .zip(&walked)
+                    .all(|(a, b)| (a - b).abs() <= tol * b.abs());
+                println!(
+                    "predictions equal the guest's trees walked on the host (within {tol:e}): {}",
+                    yes_no(same)
+                );
+                if !same {
+                    return Ok(ExitCode::FAILURE);
+                }
                 (train_ns, predict_ns, pred)
             }
             ForestPath::Wasm => {
@@ -245,6 +303,10 @@ mod tests {
         assert_eq!(
             path_label(ForestPath::Wasm, BackendKind::Cpu, false, false),
             "wasm-rust"
+        );
+        assert_eq!(
+            path_label(ForestPath::WasmCpp, BackendKind::Wgpu, true, false),
+            "wasm-cpp-wasi-gpu-wgpu"
         );
     }
 }

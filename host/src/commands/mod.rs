@@ -6,21 +6,25 @@
 //! What more than one command shares lives here: the guest directory flag
 //! ([`GuestDir`]) and the `--backend` value parser ([`parse_backend_kind`]).
 
+mod attach_kernel;
 mod componentize;
 mod compose;
 mod devices;
 mod forest;
 mod guests;
 mod invoke;
+mod parallel;
 mod report;
 mod run;
 
+pub use attach_kernel::AttachKernelCommand;
 pub use componentize::ComponentizeCommand;
 pub use compose::ComposeCommand;
 pub use devices::DevicesCommand;
 pub use forest::ForestCommand;
 pub use guests::GuestsCommand;
 pub use invoke::InvokeCommand;
+pub use parallel::ParallelCommand;
 pub use report::ReportCommand;
 pub use run::RunCommand;
 

@@ -355,10 +355,15 @@ pub extern "C" fn forest_predict(x: i32, n_rows: i32, out: i32) -> i32 {
                 std::slice::from_raw_parts_mut(po as *mut f64, n),
             )
         };
-        for (o, row) in os.iter_mut().zip(xs.chunks_exact(d)) {
-            *o = forest.predict_row(row);
+        // `Forest::predict`: the packed, row-blocked walk where the rows repay packing the
+        // forest, the per-row walk below that; the same bits either way.
+        match forest.predict(xs) {
+            Ok(p) => {
+                os.copy_from_slice(&p);
+                Ok(0)
+            }
+            Err(e) => fail(ERR_ARGUMENT, format!("predict: {e}")),
         }
-        Ok(0)
     })
 }
 

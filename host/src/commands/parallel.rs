@@ -1,0 +1,286 @@
+//! `offload parallel <op> --n N --threads T --device cpu|gpu`: runs one op of the
+//! parallel-for guest (build/guests/parallel/parallel-rust.wasm) on seeded data with `T`
+//! worker instances, checks it against `offload-core` (fast reductions within a
+//! tolerance, element-wise ops exactly) and prints the result and the time; exit 1 on a
+//! mismatch.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, ValueEnum};
+use offload_host::check::{self, Answer, Inputs};
+use offload_host::parallel::{DeviceKind, Options, ParallelGuest, VectorOps};
+use offload_host::Op;
+
+use super::GuestDir;
+
+/// Arguments of `offload parallel`.
+#[derive(Debug, Args)]
+pub struct ParallelCommand {
+    /// The operation: `sum` and `dot` are the fast family (per-block partials added by
+    /// the guest), `mul` and `scale` element-wise.
+    #[arg(value_enum)]
+    op: ParallelOp,
+    /// Number of elements.
+    #[arg(long)]
+    n: usize,
+    /// Worker threads (instances) of the CPU device; default: every core.
+    #[arg(long)]
+    threads: Option<usize>,
+    /// Kernel invocations (`num_threads` of `parallel_for`); default: 4 per worker on the
+    /// CPU, one per 64 elements on the GPU.
+    #[arg(long)]
+    parts: Option<u32>,
+    /// The device the guest asks for.
+    #[arg(long, value_enum, default_value_t = DeviceArg::Cpu)]
+    device: DeviceArg,
+    /// Seed of the PCG-64 generator of the data (uniform in [-1, 1)).
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    /// Timed repetitions after one checked warm-up run; the median is printed.
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..))]
+    repeat: u32,
+    /// Also time the direct path the issue compares against, on the same data in the same
+    /// run, checked first: `rust-native-par` (offload-core's `par`, rayon over every core)
+    /// for `--device cpu`, `gpu-wgpu` (offload-core's wgpu backend, f64, data from host
+    /// memory, transfers timed) for `--device gpu`.
+    #[arg(long)]
+    baseline: bool,
+    /// The guest file (default: <dir>/parallel/parallel-rust.wasm).
+    #[arg(long)]
+    guest: Option<PathBuf>,
+    #[command(flatten)]
+    dir: GuestDir,
+}
+
+/// The ops of the parallel guest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum ParallelOp {
+    /// Σ a\[i\], any order (fast family).
+    Sum,
+    /// Σ a\[i\]·b\[i\], any order (fast family).
+    Dot,
+    /// result\[i\] = a\[i\]·b\[i\].
+    Mul,
+    /// result\[i\] = s·a\[i\].
+    Scale,
+}
+
+impl From<ParallelOp> for Op {
+    fn from(op: ParallelOp) -> Op {
+        match op {
+            ParallelOp::Sum => Op::SumSimd,
+            ParallelOp::Dot => Op::DotSimd,
+            ParallelOp::Mul => Op::Mul,
+            ParallelOp::Scale => Op::Scale,
+        }
+    }
+}
+
+/// `--device`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum DeviceArg {
+    /// The worker pool (one instance per thread over the shared memory).
+    Cpu,
+    /// A GPU through wgpu: the kernels' attached WGSL.
+    Gpu,
+}
+
+impl ParallelCommand {
+    /// Loads the guest, runs the op once checked, then `--repeat` times timed.
+    pub fn execute(self) -> anyhow::Result<ExitCode> {
+        let op = Op::from(self.op);
+        let path = self
+            .guest
+            .clone()
+            .unwrap_or_else(|| self.dir.dir.join("parallel/parallel-rust.wasm"));
+        let mut options = Options::default();
+        if let Some(t) = self.threads {
+            anyhow::ensure!(t >= 1, "--threads must be at least 1");
+            options.workers = t;
+        }
+        // CPU: 4 blocks per worker (load balance); GPU: one invocation per 64 elements.
+        let default_parts = match self.device {
+            DeviceArg::Cpu => (options.workers * 4) as u32,
+            DeviceArg::Gpu => self.n.div_ceil(64).min(1 << 20) as u32,
+        };
+        let parts = self.parts.unwrap_or(default_parts).max(1);
+        let device = match self.device {
+            DeviceArg::Cpu => DeviceKind::Cpu,
+            DeviceArg::Gpu => DeviceKind::DiscreteGpu,
+        };
+        let guest = ParallelGuest::load(&path, options).map_err(|e| {
+            anyhow::anyhow!("{e} (build the guest with scripts/build-parallel-guest.sh)")
+        })?;
+        let mut ops = VectorOps::new(guest);
+        let inputs = Inputs::generate(self.n, self.seed);
+        let want = check::reference(op, &inputs);
+        let got = ops.run(op, &inputs, parts, device)?;
+        let magnitude = inputs.magnitude(op);
+        let err = check::rel_error(&got.answer, &want, magnitude);
+        let ok = check::agrees(op, &got.answer, &want, magnitude);
+
+        let mut times = Vec::with_capacity(self.repeat as usize);
+        for _ in 0..self.repeat {
+            times.push(ops.run(op, &inputs, parts, device)?.elapsed.as_nanos());
+        }
+        times.sort_unstable();
+        let median = times[times.len() / 2];
+
+        println!("guest:       {}", path.display());
+        println!(
+            "op:          {} family={} n={} seed={} device={} workers={} parts={parts}",
+            self.op
+                .to_possible_value()
+                .map_or("?".into(), |v| v.get_name().to_string()),
+            op.family().map_or("none (element-wise)", |f| f.name()),
+            self.n,
+            self.seed,
+            self.device
+                .to_possible_value()
+                .map_or("?".into(), |v| v.get_name().to_string()),
+            options.workers,
+        );
+        match (&got.answer, &want) {
+            (Answer::Scalar(g), Answer::Scalar(w)) => {
+                println!("result:      {g:e}");
+                println!(
+                    "reference:   {w:e} (offload-core {})",
+                    match op {
+                        Op::SumSimd => "vector::sum_simd",
+                        _ => "vector::dot_simd",
+                    }
+                );
+            }
+            (Answer::Vector(g), _) => {
+                let head: Vec<String> = g.iter().take(4).map(|x| format!("{x:e}")).collect();
+                let more = if g.len() > 4 { ", ..." } else { "" };
+                println!(
+                    "result:      [{}{more}] ({} elements)",
+                    head.join(", "),
+                    g.len()
+                );
+            }
+            (Answer::Scalar(_), Answer::Vector(_)) => {}
+        }
+        println!("max_rel_err: {err:e}");
+        println!("check:       {}", check::criterion(op));
+        println!(
+            "time_ns:     {median} (median of {} runs; min {}; the guest call alone: parallel_for on the workers plus the guest's combine)",
+            times.len(),
+            times[0]
+        );
+        if self.baseline {
+            let (label, ns) = baseline(op, &inputs, &want, magnitude, self.device, self.repeat)?;
+            println!(
+                "baseline_ns: {ns} ({label}, median of {} runs; ratio parallel-for / {label} = {:.3})",
+                self.repeat,
+                median as f64 / ns as f64
+            );
+        }
+        if ok {
+            println!("OK");
+            Ok(ExitCode::SUCCESS)
+        } else {
+            println!("MISMATCH (must be {})", check::criterion(op));
+            Ok(ExitCode::from(1))
+        }
+    }
+}
+
+/// One run of a baseline path: writes a vector result into the slice, returns a scalar one.
+type BaselineRun<'a> = Box<dyn FnMut(&mut [f64]) -> anyhow::Result<Option<f64>> + 'a>;
+
+/// The direct path beside the parallel-for guest (see `--baseline`): checked against
+/// `want`, then timed `repeat` times; returns its report name and the median in ns.
+fn baseline(
+    op: Op,
+    x: &Inputs,
+    want: &Answer,
+    magnitude: f64,
+    device: DeviceArg,
+    repeat: u32,
+) -> anyhow::Result<(&'static str, u128)> {
+    use offload_core::gpu::{Backend, DType, ElementwiseOp, ReduceOp};
+    use offload_core::par;
+    use std::time::Instant;
+    let n = x.a.len();
+    let mut out = vec![0.0f64; n];
+    let (label, mut run): (&'static str, BaselineRun<'_>) = match device {
+        DeviceArg::Cpu => (
+            "rust-native-par",
+            Box::new(|out: &mut [f64]| {
+                Ok(match op {
+                    Op::SumSimd => Some(par::sum(&x.a)),
+                    Op::DotSimd => Some(par::dot(&x.a, &x.b)?),
+                    Op::Mul => {
+                        par::mul(&x.a, &x.b, out)?;
+                        None
+                    }
+                    _ => {
+                        par::scale(x.scalar, &x.a, out)?;
+                        None
+                    }
+                })
+            }),
+        ),
+        DeviceArg::Gpu => {
+            let mut gpu = Backend::open("wgpu")?;
+            (
+                "gpu-wgpu",
+                Box::new(move |out: &mut [f64]| {
+                    let bytes = (n * 8) as u64;
+                    let a = gpu.create_buffer(bytes)?;
+                    gpu.write(a, 0, bytemuck::cast_slice(&x.a))?;
+                    let b = match op {
+                        Op::DotSimd | Op::Mul => {
+                            let b = gpu.create_buffer(bytes)?;
+                            gpu.write(b, 0, bytemuck::cast_slice(&x.b))?;
+                            Some(b)
+                        }
+                        _ => None,
+                    };
+                    let n64 = n as u64;
+                    let r = match op {
+                        Op::SumSimd => Some(gpu.reduce(ReduceOp::Sum, DType::F64, a, n64)?),
+                        Op::DotSimd => Some(gpu.dot(DType::F64, a, b.unwrap_or(a), n64)?),
+                        _ => {
+                            let o = gpu.create_buffer(bytes)?;
+                            let e = if op == Op::Mul {
+                                ElementwiseOp::Mul
+                            } else {
+                                ElementwiseOp::Scale
+                            };
+                            gpu.elementwise(e, DType::F64, a, b, x.scalar, o, n64)?;
+                            gpu.read(o, 0, bytemuck::cast_slice_mut(out))?;
+                            gpu.destroy_buffer(o)?;
+                            None
+                        }
+                    };
+                    gpu.destroy_buffer(a)?;
+                    if let Some(b) = b {
+                        gpu.destroy_buffer(b)?;
+                    }
+                    Ok(r)
+                }),
+            )
+        }
+    };
+    let got = match run(&mut out)? {
+        Some(v) => Answer::Scalar(v),
+        None => Answer::Vector(out.clone()),
+    };
+    anyhow::ensure!(
+        check::agrees(op, &got, want, magnitude),
+        "{label} disagrees with offload-core (must be {})",
+        check::criterion(op)
+    );
+    let mut times = Vec::with_capacity(repeat as usize);
+    for _ in 0..repeat {
+        let t = Instant::now();
+        run(&mut out)?;
+        times.push(t.elapsed().as_nanos());
+    }
+    times.sort_unstable();
+    Ok((label, times[times.len() / 2]))
+}
