@@ -55,6 +55,9 @@ const COLORS: &[RGBColor] = &[
     RGBColor(197, 176, 213), // composed-gpu-cpu
     RGBColor(247, 182, 210), // composed-gpu-wgpu
     RGBColor(219, 219, 141), // composed-gpu-cuda
+    RGBColor(120, 60, 20),   // wasm-cpp-wasi-gpu-cpu
+    RGBColor(170, 90, 30),   // wasm-cpp-wasi-gpu-wgpu
+    RGBColor(220, 130, 60),  // wasm-cpp-wasi-gpu-cuda
     RGBColor(158, 218, 229), // sklearn
     RGBColor(200, 200, 200), // -
 ];
