@@ -17,18 +17,13 @@ import (
 // diabetesDir is the shipped diabetes data, relative to go-host/.
 var diabetesDir = filepath.Join("..", "core", "data", "diabetes")
 
-// forestGuestPath is the forest guest; OFFLOAD_FOREST_GUEST overrides it.
-func forestGuestPath(tb testing.TB) string {
-	tb.Helper()
-	p := os.Getenv("OFFLOAD_FOREST_GUEST")
-	if p == "" {
-		p = filepath.Join("..", DefaultForestGuest)
-	}
-	if _, err := os.Stat(p); err != nil {
-		tb.Fatalf("forest guest not built (%v): run scripts/build-forest-guest.sh (or ./build.sh all) from the repository root first", err)
-	}
-	return p
-}
+// forestFixture is the forest guest; OFFLOAD_FOREST_GUEST overrides it. A missing guest
+// fails the test.
+var forestFixture = &guestFixture{env: "OFFLOAD_FOREST_GUEST", def: filepath.Join("..", DefaultForestGuest),
+	missing: "forest guest not built (%v): run scripts/build-forest-guest.sh (or ./build.sh all) from the repository root first"}
+
+// forestGuestPath is the forest guest's path.
+var forestGuestPath = forestFixture.path
 
 func loadForest(tb testing.TB) *ForestGuest {
 	tb.Helper()

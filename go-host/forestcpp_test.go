@@ -1,13 +1,9 @@
 package offload
 
 import (
-	"encoding/json"
 	"errors"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 )
@@ -22,53 +18,18 @@ import (
 // module, relative to the repository root.
 const defaultForestCPPGuest = "build/guests/forest/forest-cpp.core.wasm"
 
-// forestCPPGuestPath is the C++ guest's core module; OFFLOAD_FOREST_CPP_GUEST overrides it.
+// forestCPPFixture is the C++ guest's core module; OFFLOAD_FOREST_CPP_GUEST overrides it.
 // A missing module skips the test, saying how to build it.
-func forestCPPGuestPath(tb testing.TB) string {
-	tb.Helper()
-	p := os.Getenv("OFFLOAD_FOREST_CPP_GUEST")
-	if p == "" {
-		p = filepath.Join("..", defaultForestCPPGuest)
-	}
-	if _, err := os.Stat(p); err != nil {
-		tb.Skipf("SKIP forest-cpp: guest not built (%v): run scripts/build-cpp-guest.sh from the repository root", err)
-	}
-	return p
-}
+var forestCPPFixture = &guestFixture{env: "OFFLOAD_FOREST_CPP_GUEST", def: filepath.Join("..", defaultForestCPPGuest), skip: true,
+	missing: "SKIP forest-cpp: guest not built (%v): run scripts/build-cpp-guest.sh from the repository root"}
 
 var (
-	forestCPPModMu sync.Mutex
-	forestCPPMods  = map[*WasiGPUHost]*WasiGPUModule{}
+	// forestCPPGuestPath is the C++ guest's module path (skipping the test when it is missing).
+	forestCPPGuestPath = forestCPPFixture.path
+	// newForestCPP instantiates the C++ guest on h (compiled once per host), closed at the
+	// end of the test.
+	newForestCPP = forestCPPFixture.forestGPU
 )
-
-// newForestCPP instantiates the C++ guest on h (compiled once per host), closed at the end
-// of the test.
-func newForestCPP(tb testing.TB, h *WasiGPUHost) *ForestGPUGuest {
-	tb.Helper()
-	path := forestCPPGuestPath(tb)
-	forestCPPModMu.Lock()
-	m := forestCPPMods[h]
-	if m == nil {
-		var err error
-		if m, err = h.Compile(path); err != nil {
-			forestCPPModMu.Unlock()
-			tb.Fatal(err)
-		}
-		forestCPPMods[h] = m
-	}
-	forestCPPModMu.Unlock()
-	w, err := m.Instantiate()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	g, err := NewForestGPUGuest(w)
-	if err != nil {
-		_ = w.Close()
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { _ = g.Close() })
-	return g
-}
 
 // checkCPPPredict predicts test through the device and compares with the guest's own trees
 // walked here (f64 sums in tree order): within 1e-9 relative where the device has f64, else
@@ -111,34 +72,19 @@ func TestForestCPPDiabetes(t *testing.T) {
 		t.Run(backend, func(t *testing.T) {
 			h := newWasiGPUHost(t, backend, forestGPUOpts)
 			g := newForestCPP(t, h)
-			t0 := time.Now()
-			info, err := g.Fit(train.X, train.Y, train.Cols, DefaultForestParams())
-			if err != nil {
-				t.Fatal(err)
-			}
-			fitTime := time.Since(t0)
+			info, fitTime := timedFit(t, g, train)
 			if info.Trees != 200 || !strings.HasPrefix(info.Device, backend+": ") {
 				t.Fatalf("fit-info %+v, want 200 trees on device %q…", info, backend+": ")
 			}
 			checkNoBuffers(t, g, "fit")
-			trees, err := g.Trees()
-			if err != nil {
-				t.Fatal(err)
-			}
-			nodes := 0
-			for _, tr := range trees {
-				nodes += len(tr.Feature)
-			}
+			_, nodes := fittedTrees(t, g)
 			if nodes != info.Nodes {
 				t.Fatalf("trees() holds %d nodes, fit-info says %d", nodes, info.Nodes)
 			}
 			t1 := time.Now()
 			pred := checkCPPPredict(t, h, g, test, 200)
 			predTime := time.Since(t1)
-			mse := MSE(pred, test.Y)
-			if !(mse >= 2700 && mse <= 3300) {
-				t.Fatalf("test MSE %.1f, want 2700–3300 (scikit-learn: about 2966)", mse)
-			}
+			mse := checkTestMSE(t, pred, test)
 			t.Logf("wasm-cpp via wasi-gpu-%s (Go host, %s): fit %v, trees + predict %v, test MSE %.1f, %d nodes",
 				backend, info.Device, fitTime.Round(time.Millisecond), predTime.Round(time.Microsecond), mse, info.Nodes)
 		})
@@ -150,43 +96,21 @@ func TestForestCPPDiabetes(t *testing.T) {
 // (`offload forest --path wasm-cpp --predictions FILE`).
 func TestForestCPPSameAsRustHost(t *testing.T) {
 	forestCPPGuestPath(t)
-	cli := offloadCLI()
-	if cli == "" {
-		t.Skip("SKIP forest-cpp/rust-host: target/{release,debug}/offload is not built (cargo build -p offload-host); nothing to compare with")
-	}
+	cli := cliForestOrSkip(t, "SKIP forest-cpp/rust-host: target/{release,debug}/offload is not built (cargo build -p offload-host); nothing to compare with")
 	train, test := diabetes(t)
-	g := newForestCPP(t, newWasiGPUHost(t, "cpu", forestGPUOpts))
-	if _, err := g.Fit(train.X, train.Y, train.Cols, DefaultForestParams()); err != nil {
-		t.Fatal(err)
-	}
-	pred, err := g.Predict(test.X)
+	pred := fitPredictDefault(t, newForestCPP(t, newWasiGPUHost(t, "cpu", forestGPUOpts)), train, test)
+	file, out, err := runCLIForest(t, cli, "cpp.json", "--path", "wasm-cpp", "--backend", "cpu", "--trees", "200", "--seed", "42")
 	if err != nil {
-		t.Fatal(err)
-	}
-	abs, err := filepath.Abs(cli)
-	if err != nil {
-		t.Fatal(err)
-	}
-	file := filepath.Join(t.TempDir(), "cpp.json")
-	cmd := exec.Command(abs, "forest", "--path", "wasm-cpp", "--backend", "cpu", "--trees", "200", "--seed", "42", "--predictions", file)
-	cmd.Dir = ".."
-	if out, err := cmd.CombinedOutput(); err != nil {
 		if strings.Contains(string(out), "wasm-cpp") && strings.Contains(string(out), "invalid value") {
 			t.Skipf("SKIP forest-cpp/rust-host: %s predates --path wasm-cpp (rebuild it)", cli)
 		}
 		t.Fatalf("%s forest --path wasm-cpp --predictions: %v\n%s", cli, err, out)
 	}
-	text, err := os.ReadFile(file)
-	if err != nil {
-		t.Fatal(err)
-	}
 	var rust struct {
 		Path        string    `json:"path"`
 		Predictions []float64 `json:"predictions"`
 	}
-	if err := json.Unmarshal(text, &rust); err != nil {
-		t.Fatalf("%s: %v", file, err)
-	}
+	readJSONFile(t, file, &rust)
 	if rust.Path != "wasm-cpp-wasi-gpu-cpu" {
 		t.Fatalf("%s: path %q, want wasm-cpp-wasi-gpu-cpu", file, rust.Path)
 	}
@@ -201,17 +125,7 @@ func TestForestCPPBadInput(t *testing.T) {
 	train, test := diabetes(t)
 	h := newWasiGPUHost(t, "cpu", forestGPUOpts)
 	g := newForestCPP(t, h)
-	notFitted := func(what string, err error) {
-		t.Helper()
-		var ge *GuestError
-		if !errors.Is(err, ErrForestNotFitted) || !errors.As(err, &ge) || !strings.Contains(ge.Msg, "no forest yet") {
-			t.Errorf("%s without a forest: %v, want ErrForestNotFitted with the guest's message", what, err)
-		}
-	}
-	_, err := g.Predict(test.X)
-	notFitted("predict", err)
-	_, err = g.Trees()
-	notFitted("trees", err)
+	notFitted := notFittedCheck(t, g, test, "no forest yet")
 
 	good := DefaultForestParams()
 	good.Trees = 3
@@ -223,13 +137,7 @@ func TestForestCPPBadInput(t *testing.T) {
 		}
 		checkNoBuffers(t, g, what)
 	}
-	for _, c := range []struct {
-		name string
-		x    []float32
-		y    []float64
-		d    int
-		msg  string
-	}{
+	for _, c := range []badDataCase{
 		{"empty data", nil, nil, 10, "training data is empty"},
 		{"zero features", train.X, train.Y, 0, "n-features must be at least 1"},
 		{"a width not a multiple of n-features", train.X[:25], train.Y[:3], 10, "x has 25 values, not a multiple of n-features 10"},
@@ -255,7 +163,7 @@ func TestForestCPPBadInput(t *testing.T) {
 		_, err := g.Fit(train.X, train.Y, train.Cols, p)
 		guestErr(c.name, err, c.msg)
 	}
-	_, err = g.Predict(test.X)
+	_, err := g.Predict(test.X)
 	notFitted("predict after failed fits", err)
 
 	// The instance still works: a good fit, then bad and good predictions.
@@ -270,11 +178,5 @@ func TestForestCPPBadInput(t *testing.T) {
 		t.Errorf("predict of 2 rows: %v, %v", pred, err)
 	}
 	// A failed fit drops the kept forest.
-	bad := good
-	bad.Trees = 0
-	if _, err := g.Fit(train.X, train.Y, train.Cols, bad); err == nil {
-		t.Fatal("zero trees: no error")
-	}
-	_, err = g.Predict(test.X)
-	notFitted("predict after a failed fit", err)
+	checkFailedFitDrops(t, g, train, test, good, notFitted)
 }

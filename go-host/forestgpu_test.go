@@ -13,54 +13,20 @@ import (
 	"time"
 )
 
-// forestGPUGuestPath is the forest-gpu guest's core module (scripts/build-forest-gpu-guest.sh);
+// forestGPUFixture is the forest-gpu guest's core module (scripts/build-forest-gpu-guest.sh);
 // OFFLOAD_FOREST_GPU_GUEST overrides it. A missing module skips the test, saying how to
 // build it (CI builds it: build.sh guests).
-func forestGPUGuestPath(tb testing.TB) string {
-	tb.Helper()
-	p := os.Getenv("OFFLOAD_FOREST_GPU_GUEST")
-	if p == "" {
-		p = filepath.Join("..", DefaultForestGPUGuest)
-	}
-	if _, err := os.Stat(p); err != nil {
-		tb.Skipf("SKIP forest-gpu: guest not built (%v): run scripts/build-forest-gpu-guest.sh from the repository root", err)
-	}
-	return p
-}
+var forestGPUFixture = &guestFixture{env: "OFFLOAD_FOREST_GPU_GUEST", def: filepath.Join("..", DefaultForestGPUGuest), skip: true,
+	missing: "SKIP forest-gpu: guest not built (%v): run scripts/build-forest-gpu-guest.sh from the repository root"}
 
 var (
-	forestGPUModMu sync.Mutex
-	forestGPUMods  = map[*WasiGPUHost]*WasiGPUModule{}
+	// forestGPUGuestPath is the forest-gpu guest's module path (skipping the test when it
+	// is missing).
+	forestGPUGuestPath = forestGPUFixture.path
+	// newForestGPU instantiates the forest-gpu guest on h (compiled once per host), closed
+	// at the end of the test.
+	newForestGPU = forestGPUFixture.forestGPU
 )
-
-// newForestGPU instantiates the forest-gpu guest on h (compiled once per host), closed at
-// the end of the test.
-func newForestGPU(tb testing.TB, h *WasiGPUHost) *ForestGPUGuest {
-	tb.Helper()
-	path := forestGPUGuestPath(tb)
-	forestGPUModMu.Lock()
-	m := forestGPUMods[h]
-	if m == nil {
-		var err error
-		if m, err = h.Compile(path); err != nil {
-			forestGPUModMu.Unlock()
-			tb.Fatal(err)
-		}
-		forestGPUMods[h] = m
-	}
-	forestGPUModMu.Unlock()
-	w, err := m.Instantiate()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	g, err := NewForestGPUGuest(w)
-	if err != nil {
-		_ = w.Close()
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { _ = g.Close() })
-	return g
-}
 
 // forestGPUOpts gives training room: 200 trees on a software adapter take seconds.
 var forestGPUOpts = WasiGPUOptions{Deadline: 10 * time.Minute}
@@ -138,6 +104,135 @@ func checkNoBuffers(tb testing.TB, g *ForestGPUGuest, after string) {
 	}
 }
 
+// timedFit fits the default forest in g on train, failing tb on an error, and returns
+// the fit-info with the time the fit took.
+func timedFit(tb testing.TB, g *ForestGPUGuest, train *Dataset) (ForestFitInfo, time.Duration) {
+	tb.Helper()
+	t0 := time.Now()
+	info, err := g.Fit(train.X, train.Y, train.Cols, DefaultForestParams())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return info, time.Since(t0)
+}
+
+// fittedTrees is g's trees (failing tb on an error) and their total node count.
+func fittedTrees(tb testing.TB, g *ForestGPUGuest) ([]ForestTree, int) {
+	tb.Helper()
+	trees, err := g.Trees()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	nodes := 0
+	for _, tr := range trees {
+		nodes += len(tr.Feature)
+	}
+	return trees, nodes
+}
+
+// checkTestMSE fails tb unless the test MSE of pred is in scikit-learn's band, and
+// returns it.
+func checkTestMSE(tb testing.TB, pred []float64, test *Dataset) float64 {
+	tb.Helper()
+	mse := MSE(pred, test.Y)
+	if !(mse >= 2700 && mse <= 3300) {
+		tb.Fatalf("test MSE %.1f, want 2700–3300 (scikit-learn: about 2966)", mse)
+	}
+	return mse
+}
+
+// cliForestOrSkip is the Rust host's CLI (offloadCLI), skipping tb with skip when it is
+// not built.
+func cliForestOrSkip(tb testing.TB, skip string) string {
+	tb.Helper()
+	cli := offloadCLI()
+	if cli == "" {
+		tb.Skip(skip)
+	}
+	return cli
+}
+
+// fitPredictDefault fits the default forest in g on train and predicts test, failing tb
+// on an error.
+func fitPredictDefault(tb testing.TB, g *ForestGPUGuest, train, test *Dataset) []float64 {
+	tb.Helper()
+	if _, err := g.Fit(train.X, train.Y, train.Cols, DefaultForestParams()); err != nil {
+		tb.Fatal(err)
+	}
+	pred, err := g.Predict(test.X)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return pred
+}
+
+// runCLIForest runs `cli forest ARGS --predictions FILE` from the repository root, FILE
+// being name in a temporary folder, and returns FILE with the command's output and error.
+func runCLIForest(tb testing.TB, cli, name string, args ...string) (file string, out []byte, err error) {
+	tb.Helper()
+	abs, err := filepath.Abs(cli)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	file = filepath.Join(tb.TempDir(), name)
+	cmd := exec.Command(abs, append(append([]string{"forest"}, args...), "--predictions", file)...)
+	cmd.Dir = ".."
+	out, err = cmd.CombinedOutput()
+	return file, out, err
+}
+
+// readJSONFile decodes the JSON in file into v, failing tb on an error.
+func readJSONFile(tb testing.TB, file string, v any) {
+	tb.Helper()
+	text, err := os.ReadFile(file)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if err := json.Unmarshal(text, v); err != nil {
+		tb.Fatalf("%s: %v", file, err)
+	}
+}
+
+// notFittedCheck checks that predict and trees of g fail before a fit, and returns the
+// check: err is ErrForestNotFitted with a guest message that mentions msg.
+func notFittedCheck(tb testing.TB, g *ForestGPUGuest, test *Dataset, msg string) func(what string, err error) {
+	tb.Helper()
+	notFitted := func(what string, err error) {
+		tb.Helper()
+		var ge *GuestError
+		if !errors.Is(err, ErrForestNotFitted) || !errors.As(err, &ge) || !strings.Contains(ge.Msg, msg) {
+			tb.Errorf("%s without a forest: %v, want ErrForestNotFitted with the guest's message", what, err)
+		}
+	}
+	_, err := g.Predict(test.X)
+	notFitted("predict", err)
+	_, err = g.Trees()
+	notFitted("trees", err)
+	return notFitted
+}
+
+// badDataCase is training data a fit must refuse, with what its error mentions.
+type badDataCase struct {
+	name string
+	x    []float32
+	y    []float64
+	d    int
+	msg  string
+}
+
+// checkFailedFitDrops checks that a failed fit (good with zero trees) drops the forest g
+// kept.
+func checkFailedFitDrops(tb testing.TB, g *ForestGPUGuest, train, test *Dataset, good ForestParams, notFitted func(string, error)) {
+	tb.Helper()
+	bad := good
+	bad.Trees = 0
+	if _, err := g.Fit(train.X, train.Y, train.Cols, bad); err == nil {
+		tb.Fatal("zero trees: no error")
+	}
+	_, err := g.Predict(test.X)
+	notFitted("predict after a failed fit", err)
+}
+
 // TestForestGPUDiabetes trains the default forest (200 trees, seed 42) on the diabetes
 // split through wasi:gpu on every available backend and checks it against the plain
 // forest guest: the same node count, the trees' predictions (predictTrees) equal bit for
@@ -151,25 +246,13 @@ func TestForestGPUDiabetes(t *testing.T) {
 		t.Run(backend, func(t *testing.T) {
 			h := newWasiGPUHost(t, backend, forestGPUOpts)
 			g := newForestGPU(t, h)
-			t0 := time.Now()
-			info, err := g.Fit(train.X, train.Y, train.Cols, DefaultForestParams())
-			if err != nil {
-				t.Fatal(err)
-			}
-			fitTime := time.Since(t0)
+			info, fitTime := timedFit(t, g, train)
 			if info.Trees != 200 || info.Nodes != wantNodes || !strings.HasPrefix(info.Device, backend+": ") {
 				t.Fatalf("fit-info %+v, want 200 trees, %d nodes (plain guest), device %q…", info, wantNodes, backend+": ")
 			}
 			checkNoBuffers(t, g, "fit")
 
-			trees, err := g.Trees()
-			if err != nil {
-				t.Fatal(err)
-			}
-			nodes := 0
-			for _, tr := range trees {
-				nodes += len(tr.Feature)
-			}
+			trees, nodes := fittedTrees(t, g)
 			if len(trees) != 200 || nodes != info.Nodes {
 				t.Fatalf("trees(): %d trees of %d nodes, want 200 of %d", len(trees), nodes, info.Nodes)
 			}
@@ -192,10 +275,7 @@ func TestForestGPUDiabetes(t *testing.T) {
 				closeRel(t, "predict (f32) vs the plain guest", pred, want, 1e-5)
 			}
 			checkNoBuffers(t, g, "predict")
-			mse := MSE(pred, test.Y)
-			if !(mse >= 2700 && mse <= 3300) {
-				t.Fatalf("test MSE %.1f, want 2700–3300 (scikit-learn: about 2966)", mse)
-			}
+			mse := checkTestMSE(t, pred, test)
 			t.Logf("wasi-gpu-%s (Go host, %s): fit %v, predict %v, test MSE %.1f, %d nodes",
 				backend, info.Device, fitTime.Round(time.Millisecond), predTime.Round(time.Microsecond), mse, info.Nodes)
 		})
@@ -207,39 +287,17 @@ func TestForestGPUDiabetes(t *testing.T) {
 // bit for bit.
 func TestForestGPUSameAsNative(t *testing.T) {
 	forestGPUGuestPath(t)
-	cli := offloadCLI()
-	if cli == "" {
-		t.Skip("SKIP forest-gpu/native: target/{release,debug}/offload is not built (cargo build -p offload-host); nothing to compare with")
-	}
+	cli := cliForestOrSkip(t, "SKIP forest-gpu/native: target/{release,debug}/offload is not built (cargo build -p offload-host); nothing to compare with")
 	train, test := diabetes(t)
-	g := newForestGPU(t, newWasiGPUHost(t, "cpu", forestGPUOpts))
-	if _, err := g.Fit(train.X, train.Y, train.Cols, DefaultForestParams()); err != nil {
-		t.Fatal(err)
-	}
-	pred, err := g.Predict(test.X)
+	pred := fitPredictDefault(t, newForestGPU(t, newWasiGPUHost(t, "cpu", forestGPUOpts)), train, test)
+	file, out, err := runCLIForest(t, cli, "native.json", "--path", "native", "--trees", "200", "--seed", "42")
 	if err != nil {
-		t.Fatal(err)
-	}
-	abs, err := filepath.Abs(cli)
-	if err != nil {
-		t.Fatal(err)
-	}
-	file := filepath.Join(t.TempDir(), "native.json")
-	cmd := exec.Command(abs, "forest", "--path", "native", "--trees", "200", "--seed", "42", "--predictions", file)
-	cmd.Dir = ".."
-	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("%s forest --path native --predictions: %v\n%s", cli, err, out)
-	}
-	text, err := os.ReadFile(file)
-	if err != nil {
-		t.Fatal(err)
 	}
 	var native struct {
 		Predictions []float64 `json:"predictions"`
 	}
-	if err := json.Unmarshal(text, &native); err != nil {
-		t.Fatalf("%s: %v", file, err)
-	}
+	readJSONFile(t, file, &native)
 	sameBits(t, "forest-gpu guest (cpu) vs native", pred, native.Predictions)
 }
 
@@ -251,17 +309,7 @@ func TestForestGPUBadInput(t *testing.T) {
 	forestGPUGuestPath(t)
 	train, test := diabetes(t)
 	g := newForestGPU(t, newWasiGPUHost(t, "cpu", forestGPUOpts))
-	notFitted := func(what string, err error) {
-		t.Helper()
-		var ge *GuestError
-		if !errors.Is(err, ErrForestNotFitted) || !errors.As(err, &ge) || !strings.Contains(ge.Msg, "no forest") {
-			t.Errorf("%s without a forest: %v, want ErrForestNotFitted with the guest's message", what, err)
-		}
-	}
-	_, err := g.Predict(test.X)
-	notFitted("predict", err)
-	_, err = g.Trees()
-	notFitted("trees", err)
+	notFitted := notFittedCheck(t, g, test, "no forest")
 
 	good := DefaultForestParams()
 	good.Trees = 3
@@ -290,13 +338,7 @@ func TestForestGPUBadInput(t *testing.T) {
 		}
 		checkNoBuffers(t, g, c.name)
 	}
-	for _, c := range []struct {
-		name string
-		x    []float32
-		y    []float64
-		d    int
-		msg  string
-	}{
+	for _, c := range []badDataCase{
 		{"empty data", nil, nil, 10, "empty"},
 		{"25 values for 3 rows of 10", train.X[:25], train.Y[:3], 10, "25 values"},
 		{"zero features", train.X, train.Y, 0, "n-features"},
@@ -325,13 +367,7 @@ func TestForestGPUBadInput(t *testing.T) {
 	}
 	checkNoBuffers(t, g, "predict")
 	// A failed fit drops the kept forest.
-	bad := good
-	bad.Trees = 0
-	if _, err := g.Fit(train.X, train.Y, train.Cols, bad); err == nil {
-		t.Fatal("zero trees: no error")
-	}
-	_, err = g.Predict(test.X)
-	notFitted("predict after a failed fit", err)
+	checkFailedFitDrops(t, g, train, test, good, notFitted)
 }
 
 // TestForestGPUBootstrapSwitch: without bootstrap every tree's root holds the mean of all

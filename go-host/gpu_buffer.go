@@ -54,23 +54,29 @@ func (g *GPU) BufferSize(b GPUBuffer) (int, error) {
 	return int(r.u), gpuErr("offload_gpu_buffer_size", r)
 }
 
-// writeRaw copies n bytes at p to b at byte offset off.
-func (g *GPU) writeRaw(b GPUBuffer, off int, p unsafe.Pointer, n int) error {
-	const fn = "offload_gpu_buffer_write"
+// rawCall is a capi buffer write or read of n bytes at p, at byte offset off of buffer b.
+type rawCall func(d, b, off C.uint64_t, p unsafe.Pointer, n C.size_t) C.off_gres
+
+// transferRaw checks the byte offset off for capi function fn and runs call on b.
+func (g *GPU) transferRaw(fn string, call rawCall, b GPUBuffer, off int, p unsafe.Pointer, n int) error {
 	o, err := u64(fn, "offset", off)
 	if err != nil {
 		return err
 	}
-	return gpuErr(fn, C.off_gpu_write(g.handle(), C.uint64_t(b), o, p, C.size_t(n)))
+	return gpuErr(fn, call(g.handle(), C.uint64_t(b), o, p, C.size_t(n)))
+}
+
+// writeRaw copies n bytes at p to b at byte offset off.
+func (g *GPU) writeRaw(b GPUBuffer, off int, p unsafe.Pointer, n int) error {
+	return g.transferRaw("offload_gpu_buffer_write", func(d, b, off C.uint64_t, p unsafe.Pointer, n C.size_t) C.off_gres {
+		return C.off_gpu_write(d, b, off, p, n)
+	}, b, off, p, n)
 }
 
 func (g *GPU) readRaw(b GPUBuffer, off int, p unsafe.Pointer, n int) error {
-	const fn = "offload_gpu_buffer_read"
-	o, err := u64(fn, "offset", off)
-	if err != nil {
-		return err
-	}
-	return gpuErr(fn, C.off_gpu_read(g.handle(), C.uint64_t(b), o, p, C.size_t(n)))
+	return g.transferRaw("offload_gpu_buffer_read", func(d, b, off C.uint64_t, p unsafe.Pointer, n C.size_t) C.off_gres {
+		return C.off_gpu_read(d, b, off, p, n)
+	}, b, off, p, n)
 }
 
 // sliceRaw is the address and byte length of x (nil, 0 when empty).
@@ -81,42 +87,40 @@ func sliceRaw[T any](x []T) (unsafe.Pointer, int) {
 	return unsafe.Pointer(&x[0]), len(x) * int(unsafe.Sizeof(x[0]))
 }
 
-// Write copies data to buffer b at byte offset off. An empty data is a GPUZeroSize
-// error.
-func (g *GPU) Write(b GPUBuffer, off int, data []byte) error {
-	p, n := sliceRaw(data)
+// writeSlice copies x's elements to b at byte offset off.
+func writeSlice[T any](g *GPU, b GPUBuffer, off int, x []T) error {
+	p, n := sliceRaw(x)
 	return g.writeRaw(b, off, p, n)
 }
+
+// readSlice fills out from b starting at byte offset off.
+func readSlice[T any](g *GPU, b GPUBuffer, off int, out []T) error {
+	p, n := sliceRaw(out)
+	return g.readRaw(b, off, p, n)
+}
+
+// Write copies data to buffer b at byte offset off. An empty data is a GPUZeroSize
+// error.
+func (g *GPU) Write(b GPUBuffer, off int, data []byte) error { return writeSlice(g, b, off, data) }
 
 // Read copies len(out) bytes of buffer b from byte offset off into out, after all
 // queued work.
-func (g *GPU) Read(b GPUBuffer, off int, out []byte) error {
-	p, n := sliceRaw(out)
-	return g.readRaw(b, off, p, n)
-}
+func (g *GPU) Read(b GPUBuffer, off int, out []byte) error { return readSlice(g, b, off, out) }
 
 // WriteFloat32s copies x to buffer b at byte offset off.
-func (g *GPU) WriteFloat32s(b GPUBuffer, off int, x []float32) error {
-	p, n := sliceRaw(x)
-	return g.writeRaw(b, off, p, n)
-}
+func (g *GPU) WriteFloat32s(b GPUBuffer, off int, x []float32) error { return writeSlice(g, b, off, x) }
 
 // WriteFloat64s copies x to buffer b at byte offset off.
-func (g *GPU) WriteFloat64s(b GPUBuffer, off int, x []float64) error {
-	p, n := sliceRaw(x)
-	return g.writeRaw(b, off, p, n)
-}
+func (g *GPU) WriteFloat64s(b GPUBuffer, off int, x []float64) error { return writeSlice(g, b, off, x) }
 
 // ReadFloat32s fills out from buffer b starting at byte offset off.
 func (g *GPU) ReadFloat32s(b GPUBuffer, off int, out []float32) error {
-	p, n := sliceRaw(out)
-	return g.readRaw(b, off, p, n)
+	return readSlice(g, b, off, out)
 }
 
 // ReadFloat64s fills out from buffer b starting at byte offset off.
 func (g *GPU) ReadFloat64s(b GPUBuffer, off int, out []float64) error {
-	p, n := sliceRaw(out)
-	return g.readRaw(b, off, p, n)
+	return readSlice(g, b, off, out)
 }
 
 // upload creates a buffer holding x.

@@ -75,26 +75,29 @@ const (
 	MatmulTF32 MatmulPrecision = C.OFFLOAD_GPU_MATMUL_TF32 // TF32 tensor cores, FP32 accumulation; cuda only
 )
 
-// Reduce reduces the first n elements of a (resident on the device) with op.
-func (g *GPU) Reduce(op GPUReduceOp, dt GPUDType, a GPUBuffer, n int) (float64, error) {
-	const fn = "offload_gpu_reduce"
+// scalarKernel checks the element count n of capi function fn and returns the scalar that
+// call, given n, answers.
+func scalarKernel(fn string, n int, call func(n C.uint64_t) C.off_gres) (float64, error) {
 	cn, err := u64(fn, "n", n)
 	if err != nil {
 		return 0, err
 	}
-	r := C.off_gpu_reduce(g.handle(), C.int32_t(op), C.int32_t(dt), C.uint64_t(a), cn)
+	r := call(cn)
 	return float64(r.f), gpuErr(fn, r)
+}
+
+// Reduce reduces the first n elements of a (resident on the device) with op.
+func (g *GPU) Reduce(op GPUReduceOp, dt GPUDType, a GPUBuffer, n int) (float64, error) {
+	return scalarKernel("offload_gpu_reduce", n, func(n C.uint64_t) C.off_gres {
+		return C.off_gpu_reduce(g.handle(), C.int32_t(op), C.int32_t(dt), C.uint64_t(a), n)
+	})
 }
 
 // DotBuffers is Σ a[i]·b[i] over the first n elements of two resident buffers.
 func (g *GPU) DotBuffers(dt GPUDType, a, b GPUBuffer, n int) (float64, error) {
-	const fn = "offload_gpu_dot"
-	cn, err := u64(fn, "n", n)
-	if err != nil {
-		return 0, err
-	}
-	r := C.off_gpu_dot(g.handle(), C.int32_t(dt), C.uint64_t(a), C.uint64_t(b), cn)
-	return float64(r.f), gpuErr(fn, r)
+	return scalarKernel("offload_gpu_dot", n, func(n C.uint64_t) C.off_gres {
+		return C.off_gpu_dot(g.handle(), C.int32_t(dt), C.uint64_t(a), C.uint64_t(b), n)
+	})
 }
 
 // Elementwise queues out[i] = op(a[i], b[i]) for i < n on resident buffers: EwMul and

@@ -18,24 +18,11 @@ import (
 	"github.com/offload-project/offload/go-host/internal/cabi"
 )
 
-// The wasi:gpu demo guest (wasm-modules/gpu-guest) as a core module, built by
-// scripts/build-gpu-guest.sh; OFFLOAD_WASI_GPU_GUEST overrides the path.
-func wasiGPUGuest(tb testing.TB) string {
-	tb.Helper()
-	p := os.Getenv("OFFLOAD_WASI_GPU_GUEST")
-	if p == "" {
-		p = filepath.Join(guestDir, "gpu-guest.core.wasm")
-	}
-	if _, err := os.Stat(p); err != nil {
-		tb.Fatalf("wasi:gpu guest not built (%v): run scripts/build-gpu-guest.sh (or ./build.sh test) from the repository root first", err)
-	}
-	return p
-}
-
-var (
-	wasiModMu sync.Mutex
-	wasiMods  = map[*WasiGPUHost]*WasiGPUModule{}
-)
+// wasiGPUFixture is the wasi:gpu demo guest (wasm-modules/gpu-guest) as a core module,
+// built by scripts/build-gpu-guest.sh; OFFLOAD_WASI_GPU_GUEST overrides the path. A
+// missing guest fails the test.
+var wasiGPUFixture = &guestFixture{env: "OFFLOAD_WASI_GPU_GUEST", def: filepath.Join(guestDir, "gpu-guest.core.wasm"),
+	missing: "wasi:gpu guest not built (%v): run scripts/build-gpu-guest.sh (or ./build.sh test) from the repository root first"}
 
 // newWasiGPUHost makes a host over the shared device of backend (skipping when it is
 // unavailable), closed at the end of the test.
@@ -54,21 +41,7 @@ func newWasiGPUHost(tb testing.TB, backend string, opts WasiGPUOptions) *WasiGPU
 // the end of the test.
 func newWasiInstance(tb testing.TB, h *WasiGPUHost) *WasiGPUInstance {
 	tb.Helper()
-	wasiModMu.Lock()
-	m := wasiMods[h]
-	if m == nil {
-		var err error
-		if m, err = h.Compile(wasiGPUGuest(tb)); err != nil {
-			wasiModMu.Unlock()
-			tb.Fatal(err)
-		}
-		wasiMods[h] = m
-	}
-	wasiModMu.Unlock()
-	w, err := m.Instantiate()
-	if err != nil {
-		tb.Fatal(err)
-	}
+	w := wasiGPUFixture.instantiate(tb, h)
 	tb.Cleanup(func() { _ = w.Close() })
 	return w
 }

@@ -244,6 +244,14 @@ pub fn diabetes_split() -> (Vec<usize>, Vec<usize>) {
     )
 }
 
+/// [`diabetes`] split by [`diabetes_split`]: `(train, test)` datasets of 353 and 89 rows
+/// × 10 features.
+pub fn diabetes_train_test() -> (Dataset, Dataset) {
+    let d = diabetes();
+    let (tr, te) = diabetes_split();
+    (d.subset(&tr), d.subset(&te))
+}
+
 /// Friedman #1 regression data (J. H. Friedman, "Multivariate Adaptive Regression
 /// Splines", Annals of Statistics 19(1), 1991; as in scikit-learn's
 /// `make_friedman1`): `n_features >= 5` features uniform in \[0, 1), of which the first

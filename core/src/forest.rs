@@ -213,6 +213,30 @@ impl Tree {
         self.value.push(value);
         self.feature.len() - 1
     }
+
+    /// The same tree with node `i` moved to `id(i)` (`id` a permutation of `0..len` that
+    /// keeps the root at 0); tests use it to check that nothing depends on node order.
+    #[cfg(test)]
+    pub(crate) fn renumbered(&self, id: impl Fn(usize) -> usize) -> Tree {
+        let n = self.len();
+        let mut s = Tree {
+            feature: vec![0; n],
+            threshold: vec![0.0; n],
+            left: vec![0; n],
+            right: vec![0; n],
+            value: vec![0.0; n],
+        };
+        let child = |c: i32| if c < 0 { -1 } else { id(c as usize) as i32 };
+        for old in 0..n {
+            let new = id(old);
+            s.feature[new] = self.feature[old];
+            s.threshold[new] = self.threshold[old];
+            s.value[new] = self.value[old];
+            s.left[new] = child(self.left[old]);
+            s.right[new] = child(self.right[old]);
+        }
+        s
+    }
 }
 
 /// A trained forest.

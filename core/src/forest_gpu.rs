@@ -517,24 +517,7 @@ mod tests {
     /// Reverses a tree's non-root node ids (a renumbering that keeps root 0).
     fn scramble(t: &Tree) -> Tree {
         let n = t.len();
-        let map = |i: usize| if i == 0 { 0 } else { n - i };
-        let mut s = Tree {
-            feature: vec![0; n],
-            threshold: vec![0.0; n],
-            left: vec![0; n],
-            right: vec![0; n],
-            value: vec![0.0; n],
-        };
-        for i in 0..n {
-            let j = map(i);
-            s.feature[j] = t.feature[i];
-            s.threshold[j] = t.threshold[i];
-            s.value[j] = t.value[i];
-            let c = |c: i32| if c < 0 { -1 } else { map(c as usize) as i32 };
-            s.left[j] = c(t.left[i]);
-            s.right[j] = c(t.right[i]);
-        }
-        s
+        t.renumbered(|i| if i == 0 { 0 } else { n - i })
     }
 
     #[test]

@@ -40,7 +40,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use criterion::{BenchmarkId, Criterion, SamplingMode};
-use offload_core::data::{diabetes, diabetes_split, friedman1, Dataset};
+use offload_core::data::{diabetes_train_test, friedman1, Dataset};
 use offload_core::forest::{mse, r2, Forest, ForestParams};
 use offload_host::forest_gpu_guest::ForestGpuGuest;
 use offload_host::forest_guest::{ForestGuest, DEFAULT_PATH};
@@ -126,9 +126,7 @@ fn check_same(what: &str, a: &[f64], b: &[f64]) {
 }
 
 fn bench_diabetes(c: &mut Criterion, guest: &mut Option<ForestGuest>) {
-    let d = diabetes();
-    let (tr, te) = diabetes_split();
-    let (train, test) = (d.subset(&tr), d.subset(&te));
+    let (train, test) = diabetes_train_test();
     let p = params();
     let n_train = train.n_rows;
 
@@ -198,9 +196,7 @@ fn bench_diabetes(c: &mut Criterion, guest: &mut Option<ForestGuest>) {
 /// `forest-train/wasi-gpu-<b>/353` and `forest-predict/wasi-gpu-<b>/89` for b in cpu, wgpu,
 /// cuda: the forest-gpu guest through wasi:gpu, checked against native first.
 fn bench_wasi_gpu(c: &mut Criterion, cfg: &Cfg) {
-    let d = diabetes();
-    let (tr, te) = diabetes_split();
-    let (train, test) = (d.subset(&tr), d.subset(&te));
+    let (train, test) = diabetes_train_test();
     let p = params();
     let native = Forest::fit(&train, &p).expect("native fit");
     let native_pred = native.predict(&test.x).expect("native predict");

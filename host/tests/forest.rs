@@ -5,7 +5,7 @@
 
 use std::path::PathBuf;
 
-use offload_core::data::{diabetes, diabetes_split, friedman1, Dataset};
+use offload_core::data::{diabetes_train_test as split, friedman1};
 use offload_core::forest::{mse, Forest, ForestError, ForestParams};
 use offload_host::forest_guest::{
     ForestGuest, ForestGuestError, RawParams, DEFAULT_PATH, ERR_ARGUMENT, ERR_DATA, ERR_NOT_FITTED,
@@ -27,12 +27,6 @@ fn guest_path() -> PathBuf {
 
 fn guest() -> ForestGuest {
     ForestGuest::load(guest_path()).expect("the forest guest loads")
-}
-
-fn split() -> (Dataset, Dataset) {
-    let d = diabetes();
-    let (tr, te) = diabetes_split();
-    (d.subset(&tr), d.subset(&te))
 }
 
 /// Asserts that two prediction vectors are equal bit for bit, naming the first

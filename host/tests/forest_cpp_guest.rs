@@ -9,48 +9,23 @@
 //! freed, and bad input is `err` with a message that leaves the instance usable.
 //! `OFFLOAD_FOREST_CPP_GUEST` overrides the component's path.
 
-use std::path::PathBuf;
+mod common;
 
-use offload_core::data::{diabetes, diabetes_split, Dataset};
+use common::forest_guest::{bad_params, guest_err, ForestGuestFile};
+use offload_core::data::{diabetes_train_test as split, Dataset};
 use offload_core::forest::{mse, ForestParams};
-use offload_host::forest_gpu_guest::{ForestGpuGuest, ForestGpuGuestError, WitForestParams};
-use offload_host::wasi_gpu::{Device, Limits};
+use offload_host::forest_gpu_guest::{ForestGpuGuest, WitForestParams};
 
 /// Where scripts/build-cpp-guest.sh puts the component, relative to the repository root.
-const CPP_GUEST: &str = "build/guests/forest/forest-cpp.wasm";
+const GUEST: ForestGuestFile = ForestGuestFile {
+    label: "forest-cpp",
+    env: "OFFLOAD_FOREST_CPP_GUEST",
+    default: "build/guests/forest/forest-cpp.wasm",
+    script: "scripts/build-cpp-guest.sh",
+};
 
-fn guest_path() -> PathBuf {
-    match std::env::var_os("OFFLOAD_FOREST_CPP_GUEST") {
-        Some(p) if !p.is_empty() => PathBuf::from(p),
-        _ => PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join("..")
-            .join(CPP_GUEST),
-    }
-}
-
-/// The guest on `backend`, or `None` (with the reason on stderr) when the backend does not
-/// start.
 fn guest_on(backend: &str) -> Option<ForestGpuGuest> {
-    let device = match Device::open(backend) {
-        Ok(d) => d,
-        Err(e) => {
-            eprintln!("skipping forest-cpp guest on {backend}: {e}");
-            return None;
-        }
-    };
-    let path = guest_path();
-    assert!(
-        path.is_file(),
-        "{} is not built: run scripts/build-cpp-guest.sh (./build.sh test does)",
-        path.display()
-    );
-    Some(ForestGpuGuest::load(&path, device, Limits::default()).expect("the guest loads"))
-}
-
-fn split() -> (Dataset, Dataset) {
-    let d = diabetes();
-    let (tr, te) = diabetes_split();
-    (d.subset(&tr), d.subset(&te))
+    GUEST.on(backend)
 }
 
 /// Fits `p`, predicts the test rows through batch-predict and checks them against the
@@ -203,13 +178,6 @@ fn cpp_forest_is_deterministic_and_bootstraps() {
     }
 }
 
-fn guest_err<T: std::fmt::Debug>(r: Result<T, ForestGpuGuestError>) -> String {
-    match r {
-        Err(ForestGpuGuestError::Guest { message, .. }) => message,
-        other => panic!("expected the guest's err, got {other:?}"),
-    }
-}
-
 #[test]
 fn cpp_forest_bad_input_is_an_error_and_the_instance_survives() {
     let mut g = guest_on("cpu").expect("the cpu backend always starts");
@@ -223,47 +191,11 @@ fn cpp_forest_bad_input_is_an_error_and_the_instance_survives() {
     assert!(guest_err(g.predict(&test.x)).contains("no forest yet"));
     assert!(guest_err(g.trees()).contains("no forest yet"));
 
-    // Hyperparameters out of range.
-    let bad = [
-        (
-            ForestParams {
-                n_trees: 0,
-                ..small.clone()
-            },
-            "n-trees must be at least 1",
-        ),
-        (
-            ForestParams {
-                max_features: Some(0),
-                ..small.clone()
-            },
-            "max-features must be in 1..=10, got 0",
-        ),
-        (
-            ForestParams {
-                max_features: Some(11),
-                ..small.clone()
-            },
-            "max-features must be in 1..=10, got 11",
-        ),
-        (
-            ForestParams {
-                min_samples_leaf: 0,
-                ..small.clone()
-            },
-            "min-samples-leaf must be at least 1",
-        ),
-        (
-            ForestParams {
-                min_samples_split: 1,
-                ..small.clone()
-            },
-            "min-samples-split must be at least 2",
-        ),
-    ];
+    // Hyperparameters out of range: the WIT's names.
+    let bad = bad_params(&small, "-");
     for (p, want) in bad {
         let msg = guest_err(g.fit(&train, &p));
-        assert!(msg.contains(want), "{p:?}: message {msg:?} lacks {want:?}");
+        assert!(msg.contains(&want), "{p:?}: message {msg:?} lacks {want:?}");
         assert!(
             !msg.contains('\n'),
             "a message of more than one line: {msg:?}"

@@ -7,47 +7,24 @@
 //! every device buffer a call creates is freed before it returns. `OFFLOAD_FOREST_GPU_GUEST`
 //! overrides the component's path.
 
-use std::path::PathBuf;
+mod common;
 
-use offload_core::data::{diabetes, diabetes_split, Dataset};
+use common::forest_guest::{bad_params, guest_err, ForestGuestFile};
+use offload_core::data::{diabetes_train_test as split, Dataset};
 use offload_core::forest::{Forest, ForestParams};
-use offload_host::forest_gpu_guest::{ForestGpuGuest, ForestGpuGuestError, WitForestParams};
-use offload_host::wasi_gpu::{Device, Limits};
+use offload_host::forest_gpu_guest::{ForestGpuGuest, WitForestParams};
 
 /// `OFFLOAD_FOREST_GPU_GUEST` (for a test binary run away from the repository, e.g. on the
 /// GPU machine), else the build script's output in this checkout.
-fn guest_path() -> PathBuf {
-    match std::env::var_os("OFFLOAD_FOREST_GPU_GUEST") {
-        Some(p) if !p.is_empty() => PathBuf::from(p),
-        _ => PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join("..")
-            .join(offload_host::forest_gpu_guest::DEFAULT_PATH),
-    }
-}
+const GUEST: ForestGuestFile = ForestGuestFile {
+    label: "forest-gpu",
+    env: "OFFLOAD_FOREST_GPU_GUEST",
+    default: offload_host::forest_gpu_guest::DEFAULT_PATH,
+    script: "scripts/build-forest-gpu-guest.sh",
+};
 
-/// The guest on `backend`, or `None` (with the reason on stderr) when the backend does not
-/// start.
 fn guest_on(backend: &str) -> Option<ForestGpuGuest> {
-    let device = match Device::open(backend) {
-        Ok(d) => d,
-        Err(e) => {
-            eprintln!("skipping forest-gpu guest on {backend}: {e}");
-            return None;
-        }
-    };
-    let path = guest_path();
-    assert!(
-        path.is_file(),
-        "{} is not built: run scripts/build-forest-gpu-guest.sh (./build.sh test does)",
-        path.display()
-    );
-    Some(ForestGpuGuest::load(&path, device, Limits::default()).expect("the guest loads"))
-}
-
-fn split() -> (Dataset, Dataset) {
-    let d = diabetes();
-    let (tr, te) = diabetes_split();
-    (d.subset(&tr), d.subset(&te))
+    GUEST.on(backend)
 }
 
 /// Fits `p` in the guest and checks trees, predictions and buffers against native.
@@ -132,13 +109,6 @@ fn same_forest_as_native_on_cuda() {
     same_as_native_on("cuda");
 }
 
-fn guest_err<T: std::fmt::Debug>(r: Result<T, ForestGpuGuestError>) -> String {
-    match r {
-        Err(ForestGpuGuestError::Guest { message, .. }) => message,
-        other => panic!("expected the guest's err, got {other:?}"),
-    }
-}
-
 #[test]
 fn bad_input_is_an_error_and_the_instance_survives() {
     let mut g = guest_on("cpu").expect("the cpu backend always starts");
@@ -153,46 +123,10 @@ fn bad_input_is_an_error_and_the_instance_survives() {
     assert!(guest_err(g.trees()).contains("no forest yet"));
 
     // Hyperparameters out of range: offload-core's messages.
-    let bad = [
-        (
-            ForestParams {
-                n_trees: 0,
-                ..small.clone()
-            },
-            "n_trees must be at least 1",
-        ),
-        (
-            ForestParams {
-                max_features: Some(0),
-                ..small.clone()
-            },
-            "max_features must be in 1..=10, got 0",
-        ),
-        (
-            ForestParams {
-                max_features: Some(11),
-                ..small.clone()
-            },
-            "max_features must be in 1..=10, got 11",
-        ),
-        (
-            ForestParams {
-                min_samples_leaf: 0,
-                ..small.clone()
-            },
-            "min_samples_leaf must be at least 1",
-        ),
-        (
-            ForestParams {
-                min_samples_split: 1,
-                ..small.clone()
-            },
-            "min_samples_split must be at least 2",
-        ),
-    ];
+    let bad = bad_params(&small, "_");
     for (p, want) in bad {
         let msg = guest_err(g.fit(&train, &p));
-        assert!(msg.contains(want), "{p:?}: message {msg:?} lacks {want:?}");
+        assert!(msg.contains(&want), "{p:?}: message {msg:?} lacks {want:?}");
         assert_eq!(g.buffers(), 0);
     }
 

@@ -1,7 +1,7 @@
 //! Tests of the forest trainer against its module docs.
 
 use super::*;
-use crate::data::{diabetes, diabetes_split, friedman1};
+use crate::data::{diabetes_train_test, friedman1};
 
 fn small_params(n_trees: usize) -> ForestParams {
     ForestParams {
@@ -12,9 +12,7 @@ fn small_params(n_trees: usize) -> ForestParams {
 
 #[test]
 fn diabetes_mse_lands_where_a_correct_forest_lands() {
-    let d = diabetes();
-    let (tr, te) = diabetes_split();
-    let (train, test) = (d.subset(&tr), d.subset(&te));
+    let (train, test) = diabetes_train_test();
     let f = Forest::fit(&train, &ForestParams::default()).unwrap();
     let m = mse(&f.predict(&test.x).unwrap(), &test.y);
     // scikit-learn's RandomForestRegressor(200) gets about 2966–3073 on this split.
@@ -306,24 +304,7 @@ fn random_tree(rng: &mut Pcg32, d: usize, inner: usize) -> Tree {
     for i in (1..perm.len()).rev() {
         perm.swap(i, rng.below(i as u32 + 1) as usize);
     }
-    let id = |old: usize| if old == 0 { 0 } else { perm[old - 1] };
-    let mut s = Tree {
-        feature: vec![0; n],
-        threshold: vec![0.0; n],
-        left: vec![0; n],
-        right: vec![0; n],
-        value: vec![0.0; n],
-    };
-    for old in 0..n {
-        let new = id(old);
-        s.feature[new] = t.feature[old];
-        s.threshold[new] = t.threshold[old];
-        s.value[new] = t.value[old];
-        let map = |c: i32| if c < 0 { -1 } else { id(c as usize) as i32 };
-        s.left[new] = map(t.left[old]);
-        s.right[new] = map(t.right[old]);
-    }
-    s
+    t.renumbered(|old| if old == 0 { 0 } else { perm[old - 1] })
 }
 
 fn random_forest(seed: u64, d: usize, trees: usize, max_inner: usize) -> Forest {

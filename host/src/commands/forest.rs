@@ -14,6 +14,8 @@ use std::time::Instant;
 use anyhow::Context;
 use clap::{Args, ValueEnum};
 use offload_core::gpu::BackendKind;
+use offload_host::forest_gpu_guest::ForestGpuGuest;
+use offload_host::wasi_gpu::{Device, Limits};
 use offload_report::names;
 
 use super::{parse_backend_kind, yes_no};
@@ -107,11 +109,34 @@ fn path_label(
         .unwrap_or_else(|| panic!("forest path `{label}` is not one of the report's paths"))
 }
 
+/// Loads a forest-gpu world guest (`path`, built by `script`) on a fresh `backend`
+/// device, fits `train`, predicts `test` and returns the guest, the fit and predict times
+/// (ns) and the predictions.
+fn fit_predict_wasi_gpu(
+    path: &std::path::Path,
+    backend: BackendKind,
+    script: &str,
+    train: &offload_core::data::Dataset,
+    test: &offload_core::data::Dataset,
+    params: &offload_core::forest::ForestParams,
+) -> anyhow::Result<(ForestGpuGuest, u128, u128, Vec<f64>)> {
+    let dev = Device::new(offload_core::gpu::Backend::open_kind(backend)?);
+    println!("device:      {} ({})", dev.info().name, dev.info().driver);
+    let mut g = ForestGpuGuest::load(path, dev, Limits::default())
+        .with_context(|| format!("loading {} (build it with {script})", path.display()))?;
+    let t0 = Instant::now();
+    g.fit(train, params)?;
+    let train_ns = t0.elapsed().as_nanos();
+    let t1 = Instant::now();
+    let pred = g.predict(&test.x)?;
+    Ok((g, train_ns, t1.elapsed().as_nanos(), pred))
+}
+
 impl ForestCommand {
     /// Trains and tests the forest on the path and backend asked for, and prints what it
     /// measured.
     pub fn execute(self) -> anyhow::Result<ExitCode> {
-        use offload_core::data::{diabetes, diabetes_split};
+        use offload_core::data::diabetes_train_test;
         use offload_core::forest::{mse, r2, Forest, ForestParams};
         let backend = self.backend;
         let wasi_gpu =
@@ -131,9 +156,7 @@ impl ForestCommand {
                 offload_host::forest_guest::DEFAULT_PATH
             })
         });
-        let data = diabetes();
-        let (tr, te) = diabetes_split();
-        let (train, test) = (data.subset(&tr), data.subset(&te));
+        let (train, test) = diabetes_train_test();
         let params = ForestParams {
             n_trees: self.trees,
             max_features: self.max_features,
@@ -172,44 +195,26 @@ impl ForestCommand {
                 (train_ns, t1.elapsed().as_nanos(), pred)
             }
             ForestPath::Wasm if wasi_gpu => {
-                use offload_host::forest_gpu_guest::ForestGpuGuest;
-                use offload_host::wasi_gpu::{Device, Limits};
-                let dev = Device::new(offload_core::gpu::Backend::open_kind(backend)?);
-                println!("device:      {} ({})", dev.info().name, dev.info().driver);
-                let mut g = ForestGpuGuest::load(&guest_path, dev, Limits::default())
-                    .with_context(|| {
-                        format!(
-                            "loading {} (build it with scripts/build-forest-gpu-guest.sh)",
-                            guest_path.display()
-                        )
-                    })?;
-                let t0 = Instant::now();
-                g.fit(&train, &params)?;
-                let train_ns = t0.elapsed().as_nanos();
-                let t1 = Instant::now();
-                let pred = g.predict(&test.x)?;
-                let predict_ns = t1.elapsed().as_nanos();
+                let (mut g, train_ns, predict_ns, pred) = fit_predict_wasi_gpu(
+                    &guest_path,
+                    backend,
+                    "scripts/build-forest-gpu-guest.sh",
+                    &train,
+                    &test,
+                    &params,
+                )?;
                 identical = Some(g.trees()? == Forest::fit(&train, &params)?);
                 (train_ns, predict_ns, pred)
             }
             ForestPath::WasmCpp => {
-                use offload_host::forest_gpu_guest::ForestGpuGuest;
-                use offload_host::wasi_gpu::{Device, Limits};
-                let dev = Device::new(offload_core::gpu::Backend::open_kind(backend)?);
-                println!("device:      {} ({})", dev.info().name, dev.info().driver);
-                let mut g = ForestGpuGuest::load(&guest_path, dev, Limits::default())
-                    .with_context(|| {
-                        format!(
-                            "loading {} (build it with scripts/build-cpp-guest.sh)",
-                            guest_path.display()
-                        )
-                    })?;
-                let t0 = Instant::now();
-                g.fit(&train, &params)?;
-                let train_ns = t0.elapsed().as_nanos();
-                let t1 = Instant::now();
-                let pred = g.predict(&test.x)?;
-                let predict_ns = t1.elapsed().as_nanos();
+                let (mut g, train_ns, predict_ns, pred) = fit_predict_wasi_gpu(
+                    &guest_path,
+                    backend,
+                    "scripts/build-cpp-guest.sh",
+                    &train,
+                    &test,
+                    &params,
+                )?;
                 // The device's means against the guest's own trees walked here (f64 sums;
                 // a device without f64 sums in f32).
                 let walked = g.trees()?.predict(&test.x)?;

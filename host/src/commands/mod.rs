@@ -32,6 +32,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 use offload_core::gpu::BackendKind;
+use offload_host::check::Answer;
 
 /// Where built guests are looked up (`guests`, `run`, `invoke`).
 #[derive(Debug, Args)]
@@ -58,6 +59,37 @@ pub fn yes_no(b: bool) -> &'static str {
     } else {
         "no"
     }
+}
+
+/// Prints the `result:` line of a checked run (a scalar with the offload-core function it
+/// was checked against, or the first four elements of a vector) and the
+/// `max_rel_err:`/`check:` lines.
+pub fn print_checked(op: offload_host::Op, got: &Answer, want: &Answer, err: f64) {
+    use offload_host::Op;
+    match (got, want) {
+        (Answer::Scalar(g), Answer::Scalar(w)) => {
+            let core_fn = match op {
+                Op::Sum => "vector::sum",
+                Op::SumSimd => "vector::sum_simd",
+                Op::Dot => "vector::dot",
+                _ => "vector::dot_simd",
+            };
+            println!("result:      {g:e}");
+            println!("reference:   {w:e} (offload-core {core_fn})");
+        }
+        (Answer::Vector(g), _) => {
+            let head: Vec<String> = g.iter().take(4).map(|x| format!("{x:e}")).collect();
+            let more = if g.len() > 4 { ", ..." } else { "" };
+            println!(
+                "result:      [{}{more}] ({} elements)",
+                head.join(", "),
+                g.len()
+            );
+        }
+        (Answer::Scalar(_), Answer::Vector(_)) => {}
+    }
+    println!("max_rel_err: {err:e}");
+    println!("check:       {}", offload_host::check::criterion(op));
 }
 
 #[cfg(test)]

@@ -141,30 +141,7 @@ impl ParallelCommand {
                 .map_or("?".into(), |v| v.get_name().to_string()),
             options.workers,
         );
-        match (&got.answer, &want) {
-            (Answer::Scalar(g), Answer::Scalar(w)) => {
-                println!("result:      {g:e}");
-                println!(
-                    "reference:   {w:e} (offload-core {})",
-                    match op {
-                        Op::SumSimd => "vector::sum_simd",
-                        _ => "vector::dot_simd",
-                    }
-                );
-            }
-            (Answer::Vector(g), _) => {
-                let head: Vec<String> = g.iter().take(4).map(|x| format!("{x:e}")).collect();
-                let more = if g.len() > 4 { ", ..." } else { "" };
-                println!(
-                    "result:      [{}{more}] ({} elements)",
-                    head.join(", "),
-                    g.len()
-                );
-            }
-            (Answer::Scalar(_), Answer::Vector(_)) => {}
-        }
-        println!("max_rel_err: {err:e}");
-        println!("check:       {}", check::criterion(op));
+        super::print_checked(op, &got.answer, &want, err);
         println!(
             "time_ns:     {median} (median of {} runs; min {}; the guest call alone: parallel_for on the workers plus the guest's combine)",
             times.len(),

@@ -11,7 +11,7 @@ use std::time::Instant;
 
 use anyhow::Context;
 use clap::{Args, ValueEnum};
-use offload_host::check::{self, Answer, Inputs};
+use offload_host::check::{self, Inputs};
 use offload_host::{guests, Op, VectorGuest};
 
 use super::invoke::{self, ComponentOptions};
@@ -156,30 +156,7 @@ impl RunCommand {
             self.seed,
             guest.capacity()
         );
-        match (&got, &want) {
-            (Answer::Scalar(g), Answer::Scalar(w)) => {
-                let core_fn = match op {
-                    Op::Sum => "vector::sum",
-                    Op::SumSimd => "vector::sum_simd",
-                    Op::Dot => "vector::dot",
-                    _ => "vector::dot_simd",
-                };
-                println!("result:      {g:e}");
-                println!("reference:   {w:e} (offload-core {core_fn})");
-            }
-            (Answer::Vector(g), _) => {
-                let head: Vec<String> = g.iter().take(4).map(|x| format!("{x:e}")).collect();
-                let more = if g.len() > 4 { ", ..." } else { "" };
-                println!(
-                    "result:      [{}{more}] ({} elements)",
-                    head.join(", "),
-                    g.len()
-                );
-            }
-            (Answer::Scalar(_), Answer::Vector(_)) => {}
-        }
-        println!("max_rel_err: {err:e}");
-        println!("check:       {}", check::criterion(op));
+        super::print_checked(op, &got, &want, err);
         println!(
             "time_ns:     {median} (median of {} runs; min {}; copy in + call + copy out)",
             times.len(),

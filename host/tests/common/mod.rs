@@ -10,6 +10,8 @@ use std::sync::{Mutex, OnceLock};
 use offload_host::{LoadOptions, VectorGuest};
 use wasmtime::Module;
 
+pub mod forest_guest;
+
 /// The three shipped guests, by path name.
 pub const GUESTS: [&str; 3] = ["wasm-rust", "wasm-c", "wasm-go"];
 
