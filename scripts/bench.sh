@@ -342,8 +342,9 @@ report --help >/dev/null   # builds the report tool now, not after the benches
 # The bench binaries, built now so that no benchmark stage includes a compile.
 if [ $run_rust = 1 ]; then
   if [ $gpu_machine = 0 ]; then
-    step "build: cargo bench --no-run (vector, forest)"
-    cargo bench --no-run -p offload-host --bench vector --bench forest >&2 || note "FAILED: cargo bench --no-run -p offload-host --bench vector --bench forest (its bench stage will fail too)"
+    step "build: cargo bench --no-run (vector, forest, parallel, forest_predict)"
+    cargo bench --no-run -p offload-host --bench vector --bench forest --bench parallel >&2 || note "FAILED: cargo bench --no-run -p offload-host --bench vector --bench forest --bench parallel (its bench stage will fail too)"
+    cargo bench --no-run -p offload-core --bench forest_predict >&2 || note "FAILED: cargo bench --no-run -p offload-core --bench forest_predict (its bench stage will fail too)"
   fi
   if [ $gpu_machine = 1 ] || [ $quick = 0 ] || [ $has_gpu = 1 ]; then
     step "build: cargo bench --no-run (GPU backends)"
@@ -406,6 +407,8 @@ if [ $run_rust = 1 ]; then
   if [ $gpu_machine = 0 ]; then
     run_cargo_bench "vector ops (Rust host)" -p offload-host --bench vector
     run_cargo_bench "random forest (Rust host)" -p offload-host --bench forest
+    run_cargo_bench "native forest predict (one thread, all cores)" -p offload-core --bench forest_predict
+    run_cargo_bench "parallel-for guest (CPU and GPU device)" -p offload-host --bench parallel
   fi
   if [ $gpu_machine = 1 ] || [ $quick = 0 ] || [ $has_gpu = 1 ]; then
     if [ $has_gpu = 0 ]; then

@@ -61,7 +61,9 @@ mod grow;
 use grow::{grow_tree, Presorted, Scratch};
 
 pub mod predict;
+pub mod words;
 pub use predict::{PackedForest, BLOCK_ROWS, COMPILE_NODES_PER_ROW, LANES};
+pub use words::{PackedWords, NODE_WORDS, TREE_WORDS};
 
 /// Hyperparameters of [`Forest::fit`] (names as in scikit-learn's
 /// `RandomForestRegressor`).

@@ -59,6 +59,7 @@ pub fn is_cpu_path(path: &str) -> bool {
             | "rust-native-simd"
             | "rust-native-par"
             | "rust-native-rayon"
+            | "rust-native-rowwise"
             | "cpu"
             | "go"
             | "go-unrolled"
@@ -72,13 +73,26 @@ pub fn is_cpu_path(path: &str) -> bool {
 pub fn is_one_thread_native(path: &str) -> bool {
     matches!(
         path,
-        "rust-native" | "rust-native-simd" | "cpu" | "go" | "go-unrolled" | "rust-cgo"
+        "rust-native"
+            | "rust-native-simd"
+            | "rust-native-rowwise"
+            | "cpu"
+            | "go"
+            | "go-unrolled"
+            | "rust-cgo"
     )
 }
 
 /// Is this a WebAssembly path (wasmtime from Rust or Go, or wazero)?
 pub fn is_wasm_path(path: &str) -> bool {
     path.starts_with("wasm-") || path.starts_with("wazero-") || path == "wasmtime-go"
+}
+
+/// Is this a WebAssembly path that runs on every core (the parallel-for guest's CPU
+/// device)? Its baseline is the fastest CPU path of one thread and all cores
+/// ([`is_cpu_path`]), not the one-thread native paths of the other wasm paths.
+pub fn is_parallel_wasm_path(path: &str) -> bool {
+    path == "wasm-rust-parallel-for"
 }
 
 /// Is this a GPU path (`gpu-*`)?
@@ -390,7 +404,7 @@ pub fn crossover<'a>(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     pub(crate) fn rec(

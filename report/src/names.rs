@@ -61,6 +61,8 @@ pub const KNOWN_PATHS: &[&str] = &[
     "rust-native-simd",
     "rust-native-par",
     "rust-native-rayon",
+    // the per-row forest walk over the Tree arrays (core/benches/forest_predict.rs)
+    "rust-native-rowwise",
     "rust-cgo",
     "rust-cgo-par",
     "go",
@@ -93,6 +95,11 @@ pub const KNOWN_PATHS: &[&str] = &[
     "wasm-cpp-wasi-gpu-cpu",
     "wasm-cpp-wasi-gpu-wgpu",
     "wasm-cpp-wasi-gpu-cuda",
+    // the parallel-for guest (host/benches/parallel.rs): one worker instance per core over
+    // one shared linear memory, and its GPU device (the kernels' WGSL on wgpu, data from
+    // linear memory, transfers timed)
+    "wasm-rust-parallel-for",
+    "gpu-wgpu-parallel-for",
     "sklearn",
     "-",
 ];

@@ -30,6 +30,7 @@ const COLORS: &[RGBColor] = &[
     RGBColor(100, 100, 100), // rust-native-simd
     RGBColor(60, 60, 140),   // rust-native-par
     RGBColor(150, 150, 200), // rust-native-rayon
+    RGBColor(90, 90, 90),    // rust-native-rowwise
     RGBColor(0, 114, 178),   // rust-cgo
     RGBColor(0, 60, 100),    // rust-cgo-par
     RGBColor(0, 158, 115),   // go
@@ -58,6 +59,8 @@ const COLORS: &[RGBColor] = &[
     RGBColor(120, 60, 20),   // wasm-cpp-wasi-gpu-cpu
     RGBColor(170, 90, 30),   // wasm-cpp-wasi-gpu-wgpu
     RGBColor(220, 130, 60),  // wasm-cpp-wasi-gpu-cuda
+    RGBColor(60, 60, 140),   // wasm-rust-parallel-for
+    RGBColor(140, 20, 60),   // gpu-wgpu-parallel-for
     RGBColor(158, 218, 229), // sklearn
     RGBColor(200, 200, 200), // -
 ];

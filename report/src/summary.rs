@@ -7,8 +7,8 @@
 
 use crate::analysis::{
     by_path, crossover, fastest_at, fastest_paths, groups, is_cpu_path, is_gpu_path,
-    is_one_thread_native, is_resident, is_wasm_path, path_rank, ratio, Crossover, Group,
-    TRANSFER_OPS,
+    is_one_thread_native, is_parallel_wasm_path, is_resident, is_wasm_path, path_rank, ratio,
+    Crossover, Group, TRANSFER_OPS,
 };
 use crate::error::Result;
 use crate::format::{fmt_n, fmt_ns, fmt_ratio, NOISY_MARK};
@@ -218,8 +218,10 @@ pub fn gpu_crossovers(results: &Results, resident: bool) -> Result<Option<Summar
 
 /// Where each WebAssembly path ([`is_wasm_path`]) sits against the fastest one-thread
 /// native path ([`is_one_thread_native`]) of the same group (so the same family) and
-/// harness at the same size: `<ratio at the smallest n> → <ratio at the largest n>
-/// (vs <path>)`. `None` when no wasm path was measured next to such a path.
+/// harness at the same size — a path on every core ([`is_parallel_wasm_path`]) against
+/// the fastest CPU path of one thread and all cores ([`is_cpu_path`]): `<ratio at the
+/// smallest n> → <ratio at the largest n> (vs <path>)`. `None` when no wasm path was
+/// measured next to such a path.
 pub fn wasm_vs_native(results: &Results) -> Result<Option<Summary>> {
     let mut s = Summary::default();
     for group in groups(results) {
@@ -227,8 +229,13 @@ pub fn wasm_vs_native(results: &Results) -> Result<Option<Summary>> {
             let by = by_path(results, &group, harness);
             for (path, pts) in by.iter().filter(|(p, _)| is_wasm_path(p)) {
                 let mut ratios: Vec<(f64, &str)> = Vec::new();
+                let baseline: fn(&str) -> bool = if is_parallel_wasm_path(path) {
+                    is_cpu_path
+                } else {
+                    is_one_thread_native
+                };
                 for (n, r) in pts {
-                    if let Some(b) = fastest_at(&by, *n, is_one_thread_native) {
+                    if let Some(b) = fastest_at(&by, *n, baseline) {
                         ratios.push((ratio(r, b)?, b.path.as_str()));
                     }
                 }
@@ -370,6 +377,40 @@ fn grouped_rows(skips: &[Skip]) -> Vec<[String; 4]> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The parallel-for guest runs on every core: it is set against the fastest CPU path
+    /// of one thread and all cores (here rust-native-par), the one-thread wasm guest
+    /// against the fastest one-thread native path only.
+    #[test]
+    fn a_wasm_path_on_every_core_is_set_against_all_cores() {
+        use crate::analysis::tests::rec;
+        use crate::model::Family;
+        let c = Harness::Criterion;
+        let f = Some(Family::Fast);
+        let r = Results {
+            schema: crate::model::SCHEMA_VERSION,
+            environment: Default::default(),
+            records: vec![
+                rec("sum", f, "rust-native-simd", 1000, 100.0, c),
+                rec("sum", f, "rust-native-par", 1000, 40.0, c),
+                rec("sum", f, "wasm-rust", 1000, 150.0, c),
+                rec("sum", f, "wasm-rust-parallel-for", 1000, 60.0, c),
+            ],
+            skipped: vec![],
+            devices: vec![],
+            failures: vec![],
+            duplicates: vec![],
+        };
+        let w = wasm_vs_native(&r).unwrap().unwrap();
+        assert_eq!(w.columns, vec!["wasm-rust", "wasm-rust-parallel-for"]);
+        assert_eq!(
+            w.rows[0].1,
+            vec![
+                "1.50× (vs rust-native-simd)".to_string(),
+                "1.50× (vs rust-native-par)".to_string()
+            ]
+        );
+    }
 
     #[test]
     fn crossover_cells() {

@@ -71,16 +71,16 @@ pub const COMPILE_NODES_PER_ROW: usize = 16;
 /// NaN).
 #[derive(Debug, Clone, Copy)]
 #[repr(C)]
-struct Node {
+pub(super) struct Node {
     /// Split threshold (a row goes left when `x[feature] <= threshold`); NaN for a leaf.
-    threshold: f32,
+    pub(super) threshold: f32,
     /// Split feature; 0 for a leaf.
-    feature: u32,
+    pub(super) feature: u32,
     /// Index of the left child in the packed node array (the right one is `left + 1`);
     /// for a leaf its own index − 1 (wrapping), so that a step stays on it.
-    left: u32,
+    pub(super) left: u32,
     /// The node's value as trained (the prediction at a leaf).
-    value: f32,
+    pub(super) value: f32,
 }
 
 impl PartialEq for Node {
@@ -113,7 +113,7 @@ pub struct PackedForest {
     nodes: Vec<Node>,
     /// Each tree's root (index in `nodes`) and depth (steps from the root to its
     /// deepest leaf), in tree order.
-    roots: Vec<(u32, u32)>,
+    roots: Vec<[u32; 2]>,
 }
 
 /// Most nodes a packed forest holds (indices are `u32`, and a leaf's `left` is one less
@@ -190,7 +190,7 @@ impl PackedForest {
         Ok(PackedForest {
             n_features: forest.n_features,
             nodes,
-            roots: bases.into_iter().zip(depths).collect(),
+            roots: bases.into_iter().zip(depths).map(|(b, d)| [b, d]).collect(),
         })
     }
 
@@ -218,7 +218,7 @@ impl PackedForest {
     pub fn predict(&self, x: &[f32]) -> Result<Vec<f64>, ForestError> {
         let n = self.rows(x)?;
         let mut out = vec![0.0; n];
-        self.predict_into(x, &mut out);
+        self.view().predict_into(x, &mut out);
         Ok(out)
     }
 
@@ -236,13 +236,14 @@ impl PackedForest {
         let n = self.rows(x)?;
         let mut out = vec![0.0; n];
         let chunk = par_chunk_rows(n, rayon::current_num_threads());
+        let view = self.view();
         if n <= chunk {
-            self.predict_into(x, &mut out);
+            view.predict_into(x, &mut out);
         } else {
             let d = self.n_features;
             out.par_chunks_mut(chunk)
                 .zip(x.par_chunks(chunk * d))
-                .for_each(|(o, xs)| self.predict_into(xs, o));
+                .for_each(|(o, xs)| view.predict_into(xs, o));
         }
         Ok(out)
     }
@@ -256,9 +257,32 @@ impl PackedForest {
         Ok(x.len() / d)
     }
 
+    /// The borrowed form every walk goes through.
+    pub(super) fn view(&self) -> View<'_> {
+        View {
+            d: self.n_features,
+            nodes: &self.nodes,
+            roots: &self.roots,
+        }
+    }
+}
+
+/// A packed forest borrowed: from a [`PackedForest`] or from words
+/// ([`super::words::PackedWords`]). Invariant (what the walk's unchecked reads rely on):
+/// every root is below `nodes.len()`, every node's feature is below `d`, and every
+/// node's `left + 1` (wrapping where the threshold is NaN, as a leaf's is) is below
+/// `nodes.len()`, so that every step stays inside `nodes`.
+#[derive(Clone, Copy)]
+pub(super) struct View<'a> {
+    pub(super) d: usize,
+    pub(super) nodes: &'a [Node],
+    pub(super) roots: &'a [[u32; 2]],
+}
+
+impl View<'_> {
     /// Writes the predictions of the rows of `x` (a whole number of rows) to `out`.
-    fn predict_into(&self, x: &[f32], out: &mut [f64]) {
-        let d = self.n_features;
+    pub(super) fn predict_into(&self, x: &[f32], out: &mut [f64]) {
+        let d = self.d;
         debug_assert_eq!(x.len(), out.len() * d);
         let trees = self.roots.len() as f64;
         // The start of `Iterator::sum` for f64 (the reference's), so empty sums and
@@ -269,7 +293,7 @@ impl PackedForest {
             let rows = ob.len();
             let acc = &mut acc[..rows];
             acc.fill(zero);
-            for &(root, depth) in &self.roots {
+            for &[root, depth] in self.roots {
                 self.walk_block(root, depth, xb, acc);
             }
             for (o, a) in ob.iter_mut().zip(acc.iter()) {
@@ -284,8 +308,8 @@ impl PackedForest {
     /// depends on where the rows go.
     #[inline]
     fn walk_block(&self, root: u32, depth: u32, xb: &[f32], acc: &mut [f64]) {
-        let d = self.n_features;
-        let nodes = &self.nodes[..];
+        let d = self.d;
+        let nodes = self.nodes;
         let mut lanes = xb.chunks_exact(LANES * d);
         let mut accs = acc.chunks_exact_mut(LANES);
         for (xs, a) in (&mut lanes).zip(&mut accs) {
@@ -294,11 +318,11 @@ impl PackedForest {
                 for (k, i) in idx.iter_mut().enumerate() {
                     debug_assert!((*i as usize) < nodes.len());
                     // SAFETY: `i` starts at a root and each step goes to a child or stays
-                    // on a leaf, and `pack_tree` only builds in-range children.
+                    // on a leaf, in range by the invariant of `View`.
                     let n = unsafe { *nodes.get_unchecked(*i as usize) };
                     debug_assert!(k * d + (n.feature as usize) < xs.len());
-                    // SAFETY: `xs` holds LANES rows of d values, k < LANES, and
-                    // `pack_tree` only builds features below d.
+                    // SAFETY: `xs` holds LANES rows of d values, k < LANES, and every
+                    // feature is below d by the invariant of `View`.
                     let v = unsafe { *xs.get_unchecked(k * d + n.feature as usize) };
                     *i = n.step(v);
                 }
@@ -307,15 +331,14 @@ impl PackedForest {
                 *a += nodes[i as usize].value as f64;
             }
         }
+        // The rows left over take the same `depth` steps, one row at a time (a valid
+        // tree's rows all sit on their leaves by then; a bound, not a loop until still,
+        // so a forest from words with a cycle cannot hang here).
         for (row, a) in lanes.remainder().chunks_exact(d).zip(accs.into_remainder()) {
             let mut i = root;
-            loop {
+            for _ in 0..depth {
                 let n = nodes[i as usize];
-                let next = n.step(row[n.feature as usize]);
-                if next == i {
-                    break;
-                }
-                i = next;
+                i = n.step(row[n.feature as usize]);
             }
             *a += nodes[i as usize].value as f64;
         }

@@ -1,8 +1,8 @@
 //! `offload parallel <op> --n N --threads T --device cpu|gpu`: runs one op of the
 //! parallel-for guest (build/guests/parallel/parallel-rust.wasm) on seeded data with `T`
 //! worker instances, checks it against `offload-core` (fast reductions within a
-//! tolerance, element-wise ops exactly) and prints the result and the time; exit 1 on a
-//! mismatch.
+//! tolerance, element-wise ops exactly, forest batch-predict bit for bit) and prints the
+//! result and the time; exit 1 on a mismatch.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -21,14 +21,18 @@ pub struct ParallelCommand {
     /// the guest), `mul` and `scale` element-wise.
     #[arg(value_enum)]
     op: ParallelOp,
-    /// Number of elements.
+    /// Number of elements (rows for `predict`).
     #[arg(long)]
     n: usize,
+    /// `predict`: trees of the forest (trained on 1000 Friedman #1 rows, d = 10, seed 1,
+    /// offload-core's defaults otherwise, as the `forest_predict` bench's).
+    #[arg(long, default_value_t = 200)]
+    trees: usize,
     /// Worker threads (instances) of the CPU device; default: every core.
     #[arg(long)]
     threads: Option<usize>,
     /// Kernel invocations (`num_threads` of `parallel_for`); default: 4 per worker on the
-    /// CPU, one per 64 elements on the GPU.
+    /// CPU, one per 64 elements (one per row for `predict`) on the GPU, at most 2^20.
     #[arg(long)]
     parts: Option<u32>,
     /// The device the guest asks for.
@@ -64,15 +68,19 @@ enum ParallelOp {
     Mul,
     /// result\[i\] = s·a\[i\].
     Scale,
+    /// Random-forest batch-predict of `n` Friedman #1 rows (d = 10, seed `--seed`).
+    Predict,
 }
 
-impl From<ParallelOp> for Op {
-    fn from(op: ParallelOp) -> Op {
-        match op {
-            ParallelOp::Sum => Op::SumSimd,
-            ParallelOp::Dot => Op::DotSimd,
-            ParallelOp::Mul => Op::Mul,
-            ParallelOp::Scale => Op::Scale,
+impl ParallelOp {
+    /// The vector op (`None` for `predict`).
+    fn vector_op(self) -> Option<Op> {
+        match self {
+            ParallelOp::Sum => Some(Op::SumSimd),
+            ParallelOp::Dot => Some(Op::DotSimd),
+            ParallelOp::Mul => Some(Op::Mul),
+            ParallelOp::Scale => Some(Op::Scale),
+            ParallelOp::Predict => None,
         }
     }
 }
@@ -89,7 +97,6 @@ enum DeviceArg {
 impl ParallelCommand {
     /// Loads the guest, runs the op once checked, then `--repeat` times timed.
     pub fn execute(self) -> anyhow::Result<ExitCode> {
-        let op = Op::from(self.op);
         let path = self
             .guest
             .clone()
@@ -99,10 +106,12 @@ impl ParallelCommand {
             anyhow::ensure!(t >= 1, "--threads must be at least 1");
             options.workers = t;
         }
-        // CPU: 4 blocks per worker (load balance); GPU: one invocation per 64 elements.
-        let default_parts = match self.device {
-            DeviceArg::Cpu => (options.workers * 4) as u32,
-            DeviceArg::Gpu => self.n.div_ceil(64).min(1 << 20) as u32,
+        // CPU: 4 blocks per worker (load balance); GPU: one invocation per 64 elements,
+        // per row for `predict` (each row walks every tree), at most 2^20 invocations.
+        let default_parts = match (self.device, self.op) {
+            (DeviceArg::Cpu, _) => (options.workers * 4) as u32,
+            (DeviceArg::Gpu, ParallelOp::Predict) => self.n.clamp(1, 1 << 20) as u32,
+            (DeviceArg::Gpu, _) => self.n.div_ceil(64).min(1 << 20) as u32,
         };
         let parts = self.parts.unwrap_or(default_parts).max(1);
         let device = match self.device {
@@ -113,6 +122,10 @@ impl ParallelCommand {
             anyhow::anyhow!("{e} (build the guest with scripts/build-parallel-guest.sh)")
         })?;
         let mut ops = VectorOps::new(guest);
+        println!("guest:       {}", path.display());
+        let Some(op) = self.op.vector_op() else {
+            return self.predict(&mut ops, parts, device, options.workers);
+        };
         let inputs = Inputs::generate(self.n, self.seed);
         let want = check::reference(op, &inputs);
         let got = ops.run(op, &inputs, parts, device)?;
@@ -127,7 +140,6 @@ impl ParallelCommand {
         times.sort_unstable();
         let median = times[times.len() / 2];
 
-        println!("guest:       {}", path.display());
         println!(
             "op:          {} family={} n={} seed={} device={} workers={} parts={parts}",
             self.op
@@ -163,6 +175,127 @@ impl ParallelCommand {
             Ok(ExitCode::from(1))
         }
     }
+
+    /// `predict`: trains the forest natively, predicts `--n` rows through the guest,
+    /// checks every prediction against `Forest::predict` bit for bit (on a GPU without
+    /// f64 the guest's kernel cannot run), times `--repeat` runs, and with `--baseline`
+    /// the direct path on the same rows: `rust-native-par` (`PackedForest::predict_par`,
+    /// the forest compiled once outside the timing, as the guest's words are) or
+    /// `gpu-wgpu` (`Forest::predict_on` the wgpu backend: forest and rows uploaded,
+    /// predictions downloaded, all timed, as the guest's are).
+    fn predict(
+        &self,
+        ops: &mut VectorOps,
+        parts: u32,
+        device: DeviceKind,
+        workers: usize,
+    ) -> anyhow::Result<ExitCode> {
+        use offload_core::data::friedman1;
+        use offload_core::forest::{Forest, ForestParams};
+        let params = ForestParams {
+            n_trees: self.trees,
+            ..ForestParams::default()
+        };
+        let forest = Forest::fit_parallel(&friedman1(1000, 10, 1.0, 1), &params)?;
+        let packed = forest.compile()?;
+        let x = friedman1(self.n, 10, 1.0, self.seed).x;
+        let want = packed.predict_par(&x)?;
+        let (got, _) = ops.predict(&packed, &x, parts, device)?;
+        let mismatch = got
+            .iter()
+            .zip(&want)
+            .position(|(g, w)| g.to_bits() != w.to_bits());
+        let mut times = Vec::with_capacity(self.repeat as usize);
+        for _ in 0..self.repeat {
+            times.push(ops.predict(&packed, &x, parts, device)?.1.as_nanos());
+        }
+        times.sort_unstable();
+        let median = times[times.len() / 2];
+        println!(
+            "op:          predict rows={} d=10 trees={} nodes={} seed={} device={} workers={workers} parts={parts}",
+            self.n,
+            self.trees,
+            packed.n_nodes(),
+            self.seed,
+            self.device
+                .to_possible_value()
+                .map_or("?".into(), |v| v.get_name().to_string()),
+        );
+        println!("check:       every prediction bit for bit equal to Forest::predict");
+        println!(
+            "time_ns:     {median} (median of {} runs; min {}; the guest call alone: the forest and rows bound, parallel_for, predictions read back)",
+            times.len(),
+            times[0]
+        );
+        if self.baseline {
+            let (label, ns) =
+                predict_baseline(&forest, &packed, &x, &want, self.device, self.repeat)?;
+            println!(
+                "baseline_ns: {ns} ({label}, median of {} runs; ratio parallel-for / {label} = {:.3})",
+                self.repeat,
+                median as f64 / ns as f64
+            );
+        }
+        match mismatch {
+            None => {
+                println!("OK");
+                Ok(ExitCode::SUCCESS)
+            }
+            Some(i) => {
+                println!(
+                    "MISMATCH at row {i}: {} vs Forest::predict's {}",
+                    got[i], want[i]
+                );
+                Ok(ExitCode::from(1))
+            }
+        }
+    }
+}
+
+/// The direct forest path beside the guest's `predict` (see [`ParallelCommand::predict`]):
+/// checked bit for bit against `want`, then timed `repeat` times; its report name and
+/// median in ns.
+fn predict_baseline(
+    forest: &offload_core::forest::Forest,
+    packed: &offload_core::forest::PackedForest,
+    x: &[f32],
+    want: &[f64],
+    device: DeviceArg,
+    repeat: u32,
+) -> anyhow::Result<(&'static str, u128)> {
+    use std::time::Instant;
+    let mut gpu = match device {
+        DeviceArg::Cpu => None,
+        DeviceArg::Gpu => Some(offload_core::gpu::Backend::open("wgpu")?),
+    };
+    let label = if gpu.is_some() {
+        "gpu-wgpu"
+    } else {
+        "rust-native-par"
+    };
+    let mut run = || -> anyhow::Result<Vec<f64>> {
+        Ok(match gpu.as_mut() {
+            None => packed.predict_par(x)?,
+            Some(g) => forest.predict_on(&mut **g, x)?,
+        })
+    };
+    let got = run()?;
+    anyhow::ensure!(
+        got.len() == want.len()
+            && got
+                .iter()
+                .zip(want)
+                .all(|(g, w)| g.to_bits() == w.to_bits()),
+        "{label} predictions differ from Forest::predict"
+    );
+    let mut times = Vec::with_capacity(repeat as usize);
+    for _ in 0..repeat {
+        let t = Instant::now();
+        run()?;
+        times.push(t.elapsed().as_nanos());
+    }
+    times.sort_unstable();
+    Ok((label, times[times.len() / 2]))
 }
 
 /// One run of a baseline path: writes a vector result into the slice, returns a scalar one.

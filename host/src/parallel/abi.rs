@@ -10,6 +10,7 @@
 //! | `write_buffer` | `(data_offset: i32, data_len_bytes: i32, buffer: i32) -> errno` |
 //! | `read_buffer` | `(buffer: i32, data_offset: i32, data_len_bytes: i32) -> errno` |
 //! | `parallel_for` | `(kernel: i32, num_threads: i32, block_size: i32, in_buffers: i32, in_len: i32, out_buffers: i32, out_len: i32) -> errno` |
+//! | `release_buffer` | `(buffer: i32) -> errno` (offload's addition: the original has no way to free a buffer) |
 //!
 //! `in_buffers` / `out_buffers` point at arrays of `in_len` / `out_len` buffer handles
 //! (`u32` each). No call traps the guest: a bad pointer is [`Errno::Fault`].
@@ -29,7 +30,7 @@ pub enum Errno {
     Success = 0,
     /// A bad enum value (device hint, access kind) or a zero `block_size`.
     Invalid = 1,
-    /// A device or buffer handle that was never created.
+    /// A device or buffer handle that was never created, or a released buffer.
     BadHandle = 2,
     /// A pointer or region outside linear memory (or inside a worker's stack).
     Fault = 3,
@@ -186,7 +187,7 @@ fn finish<T: HasContext>(caller: &mut Caller<'_, T>, r: Result<(), Fault>) -> i3
     }
 }
 
-/// Defines the five imports for the main instance, over its [`Context`].
+/// Defines the six imports for the main instance, over its [`Context`].
 ///
 /// # Errors
 /// When the linker already defines one of them.
@@ -248,10 +249,18 @@ pub fn add_to_linker<T: HasContext>(linker: &mut Linker<T>) -> wasmtime::Result<
             finish(&mut c, r)
         },
     )?;
+    linker.func_wrap(
+        MODULE,
+        "release_buffer",
+        |mut c: Caller<'_, T>, buffer: u32| -> i32 {
+            let r = c.data_mut().context().release_buffer(buffer);
+            finish(&mut c, r)
+        },
+    )?;
     Ok(())
 }
 
-/// Defines the five imports for worker instances: each returns [`Errno::Nested`] (a
+/// Defines the six imports for worker instances: each returns [`Errno::Nested`] (a
 /// kernel cannot start another parallel-for or touch the buffer table).
 ///
 /// # Errors
@@ -271,6 +280,7 @@ pub fn add_worker_stubs<T: 'static>(linker: &mut Linker<T>) -> wasmtime::Result<
         "parallel_for",
         move |_: u32, _: u32, _: u32, _: u32, _: u32, _: u32, _: u32| nested,
     )?;
+    linker.func_wrap(MODULE, "release_buffer", move |_: u32| nested)?;
     Ok(())
 }
 

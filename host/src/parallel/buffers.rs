@@ -4,8 +4,10 @@
 //! access). The first `write_buffer(data, len, buffer)` with `len == size` **binds** it
 //! to `[data, data + size)`: no bytes move, kernels see that region. Any other write,
 //! or a `parallel_for` over a buffer that is still unbound, places it in pages the host
-//! grows the memory by (never freed while the guest lives), then copies. `read_buffer`
-//! from a buffer bound to the same region copies nothing; otherwise it copies.
+//! grows the memory by, then copies. `read_buffer` from a buffer bound to the same region
+//! copies nothing; otherwise it copies. `release_buffer` ends a handle for good (handles
+//! are never reused); host-placed pages it held go back to the host's free list for the
+//! next placement (linear memory cannot shrink).
 
 use super::abi::{Access, Errno};
 use super::context::Fault;
@@ -47,42 +49,67 @@ pub struct Buffer {
     pub region: Option<Region>,
 }
 
-/// The buffers of one guest, by handle (`1..=len`; 0 is never a handle).
+/// The buffers of one guest, by handle (`1..=len`; 0 is never a handle, and a released
+/// handle is never handed out again).
 #[derive(Debug, Default)]
 pub struct BufferTable {
-    buffers: Vec<Buffer>,
+    buffers: Vec<Option<Buffer>>,
+    live: u32,
 }
 
 impl BufferTable {
-    /// Adds a buffer and returns its handle; [`Errno::NoMemory`] past `max` buffers.
+    /// Adds a buffer and returns its handle; [`Errno::NoMemory`] when `max` buffers are
+    /// live or every `u32` handle has been used.
     pub fn create(&mut self, buffer: Buffer, max: u32) -> Result<u32, Fault> {
-        if self.buffers.len() >= max as usize {
+        if self.live >= max || self.buffers.len() >= u32::MAX as usize {
             return Err(Fault::new(
                 Errno::NoMemory,
-                format!("buffer table full ({max} buffers)"),
+                format!("buffer table full ({max} live buffers)"),
             ));
         }
-        self.buffers.push(buffer);
+        self.buffers.push(Some(buffer));
+        self.live += 1;
         Ok(self.buffers.len() as u32)
     }
 
-    /// The buffer of `handle`; [`Errno::BadHandle`] for a handle never created.
+    fn slot(&mut self, handle: u32) -> Option<&mut Option<Buffer>> {
+        handle
+            .checked_sub(1)
+            .and_then(|i| self.buffers.get_mut(i as usize))
+    }
+
+    /// The buffer of `handle`; [`Errno::BadHandle`] for a handle never created or
+    /// released.
     pub fn get(&self, handle: u32) -> Result<Buffer, Fault> {
         handle
             .checked_sub(1)
             .and_then(|i| self.buffers.get(i as usize))
             .copied()
+            .flatten()
             .ok_or_else(|| Fault::new(Errno::BadHandle, format!("no buffer {handle}")))
     }
 
     /// Binds or places `handle` at `region`.
     pub fn set_region(&mut self, handle: u32, region: Region) {
-        if let Some(b) = handle
-            .checked_sub(1)
-            .and_then(|i| self.buffers.get_mut(i as usize))
-        {
+        if let Some(Some(b)) = self.slot(handle) {
             b.region = Some(region);
         }
+    }
+
+    /// Ends `handle` and returns what it was; [`Errno::BadHandle`] for a handle never
+    /// created or already released.
+    pub fn release(&mut self, handle: u32) -> Result<Buffer, Fault> {
+        let b = self
+            .slot(handle)
+            .and_then(Option::take)
+            .ok_or_else(|| Fault::new(Errno::BadHandle, format!("no buffer {handle}")))?;
+        self.live -= 1;
+        Ok(b)
+    }
+
+    /// Number of live buffers.
+    pub fn live(&self) -> u32 {
+        self.live
     }
 }
 
@@ -113,5 +140,25 @@ mod tests {
         assert_eq!(t.create(b, 2).unwrap_err().errno, Errno::NoMemory);
         assert_eq!(t.get(0).unwrap_err().errno, Errno::BadHandle);
         assert_eq!(t.get(3).unwrap_err().errno, Errno::BadHandle);
+    }
+
+    #[test]
+    fn released_handles_are_gone_for_good_and_free_a_slot() {
+        let mut t = BufferTable::default();
+        let b = Buffer {
+            device: 1,
+            size: 8,
+            access: Access::Read,
+            region: None,
+        };
+        let h1 = t.create(b, 1).unwrap();
+        assert_eq!(t.create(b, 1).unwrap_err().errno, Errno::NoMemory);
+        assert_eq!(t.release(h1).unwrap(), b);
+        assert_eq!(t.live(), 0);
+        assert_eq!(t.get(h1).unwrap_err().errno, Errno::BadHandle);
+        assert_eq!(t.release(h1).unwrap_err().errno, Errno::BadHandle);
+        assert_eq!(t.release(0).unwrap_err().errno, Errno::BadHandle);
+        let h2 = t.create(b, 1).unwrap();
+        assert_ne!(h2, h1, "a released handle was handed out again");
     }
 }

@@ -60,6 +60,11 @@ pub struct Context {
     pub(crate) kernels: Arc<HashMap<u32, String>>,
     /// The GPU device, opened at the first GPU `get_device`.
     pub(crate) gpu: Option<GpuDevice>,
+    /// The host-grown region each host-placed CPU buffer occupies (its whole placement,
+    /// which may be longer than the buffer).
+    pub(crate) host_placed: HashMap<u32, Region>,
+    /// Host-grown regions of released buffers, reused by the next placement that fits.
+    pub(crate) free_regions: Vec<Region>,
     /// The last failed call, for the host.
     pub last_error: Option<Fault>,
 }
@@ -135,15 +140,38 @@ impl Context {
         }
     }
 
-    /// The region of `handle`, placing it in host-grown pages if still unbound.
+    /// The region of `handle`, placing it in host-grown pages if still unbound (a freed
+    /// host region that fits first, else new pages).
     fn placed(&mut self, handle: u32) -> Result<Region, Fault> {
         let b = self.buffers.get(handle)?;
         if let Some(r) = b.region {
             return Ok(r);
         }
-        let r = self.memory.grow_region(b.size)?;
+        let whole = match self.free_regions.iter().position(|r| r.len >= b.size) {
+            Some(i) => self.free_regions.swap_remove(i),
+            None => self.memory.grow_region(b.size)?,
+        };
+        let r = Region {
+            offset: whole.offset,
+            len: b.size,
+        };
+        self.host_placed.insert(handle, whole);
         self.buffers.set_region(handle, r);
         Ok(r)
+    }
+
+    /// `release_buffer(buffer)`: ends the handle; a GPU buffer's device memory is freed,
+    /// a host-placed CPU buffer's pages go back to the free list (a buffer bound to the
+    /// guest's own data leaves that data alone).
+    pub fn release_buffer(&mut self, handle: u32) -> Result<(), Fault> {
+        let b = self.buffers.release(handle)?;
+        if b.device == GPU_DEVICE {
+            return self.gpu_mut()?.release(handle);
+        }
+        if let Some(r) = self.host_placed.remove(&handle) {
+            self.free_regions.push(r);
+        }
+        Ok(())
     }
 
     /// `write_buffer(data, len, buffer)`: binds an unbound buffer to the data when
@@ -162,8 +190,9 @@ impl Context {
             ));
         }
         if b.device == GPU_DEVICE {
-            let bytes = self.memory.read(data, len, "write_buffer data")?;
-            return self.gpu_mut()?.upload(handle, &bytes);
+            let memory = self.memory.clone();
+            let gpu = self.gpu_mut()?;
+            return memory.with_bytes(src, |bytes| gpu.upload(handle, bytes));
         }
         if b.region.is_none() && len == b.size {
             self.buffers.set_region(handle, src);
@@ -192,8 +221,9 @@ impl Context {
             ));
         }
         if b.device == GPU_DEVICE {
-            let bytes = self.gpu_mut()?.download(handle, len)?;
-            return self.memory.write(data, &bytes, "read_buffer data");
+            let memory = self.memory.clone();
+            let gpu = self.gpu_mut()?;
+            return memory.with_bytes_mut(dst, |bytes| gpu.download(handle, bytes));
         }
         let src = self.placed(handle)?;
         if src.offset != data {

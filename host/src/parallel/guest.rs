@@ -1,6 +1,7 @@
 //! [`ParallelGuest`]: the main instance of a parallel-for guest, its shared memory and
 //! its worker pool.
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
@@ -154,6 +155,8 @@ impl ParallelGuest {
             main_deadline: Instant::now() + options.deadline,
             kernels: Arc::new(section::kernels(bytes)),
             gpu: None,
+            host_placed: HashMap::new(),
+            free_regions: Vec::new(),
             last_error: None,
         };
         let mut store = Store::new(

@@ -127,6 +127,29 @@ impl GuestMemory {
         Ok(out)
     }
 
+    /// Calls `f` with the bytes of `region` (checked by [`GuestMemory::region`]), in place:
+    /// no copy. Only while no kernel runs, as everything here.
+    pub fn with_bytes<R>(&self, region: Region, f: impl FnOnce(&[u8]) -> R) -> R {
+        // SAFETY: the region is inside memory (it came from `region`, and memory never
+        // shrinks); no kernel runs, so nothing else touches these bytes meanwhile.
+        let bytes = unsafe {
+            std::slice::from_raw_parts(self.base().add(region.offset as usize), region.len as usize)
+        };
+        f(bytes)
+    }
+
+    /// As [`GuestMemory::with_bytes`], writable.
+    pub fn with_bytes_mut<R>(&self, region: Region, f: impl FnOnce(&mut [u8]) -> R) -> R {
+        // SAFETY: as in `with_bytes`; `f` gets the only reference to these bytes.
+        let bytes = unsafe {
+            std::slice::from_raw_parts_mut(
+                self.base().add(region.offset as usize),
+                region.len as usize,
+            )
+        };
+        f(bytes)
+    }
+
     /// Copies `len` bytes from `src` to `dst` inside memory (regions may overlap).
     pub fn copy_within(&self, src: u32, dst: u32, len: u32) -> Result<(), Fault> {
         self.region(src, len, "source")?;

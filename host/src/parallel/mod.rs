@@ -2,9 +2,9 @@
 //! iteration space; the host runs it on every CPU core or on the GPU.
 //!
 //! The guest imports `wasi_ephemeral_parallel` ([`abi`]: `get_device`,
-//! `create_buffer`, `write_buffer`, `read_buffer`, `parallel_for`, each returning an
-//! [`Errno`], never trapping) and one **shared** linear memory (wasm threads; Rust guests
-//! built for `wasm32-wasip1-threads`).
+//! `create_buffer`, `write_buffer`, `read_buffer`, `parallel_for`, and offload's
+//! `release_buffer`, each returning an [`Errno`], never trapping) and one **shared**
+//! linear memory (wasm threads; Rust guests built for `wasm32-wasip1-threads`).
 //!
 //! # The CPU device
 //!
@@ -27,6 +27,8 @@
 //!   `write_buffer` of a buffer's full size binds it to that region. Kernels get
 //!   `(ptr, len)` of each. Every region must lie inside memory ([`Errno::Fault`]); an
 //!   output may overlap no input and no other output ([`Errno::Overlap`]).
+//!   `release_buffer` ends a handle for good (handles are never reused; using it again
+//!   is [`Errno::BadHandle`]); [`Options::max_buffers`] counts live buffers.
 //! - **Stacks** ([`stack`]): each worker gets its own shadow stack when the guest exports
 //!   its `__stack_pointer` global; a module with an unexported one is refused.
 //! - **Failure.** A trap in any invocation stops every worker (they check an abort flag
@@ -42,13 +44,17 @@
 //!
 //! # The GPU device
 //!
-//! A GPU hint to `get_device` opens a wgpu device ([`gpu`]; [`Errno::NoDevice`] when
-//! there is none). Kernels run as the WGSL attached to the module in a custom section
-//! keyed by the kernel's table index ([`section`], `offload attach-kernel`); buffers are
-//! device buffers that `write_buffer` / `read_buffer` copy to and from linear memory.
+//! A GPU hint to `get_device` opens offload-core's wgpu backend ([`gpu`]; the one the
+//! `gpu-wgpu` path uses; [`Errno::NoDevice`] when there is none). Kernels run as the WGSL
+//! attached to the module in a custom section keyed by the kernel's table index
+//! ([`section`], `offload attach-kernel`); buffers are backend buffers that
+//! `write_buffer` / `read_buffer` copy to and from linear memory in place (one copy each
+//! way, through the backend's staging buffers); `release_buffer` frees one. On Mesa's
+//! lavapipe a loop ends after 65,535 iterations per invocation, so kernels there must
+//! keep each invocation's loops shorter (the tests do).
 //!
-//! [`VectorOps`] drives the Rust guest's vector ops (fast `sum`/`dot`, `mul`,
-//! `scale`) for the CLI and tests.
+//! [`VectorOps`] drives the Rust guest's ops (fast `sum`/`dot`, `mul`, `scale`, forest
+//! `predict`) for the CLI, the tests and the benches.
 
 pub mod abi;
 pub mod buffers;
@@ -69,7 +75,7 @@ pub use abi::{Access, DeviceKind, Errno};
 pub use context::Fault;
 pub use error::ParallelError;
 pub use guest::ParallelGuest;
-pub use vector::{Timed, VectorOps};
+pub use vector::{Timed, VectorOps, BAD_FOREST};
 
 /// How a [`ParallelGuest`] runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -14,11 +14,15 @@
 //! | `dot(hint, parts, a, b, n, result) -> errno` | Σ a·b (fast family) |
 //! | `mul(hint, parts, a, b, out, n) -> errno` | out = a·b |
 //! | `scale(hint, parts, s, a, out, n) -> errno` | out = s·a |
+//! | `predict(hint, parts, nodes, node_words, trees, tree_words, x, rows, d, out) -> errno` | out\[r\] = the forest's prediction of row r (`f64`; `x`: `rows × d` `f32`, row-major; the forest as offload-core's `PackedForest` words, `u32`) |
 //!
 //! `hint` is the device kind (0 cpu, 1 discrete gpu, 2 integrated gpu); `parts` the
 //! number of kernel invocations (`num_threads` of `parallel_for`); each invocation
-//! handles one block of `ceil(n / parts)` elements. Reductions write one partial per
-//! block and add the partials here, in block order.
+//! handles one block of `ceil(n / parts)` elements (rows for `predict`). Reductions write
+//! one partial per block and add the partials here, in block order. `predict` returns
+//! [`BAD_FOREST`] when the forest's words do not check (`offload_core::forest::PackedWords`)
+//! and gives the same bits as `Forest::predict`. Every buffer an op creates is released
+//! before it returns.
 //!
 //! Kernels are `extern "C"` functions whose address (their index in
 //! `__indirect_function_table`) is the `kernel` argument; the host calls them as
@@ -27,6 +31,7 @@
 //! sum_kernel` finds them by name and attaches their GPU form (`wgsl/<op>.wgsl`, run by
 //! the host's GPU device when the op is called with a GPU hint).
 
+use offload_core::forest::PackedWords;
 use offload_core::vector;
 
 mod ffi {
@@ -45,13 +50,19 @@ mod ffi {
             out_buffers: *const u32,
             out_len: u32,
         ) -> u32;
+        pub fn release_buffer(buffer: u32) -> u32;
     }
 }
 
 const READ: u32 = 0;
 const WRITE: u32 = 1;
+/// The CPU device hint.
+const CPU: u32 = 0;
 
 type Errno = u32;
+
+/// `predict`'s code for forest words that do not check (outside the host's errno range).
+pub const BAD_FOREST: Errno = 100;
 
 fn check(errno: u32) -> Result<(), Errno> {
     if errno == 0 {
@@ -61,16 +72,40 @@ fn check(errno: u32) -> Result<(), Errno> {
     }
 }
 
-/// A device buffer bound to a region of this guest's memory (the host's CPU device does
-/// not copy; a GPU device would).
+/// A device buffer for `bytes` bytes of this guest's memory at `data`. Inputs (`READ`)
+/// are written; an output (`WRITE`) is written only on the CPU device, where that binds the
+/// buffer to the data itself (no copy), while a GPU output needs no upload.
 fn bind(device: u32, data: *const u8, bytes: u32, access: u32) -> Result<u32, Errno> {
     let mut buffer = 0;
     // SAFETY: the out pointer is a live local; the host checks every region it is given.
     unsafe {
         check(ffi::create_buffer(device, bytes, access, &mut buffer))?;
-        check(ffi::write_buffer(data, bytes, buffer))?;
+        if access == READ || device == cpu_device()? {
+            if let Err(e) = check(ffi::write_buffer(data, bytes, buffer)) {
+                ffi::release_buffer(buffer);
+                return Err(e);
+            }
+        }
     }
     Ok(buffer)
+}
+
+/// Buffers released when dropped (so every exit path frees them).
+struct Buffers(Vec<u32>);
+
+impl Drop for Buffers {
+    fn drop(&mut self) {
+        for &b in &self.0 {
+            // SAFETY: plain call; a failure here has nowhere to go (the op already has
+            // its result or its error).
+            unsafe { ffi::release_buffer(b) };
+        }
+    }
+}
+
+/// The CPU device's handle.
+fn cpu_device() -> Result<u32, Errno> {
+    device(CPU)
 }
 
 fn device(hint: u32) -> Result<u32, Errno> {
@@ -228,11 +263,65 @@ extern "C" fn scale_kernel(
     }
 }
 
+/// Kernel: out\[r\] = the forest's prediction of row r for the rows of block `tid`
+/// (core's `PackedWords::predict_into`); the row width is `x`'s length over `out`'s rows.
+#[allow(clippy::too_many_arguments)]
+#[no_mangle]
+extern "C" fn predict_kernel(
+    tid: u32,
+    _nt: u32,
+    bs: u32,
+    nodes: *const u32,
+    nodes_len: u32,
+    trees: *const u32,
+    trees_len: u32,
+    x: *const f32,
+    x_len: u32,
+    out: *mut f64,
+    out_len: u32,
+) {
+    let rows = (out_len / 8) as usize;
+    if rows == 0 {
+        return;
+    }
+    let d = (x_len / 4) as usize / rows;
+    // SAFETY: the host hands out regions it checked, 4- and 8-aligned as the guest
+    // allocated them; blocks of `out` are disjoint between invocations.
+    unsafe {
+        let nodes = core::slice::from_raw_parts(nodes, (nodes_len / 4) as usize);
+        let trees = core::slice::from_raw_parts(trees, (trees_len / 4) as usize);
+        let start = (tid as usize * bs as usize).min(rows);
+        let end = (start + bs as usize).min(rows);
+        let x = core::slice::from_raw_parts(x.add(start * d), (end - start) * d);
+        let out = core::slice::from_raw_parts_mut(out.add(start), end - start);
+        // `predict` checked these words before parallel_for; failing here is a trap.
+        let forest = PackedWords::new(d, nodes, trees).expect("forest words checked by predict");
+        forest.predict_into(x, out).expect("a whole number of rows");
+    }
+}
+
 fn errno(r: Result<(), Errno>) -> u32 {
     match r {
         Ok(()) => 0,
         Err(e) => e,
     }
+}
+
+/// The device of `hint`, the block size and the number of blocks for `n` elements in
+/// about `parts` blocks, and the input buffers (each `(pointer, elements)`), bound.
+fn setup(
+    hint: u32,
+    parts: u32,
+    ins: &[(*const f64, u32)],
+    n: u32,
+) -> Result<(u32, u32, u32, Buffers), Errno> {
+    let dev = device(hint)?;
+    let bs = block_size(n, parts);
+    let mut bufs = Buffers(Vec::with_capacity(ins.len() + 1));
+    for &(ptr, len) in ins {
+        bufs.0.push(bind(dev, ptr.cast(), len * 8, READ)?);
+    }
+    Ok((dev, bs, n.div_ceil(bs), bufs))
 }
 
 /// A reduction: one partial per block, added here in block order.
@@ -246,17 +335,13 @@ fn reduce(
     if n == 0 {
         return Ok(0.0);
     }
-    let dev = device(hint)?;
-    let bs = block_size(n, parts);
-    let parts = n.div_ceil(bs);
-    let mut bufs = Vec::with_capacity(ins.len());
-    for &(ptr, len) in ins {
-        bufs.push(bind(dev, ptr.cast(), len * 8, READ)?);
-    }
+    let (dev, bs, parts, mut bufs) = setup(hint, parts, ins, n)?;
     let mut partials = vec![0.0f64; parts as usize];
     let p_ptr = partials.as_mut_ptr().cast::<u8>();
     let p = bind(dev, p_ptr, parts * 8, WRITE)?;
-    run(kernel, parts, bs, &bufs, &[(p, p_ptr, parts * 8)])?;
+    bufs.0.push(p);
+    let (outs, ins) = bufs.0.split_last().expect("the partials buffer");
+    run(kernel, parts, bs, ins, &[(*outs, p_ptr, parts * 8)])?;
     Ok(partials.iter().sum())
 }
 
@@ -379,13 +464,61 @@ fn elementwise(
     if n == 0 {
         return Ok(());
     }
-    let dev = device(hint)?;
-    let bs = block_size(n, parts);
-    let parts = n.div_ceil(bs);
-    let mut bufs = Vec::with_capacity(ins.len());
-    for &(ptr, len) in ins {
-        bufs.push(bind(dev, ptr.cast(), len * 8, READ)?);
-    }
+    let (dev, bs, parts, mut bufs) = setup(hint, parts, ins, n)?;
     let o = bind(dev, out.cast(), n * 8, WRITE)?;
-    run(kernel, parts, bs, &bufs, &[(o, out.cast(), n * 8)])
+    bufs.0.push(o);
+    let (outs, ins) = bufs.0.split_last().expect("the output buffer");
+    run(kernel, parts, bs, ins, &[(*outs, out.cast(), n * 8)])
+}
+
+/// out\[r\] = the forest's prediction of row r, for `rows` rows of `d` `f32` at `x`;
+/// the forest is `node_words` and `tree_words` `u32` at `nodes` and `trees` (offload-core's
+/// `PackedForest::node_words` / `tree_words`). [`BAD_FOREST`] when they do not check.
+///
+/// # Safety
+/// `nodes`, `trees`, `x`, `out` hold what the counts say; `out` overlaps no input.
+#[allow(clippy::too_many_arguments)]
+#[no_mangle]
+pub unsafe extern "C" fn predict(
+    hint: u32,
+    parts: u32,
+    nodes: *const u32,
+    node_words: u32,
+    trees: *const u32,
+    tree_words: u32,
+    x: *const f32,
+    rows: u32,
+    d: u32,
+    out: *mut f64,
+) -> u32 {
+    let (ns, ts) = (
+        core::slice::from_raw_parts(nodes, node_words as usize),
+        core::slice::from_raw_parts(trees, tree_words as usize),
+    );
+    if rows == 0 {
+        return 0;
+    }
+    if PackedWords::new(d as usize, ns, ts).is_err() {
+        return BAD_FOREST;
+    }
+    let Some(x_bytes) = rows.checked_mul(d).and_then(|v| v.checked_mul(4)) else {
+        return BAD_FOREST;
+    };
+    errno((|| {
+        let dev = device(hint)?;
+        let bs = block_size(rows, parts);
+        let mut bufs = Buffers(Vec::with_capacity(4));
+        bufs.0.push(bind(dev, nodes.cast(), node_words * 4, READ)?);
+        bufs.0.push(bind(dev, trees.cast(), tree_words * 4, READ)?);
+        bufs.0.push(bind(dev, x.cast(), x_bytes, READ)?);
+        let o = bind(dev, out.cast(), rows * 8, WRITE)?;
+        bufs.0.push(o);
+        run(
+            predict_kernel as *const () as usize,
+            rows.div_ceil(bs),
+            bs,
+            &bufs.0[..3],
+            &[(o, out.cast(), rows * 8)],
+        )
+    })())
 }

@@ -1,30 +1,14 @@
-// GPU form of scale_kernel: out = s * a over block thread_id (s: a one-element buffer).
-// Bindings (host/src/parallel/gpu.rs): 0 the parameters, then the inputs and outputs in the
-// order parallel_for lists them. One invocation per thread_id; block thread_id is elements
-// [thread_id * block_size, min((thread_id + 1) * block_size, n)).
-struct Params {
-    num_threads: u32,
-    block_size: u32,
-    pad0: u32,
-    pad1: u32,
-}
-
-@group(0) @binding(0) var<uniform> params: Params;
+// GPU form of scale_kernel: out = s * a over the blocks of this workgroup's thread ids
+// (s: a one-element buffer; prelude.wgsl in front; strided by WG for coalesced access).
 @group(0) @binding(1) var<storage, read> s: array<f64>;
 @group(0) @binding(2) var<storage, read> a: array<f64>;
 @group(0) @binding(3) var<storage, read_write> out: array<f64>;
 
 @compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) id: vec3<u32>) {
-    let tid = id.x;
-    if (tid >= params.num_threads) {
-        return;
-    }
-    let n = arrayLength(&a);
-    let start = min(tid * params.block_size, n);
-    let end = min(start + params.block_size, n);
+fn main(@builtin(workgroup_id) group: vec3<u32>, @builtin(local_invocation_index) l: u32) {
+    let r = group_span(group.x, arrayLength(&a));
     let k = s[0];
-    for (var i = start; i < end; i = i + 1u) {
+    for (var i = r.x + l; i < r.y; i = i + WG) {
         out[i] = k * a[i];
     }
 }

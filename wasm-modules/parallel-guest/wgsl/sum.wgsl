@@ -1,30 +1,17 @@
-// GPU form of sum_kernel: partial[thread_id] = sum of a over block thread_id.
-// Bindings (host/src/parallel/gpu.rs): 0 the parameters, then the inputs and outputs in the
-// order parallel_for lists them. One invocation per thread_id; block thread_id is elements
-// [thread_id * block_size, min((thread_id + 1) * block_size, n)).
-struct Params {
-    num_threads: u32,
-    block_size: u32,
-    pad0: u32,
-    pad1: u32,
-}
-
-@group(0) @binding(0) var<uniform> params: Params;
+// GPU form of sum_kernel: partial[thread_id] = sum of a over block thread_id (prelude.wgsl
+// in front).
 @group(0) @binding(1) var<storage, read> a: array<f64>;
 @group(0) @binding(2) var<storage, read_write> partial: array<f64>;
 
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) id: vec3<u32>) {
-    let tid = id.x;
-    if (tid >= params.num_threads) {
+    let r = block(id.x, arrayLength(&a));
+    if (id.x >= params.num_threads) {
         return;
     }
-    let n = arrayLength(&a);
-    let start = min(tid * params.block_size, n);
-    let end = min(start + params.block_size, n);
     var s: f64 = f64(0.0);
-    for (var i = start; i < end; i = i + 1u) {
+    for (var i = r.x; i < r.y; i = i + 1u) {
         s = s + a[i];
     }
-    partial[tid] = s;
+    partial[id.x] = s;
 }

@@ -29,7 +29,7 @@
 //! status word the kernels set). Files: this one holds the device, its buffers and the pass
 //! machinery; `transfer.rs` the staged uploads and downloads; `vector.rs` the reductions and
 //! element-wise ops, `matmul.rs` SGEMM, `ml.rs` the random-forest kernels, each with its
-//! WGSL sources.
+//! WGSL sources; `custom.rs` runs a caller's own WGSL on the same device and buffers.
 
 use super::hal::{panic_message, BufferTable, RawBackend};
 use super::{
@@ -42,6 +42,7 @@ use std::string::{String, ToString};
 use std::sync::{Arc, Mutex};
 use std::vec::Vec;
 
+mod custom;
 mod matmul;
 mod ml;
 mod transfer;
