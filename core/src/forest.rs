@@ -62,8 +62,10 @@ use grow::{grow_tree, Presorted, Scratch};
 
 pub mod predict;
 pub mod words;
+pub mod xgboost;
 pub use predict::{PackedForest, BLOCK_ROWS, COMPILE_NODES_PER_ROW, LANES};
 pub use words::{PackedWords, NODE_WORDS, TREE_WORDS};
+pub use xgboost::XgbModel;
 
 /// Hyperparameters of [`Forest::fit`] (names as in scikit-learn's
 /// `RandomForestRegressor`).

@@ -121,3 +121,53 @@ fn run_on_a_v1_guest_names_the_family_and_refuses_strict_dot() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("no strict `dot`"), "{stderr}");
 }
+
+/// `--export-xgboost` writes the forest in XGBoost's JSON format: one round of `--trees`
+/// parallel trees whose leaves sum to offload's mean (checked with XGBoost itself by
+/// scripts/check_xgboost_export.py); an unwritable path is an error naming it.
+#[test]
+fn forest_exports_xgboost_json() {
+    let dir = std::env::temp_dir().join(format!("offload-xgb-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("forest.json");
+    let f = file.to_string_lossy().into_owned();
+    let out = offload(&["forest", "--trees", "3", "--export-xgboost", &f]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    let model = &v["learner"]["gradient_booster"]["model"];
+    assert_eq!(model["gbtree_model_param"]["num_parallel_tree"], "3");
+    assert_eq!(model["trees"].as_array().unwrap().len(), 3);
+    assert_eq!(v["learner"]["learner_model_param"]["num_feature"], "10");
+    assert_eq!(v["learner"]["objective"]["name"], "reg:squarederror");
+    let t0 = &model["trees"][0];
+    let n: usize = t0["tree_param"]["num_nodes"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    for key in [
+        "left_children",
+        "right_children",
+        "split_conditions",
+        "split_indices",
+    ] {
+        assert_eq!(t0[key].as_array().unwrap().len(), n, "{key}");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+    let bad = dir.join("missing/forest.json");
+    let out = offload(&[
+        "forest",
+        "--trees",
+        "2",
+        "--export-xgboost",
+        &bad.to_string_lossy(),
+    ]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("missing/forest.json"), "{err}");
+}

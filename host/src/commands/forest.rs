@@ -81,6 +81,13 @@ pub struct ForestCommand {
     /// back bit for bit), to compare hosts (go-host's forest test reads it).
     #[arg(long, value_name = "FILE")]
     predictions: Option<PathBuf>,
+    /// Also write the trained forest to FILE in XGBoost's JSON model format
+    /// (offload-core's `XgbModel`: one round of `--trees` parallel trees, leaves divided
+    /// by the tree count, split conditions `next_up(threshold)`), which XGBoost, treelite
+    /// and nvForest load. The forest of `--path native` and `--path wasm` (the same trees);
+    /// the C++ guest's forest for `--path wasm-cpp`.
+    #[arg(long, value_name = "FILE")]
+    export_xgboost: Option<PathBuf>,
 }
 
 /// The report's name of a forest run (one of [`names::KNOWN_PATHS`]: `rust-native`,
@@ -166,6 +173,8 @@ impl ForestCommand {
         };
         let label = path_label(self.path, backend, wasi_gpu, self.parallel);
         let mut identical = None;
+        // The forest --export-xgboost writes when it is not the native one.
+        let mut exported: Option<Forest> = None;
         let (train_ns, predict_ns, pred) = match self.path {
             ForestPath::Native if backend != BackendKind::Cpu => {
                 if self.parallel {
@@ -217,7 +226,9 @@ impl ForestCommand {
                 )?;
                 // The device's means against the guest's own trees walked here (f64 sums;
                 // a device without f64 sums in f32).
-                let walked = g.trees()?.predict(&test.x)?;
+                let trees = g.trees()?;
+                let walked = trees.predict(&test.x)?;
+                exported = Some(trees);
                 let tol = if g.device().info().supports_f64 {
                     1e-9
                 } else {
@@ -265,6 +276,20 @@ impl ForestCommand {
             if !same {
                 return Ok(ExitCode::FAILURE);
             }
+        }
+        if let Some(f) = &self.export_xgboost {
+            let forest = match exported {
+                Some(forest) => forest,
+                None => Forest::fit(&train, &params)?,
+            };
+            let model = forest.to_xgboost()?;
+            std::fs::write(f, serde_json::to_string(&model)? + "\n")
+                .with_context(|| format!("writing {}", f.display()))?;
+            println!(
+                "xgboost:     {} ({} trees, XGBoost JSON)",
+                f.display(),
+                forest.trees.len()
+            );
         }
         if let Some(f) = &self.predictions {
             let json = serde_json::json!({
