@@ -382,6 +382,17 @@ if [ $run_sklearn = 1 ] && [ $gpu_machine = 0 ]; then
     fi
   fi
   [ -z "$sk_py" ] && note "$(cat "$sk_txt")"
+  # XGBoost's random-forest mode, the other CPU peer: the CPU-only wheel (about 6 MB)
+  # where the python has no xgboost; when it cannot be had, sklearn_forest.py prints
+  # `SKIP xgboost-rf-*: …` itself.
+  if [ -n "$sk_py" ] && ! "$sk_py" -c 'import xgboost' 2>/dev/null; then
+    if [ "$sk_py" = build/venv/bin/python ]; then
+      note "installing xgboost-cpu from PyPI into build/venv"
+      build/venv/bin/pip install -q xgboost-cpu >&2 || note "xgboost-cpu did not install: its peers are skipped by name"
+    else
+      note "python3 has no xgboost (pip install xgboost-cpu): its peers are skipped by name"
+    fi
+  fi
 fi
 
 step "environment"
@@ -444,8 +455,9 @@ if [ $run_go = 1 ]; then
 fi
 
 if [ -n "$sk_py" ]; then
-  sk_args=(--data diabetes,friedman1 --sizes 1000,10000 --repeat 5)
-  [ $quick = 1 ] && sk_args=(--data diabetes,friedman1 --sizes 1000 --repeat 5)
+  sk_peers=(--peers scikit-learn,xgboost-rf-hist,xgboost-rf-exact)
+  sk_args=(--data diabetes,friedman1 --sizes 1000,10000 --repeat 5 "${sk_peers[@]}")
+  [ $quick = 1 ] && sk_args=(--data diabetes,friedman1 --sizes 1000 --repeat 5 "${sk_peers[@]}")
   step "scikit-learn peer: scripts/sklearn_forest.py ${sk_args[*]}"
   if ! "$sk_py" scripts/sklearn_forest.py "${sk_args[@]}" > "$sk_txt"; then
     note "FAILED: scripts/sklearn_forest.py"; status=1

@@ -28,12 +28,25 @@ random_state=seed+1) once per --n-jobs value and --repeat, printing one JSON lin
 with "kind": "predict", "predict_rows", "n_jobs" and "predict_ms" (the predict call only;
 n_jobs is set on the fitted model, -1 = all cores).
 
+XGBoost's random-forest mode (--peers xgboost-rf-hist,xgboost-rf-exact): XGBRFRegressor
+with tree_method "hist" or "exact", n_estimators trees in one round, n_jobs=1,
+colsample_bynode=1.0 (every feature at every split, as max_features=1.0), reg_lambda=0
+and min_child_weight=1 (plain squared-error leaf means, one row per leaf at least, as
+scikit-learn and offload), learning_rate=1. Differences the library imposes, stated in
+each line's "differences": XGBoost samples rows WITHOUT replacement (subsample=0.632,
+about the share of distinct rows in a bootstrap sample) where offload and scikit-learn
+draw a bootstrap sample, and its depth is capped (max_depth=--xgb-max-depth, default 20)
+where theirs is unlimited; "hist" also bins every feature into 256 bins (an approximate
+split rule). A peer that cannot run prints `SKIP <peer>: <reason>` (the report lists it).
+
 Usage:
   python3 scripts/sklearn_forest.py [--data diabetes,friedman1] [--sizes 1000,10000]
                                     [--trees 200] [--seed 42] [--repeat 1]
                                     [--noise 1.0] [--test-rows 1000]
                                     [--predict-rows 10000,100000] [--n-jobs 1,-1]
-Needs scikit-learn (and numpy): pip install scikit-learn
+                                    [--peers scikit-learn,xgboost-rf-hist,xgboost-rf-exact]
+Needs scikit-learn (and numpy): pip install scikit-learn; xgboost for its peers
+(pip install xgboost-cpu)
 """
 import argparse
 import json
@@ -111,6 +124,47 @@ def run(name, split, args, rep):
     return model
 
 
+XGB_DIFFERENCES = ("rows sampled without replacement (subsample=0.632) instead of a "
+                   "bootstrap sample; depth capped at max_depth")
+
+
+def run_xgb(peer, name, split, args, rep):
+    """One fit and predict of XGBoost's random-forest mode (see the module docs)."""
+    import xgboost as xgb
+
+    x_tr, y_tr, x_te, y_te = split
+    model = xgb.XGBRFRegressor(
+        n_estimators=args.trees, tree_method=peer.rsplit("-", 1)[1], n_jobs=1,
+        random_state=args.seed, subsample=0.632, colsample_bynode=1.0, reg_lambda=0.0,
+        min_child_weight=1.0, learning_rate=1.0, max_depth=args.xgb_max_depth)
+    t0 = time.perf_counter_ns()
+    model.fit(x_tr, y_tr)
+    t1 = time.perf_counter_ns()
+    pred = model.predict(x_te)
+    t2 = time.perf_counter_ns()
+    print(json.dumps({
+        "peer": peer,
+        "data": name,
+        "rows_train": int(len(y_tr)),
+        "rows_test": int(len(y_te)),
+        "features": int(x_tr.shape[1]),
+        "n_estimators": args.trees,
+        "n_jobs": 1,
+        "random_state": args.seed,
+        "repeat": rep,
+        "train_ms": (t1 - t0) / 1e6,
+        "predict_ms": (t2 - t1) / 1e6,
+        "mse": float(mean_squared_error(y_te, pred)),
+        "r2": float(r2_score(y_te, pred)),
+        "max_depth": args.xgb_max_depth,
+        "differences": XGB_DIFFERENCES,
+        "xgboost": xgb.__version__,
+        "numpy": np.__version__,
+        "python": platform.python_version(),
+        "machine": platform.node(),
+    }), flush=True)
+
+
 def run_predict(model, n_train, args):
     """Times model.predict on each --predict-rows size for each --n-jobs value."""
     for m in args.predict_rows:
@@ -181,7 +235,25 @@ def main():
                          "(comma-separated; default none)")
     ap.add_argument("--n-jobs", type=signed_ints, default=[1],
                     help="n_jobs values for --predict-rows (default 1; -1 = all cores)")
+    ap.add_argument("--peers", default="scikit-learn",
+                    help="comma-separated: scikit-learn, xgboost-rf-hist, xgboost-rf-exact "
+                         "(default scikit-learn)")
+    ap.add_argument("--xgb-max-depth", type=int, default=20,
+                    help="XGBoost's depth cap (default 20; offload's depth is unlimited)")
     args = ap.parse_args()
+    peers = [p.strip() for p in args.peers.split(",") if p.strip()]
+    known = ("scikit-learn", "xgboost-rf-hist", "xgboost-rf-exact")
+    if not peers or any(p not in known for p in peers):
+        ap.error(f"--peers: {peers}; use {', '.join(known)}")
+    xgb_peers = [p for p in peers if p != "scikit-learn"]
+    if xgb_peers:
+        try:
+            import xgboost  # noqa: F401
+        except ImportError as e:
+            for p in xgb_peers:
+                print(f"SKIP {p}: xgboost is not installed ({e}; pip install xgboost-cpu)",
+                      flush=True)
+            xgb_peers = []
     wanted = [d.strip() for d in args.data.split(",") if d.strip()]
     unknown = [d for d in wanted if d not in ("diabetes", "friedman1")]
     if unknown or not wanted:
@@ -189,17 +261,24 @@ def main():
     if args.trees < 1 or args.repeat < 1 or args.test_rows < 1:
         ap.error("--trees, --repeat and --test-rows must be at least 1")
 
+    sk = "scikit-learn" in peers
     if "diabetes" in wanted:
         split = load_diabetes()
         for rep in range(args.repeat):
-            run("diabetes", split, args, rep)
+            if sk:
+                run("diabetes", split, args, rep)
+            for p in xgb_peers:
+                run_xgb(p, "diabetes", split, args, rep)
     if "friedman1" in wanted:
         for n in args.sizes:
             split = load_friedman(n, args.test_rows, args.noise, args.seed)
             model = None
             for rep in range(args.repeat):
-                model = run("friedman1", split, args, rep)
-            if args.predict_rows:
+                if sk:
+                    model = run("friedman1", split, args, rep)
+                for p in xgb_peers:
+                    run_xgb(p, "friedman1", split, args, rep)
+            if args.predict_rows and model is not None:
                 run_predict(model, n, args)
 
 

@@ -292,6 +292,10 @@ pub fn read_go(file: &Path, root: &Path) -> Result<(Vec<Record>, Vec<Skip>)> {
 /// One run of `scripts/sklearn_forest.py` (the fields the report uses).
 #[derive(Deserialize)]
 struct SklearnRun {
+    /// The library (`scikit-learn`, `xgboost-rf-hist`, `xgboost-rf-exact`); absent in
+    /// files written before the XGBoost peer, which were all scikit-learn.
+    #[serde(default)]
+    peer: Option<String>,
     data: String,
     rows_train: u64,
     rows_test: u64,
@@ -302,16 +306,29 @@ struct SklearnRun {
 /// Path of the scikit-learn peer's records.
 pub const SKLEARN_PATH: &str = "sklearn";
 
+/// The report path of a peer library named in `scripts/sklearn_forest.py`'s `peer` field
+/// (`scikit-learn` is [`SKLEARN_PATH`]; XGBoost's random-forest modes keep their names);
+/// `None` for a library the report does not know.
+pub fn peer_path(peer: Option<&str>) -> Option<&'static str> {
+    match peer.unwrap_or("scikit-learn") {
+        "scikit-learn" => Some(SKLEARN_PATH),
+        "xgboost-rf-hist" => Some("xgboost-rf-hist"),
+        "xgboost-rf-exact" => Some("xgboost-rf-exact"),
+        _ => None,
+    }
+}
+
 /// Reads `scripts/sklearn_forest.py`'s output: one JSON object per line and run, each
-/// giving `forest-train/sklearn/<rows_train>` one sample (`train_ms`) and, for the
-/// diabetes split only, `forest-predict/sklearn/<rows_test>` one (`predict_ms`; the
+/// giving `forest-train/<peer>/<rows_train>` one sample (`train_ms`; `<peer>` from
+/// [`peer_path`]: `sklearn`, `xgboost-rf-hist`, `xgboost-rf-exact`) and, for the
+/// diabetes split only, `forest-predict/<peer>/<rows_test>` one (`predict_ms`; the
 /// Friedman #1 test rows have no counterpart in the Rust and Go benches). The runs of one
 /// name are joined like go's `-count` runs (median, order-statistic interval). Lines that
 /// are not JSON are scanned for skip lines (`SKIP sklearn: <reason>`, written by
 /// `scripts/bench.sh` when scikit-learn is missing).
 pub fn read_sklearn(file: &Path, root: &Path) -> Result<(Vec<Record>, Vec<Skip>)> {
     let text = read(file)?;
-    let mut runs: BTreeMap<(&'static str, u64), Vec<f64>> = BTreeMap::new();
+    let mut runs: BTreeMap<(&'static str, &'static str, u64), Vec<f64>> = BTreeMap::new();
     for (i, line) in text.lines().enumerate() {
         let line = line.trim();
         if !line.starts_with('{') {
@@ -330,11 +347,19 @@ pub fn read_sklearn(file: &Path, root: &Path) -> Result<(Vec<Record>, Vec<Skip>)
                 message: "train_ms and predict_ms must be finite and ≥ 0, rows_train > 0".into(),
             });
         }
-        runs.entry(("forest-train", run.rows_train))
+        let path = peer_path(run.peer.as_deref()).ok_or_else(|| ReportError::Parse {
+            path: file.to_path_buf(),
+            line: i + 1,
+            message: format!(
+                "unknown peer {:?} (expected scikit-learn, xgboost-rf-hist, xgboost-rf-exact)",
+                run.peer.as_deref().unwrap_or("")
+            ),
+        })?;
+        runs.entry(("forest-train", path, run.rows_train))
             .or_default()
             .push(run.train_ms * 1e6);
         if run.data == "diabetes" {
-            runs.entry(("forest-predict", run.rows_test))
+            runs.entry(("forest-predict", path, run.rows_test))
                 .or_default()
                 .push(run.predict_ms * 1e6);
         }
@@ -342,14 +367,14 @@ pub fn read_sklearn(file: &Path, root: &Path) -> Result<(Vec<Record>, Vec<Skip>)
     let source = rel(root, file);
     let records = runs
         .into_iter()
-        .map(|((op, n), samples)| {
+        .map(|((op, path, n), samples)| {
             let med = stats::median(&samples);
             let ci = stats::median_ci(&samples, GO_CI_LEVEL);
             Record {
                 op: op.to_string(),
                 dtype: names::default_dtype(op).to_string(),
                 family: None,
-                path: SKLEARN_PATH.to_string(),
+                path: path.to_string(),
                 n,
                 harness: Harness::Sklearn,
                 unit: "ns".into(),

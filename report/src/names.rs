@@ -101,6 +101,10 @@ pub const KNOWN_PATHS: &[&str] = &[
     "wasm-rust-parallel-for",
     "gpu-wgpu-parallel-for",
     "sklearn",
+    // XGBoost's random-forest mode (XGBRFRegressor), hist and exact split finding
+    // (scripts/sklearn_forest.py --peers)
+    "xgboost-rf-hist",
+    "xgboost-rf-exact",
     "-",
 ];
 

@@ -62,6 +62,8 @@ const COLORS: &[RGBColor] = &[
     RGBColor(60, 60, 140),   // wasm-rust-parallel-for
     RGBColor(140, 20, 60),   // gpu-wgpu-parallel-for
     RGBColor(158, 218, 229), // sklearn
+    RGBColor(0, 100, 0),     // xgboost-rf-hist
+    RGBColor(100, 160, 0),   // xgboost-rf-exact
     RGBColor(200, 200, 200), // -
 ];
 

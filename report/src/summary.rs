@@ -90,7 +90,10 @@ fn column_name(path: &str, harness: Harness) -> String {
 pub const HARNESSES: [(Harness, &str); 3] = [
     (Harness::Criterion, "Rust host (criterion)"),
     (Harness::Go, "Go host (go test)"),
-    (Harness::Sklearn, "scikit-learn peer (Python, n_jobs=1)"),
+    (
+        Harness::Sklearn,
+        "Python peers: scikit-learn, XGBoost random forest (n_jobs=1)",
+    ),
 ];
 
 /// The fastest path of every group and size, per harness ([`fastest_paths`]).

@@ -655,7 +655,7 @@ fn sklearn_peer_joins_the_forest_tables() {
         && c[1].starts_with("25.0 ms")));
     let md = markdown(&r, &Default::default()).unwrap();
     assert!(
-        md.contains("### scikit-learn peer (Python, n_jobs=1)"),
+        md.contains("### Python peers: scikit-learn, XGBoost random forest (n_jobs=1)"),
         "{md}"
     );
     // results.json keeps the harness tag.
@@ -664,8 +664,42 @@ fn sklearn_peer_joins_the_forest_tables() {
     let json = std::fs::read_to_string(dir.path().join("results.json")).unwrap();
     assert!(json.contains("\"harness\": \"sklearn\""));
 
-    // A malformed result line is an error naming the file and line.
+    // XGBoost's random-forest modes are paths of their own in the same harness; a
+    // library the report does not know is an error naming the line.
     let f = dir.path().join("sklearn-forest.jsonl");
+    let xgb = |peer: &str, train_ms: f64| {
+        format!(
+            "{{\"peer\": \"{peer}\", \"data\": \"diabetes\", \"rows_train\": 353, \
+             \"rows_test\": 89, \"train_ms\": {train_ms}, \"predict_ms\": 1.0}}\n"
+        )
+    };
+    let text = [
+        line("diabetes", 353, 89, 400.0, 20.0),
+        xgb("xgboost-rf-hist", 70.0),
+        xgb("xgboost-rf-exact", 90.0),
+    ]
+    .concat();
+    std::fs::write(&f, text).unwrap();
+    let r = ingest(dir.path(), None).unwrap();
+    let train = |path: &str| {
+        r.records
+            .iter()
+            .find(|x| x.op == "forest-train" && x.path == path)
+            .map(|x| x.median)
+    };
+    assert_eq!(train("sklearn"), Some(400e6));
+    assert_eq!(train("xgboost-rf-hist"), Some(70e6));
+    assert_eq!(train("xgboost-rf-exact"), Some(90e6));
+    std::fs::write(&f, xgb("lightgbm", 1.0)).unwrap();
+    match ingest(dir.path(), None).unwrap_err() {
+        ReportError::Parse { line, message, .. } => {
+            assert_eq!(line, 1);
+            assert!(message.contains("unknown peer \"lightgbm\""), "{message}");
+        }
+        e => panic!("unexpected error {e}"),
+    }
+
+    // A malformed result line is an error naming the file and line.
     std::fs::write(&f, "{\"data\": \"diabetes\", \"rows_train\": 353}\n").unwrap();
     match ingest(dir.path(), None).unwrap_err() {
         ReportError::Parse { path, line, .. } => assert_eq!((path, line), (f, 1)),
