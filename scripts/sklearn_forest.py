@@ -101,12 +101,21 @@ def run(name, split, args, rep):
     pred = model.predict(x_te)
     t2 = time.perf_counter_ns()
     nodes = int(sum(e.tree_.node_count for e in model.estimators_))
+    emit("scikit-learn", name, split, args, rep, (t0, t1, t2), pred,
+         {"nodes": nodes, "sklearn": sklearn.__version__})
+    return model
+
+
+def emit(peer, name, split, args, rep, times, pred, extra):
+    """Prints one run's JSON line: the fields every peer shares, then `extra`."""
+    _, y_tr, x_te, y_te = split
+    t0, t1, t2 = times
     print(json.dumps({
-        "peer": "scikit-learn",
+        "peer": peer,
         "data": name,
         "rows_train": int(len(y_tr)),
         "rows_test": int(len(y_te)),
-        "features": int(x_tr.shape[1]),
+        "features": int(x_te.shape[1]),
         "n_estimators": args.trees,
         "n_jobs": 1,
         "random_state": args.seed,
@@ -115,13 +124,11 @@ def run(name, split, args, rep):
         "predict_ms": (t2 - t1) / 1e6,
         "mse": float(mean_squared_error(y_te, pred)),
         "r2": float(r2_score(y_te, pred)),
-        "nodes": nodes,
-        "sklearn": sklearn.__version__,
+        **extra,
         "numpy": np.__version__,
         "python": platform.python_version(),
         "machine": platform.node(),
     }), flush=True)
-    return model
 
 
 XGB_DIFFERENCES = ("rows sampled without replacement (subsample=0.632) instead of a "
@@ -142,27 +149,9 @@ def run_xgb(peer, name, split, args, rep):
     t1 = time.perf_counter_ns()
     pred = model.predict(x_te)
     t2 = time.perf_counter_ns()
-    print(json.dumps({
-        "peer": peer,
-        "data": name,
-        "rows_train": int(len(y_tr)),
-        "rows_test": int(len(y_te)),
-        "features": int(x_tr.shape[1]),
-        "n_estimators": args.trees,
-        "n_jobs": 1,
-        "random_state": args.seed,
-        "repeat": rep,
-        "train_ms": (t1 - t0) / 1e6,
-        "predict_ms": (t2 - t1) / 1e6,
-        "mse": float(mean_squared_error(y_te, pred)),
-        "r2": float(r2_score(y_te, pred)),
-        "max_depth": args.xgb_max_depth,
-        "differences": XGB_DIFFERENCES,
-        "xgboost": xgb.__version__,
-        "numpy": np.__version__,
-        "python": platform.python_version(),
-        "machine": platform.node(),
-    }), flush=True)
+    emit(peer, name, split, args, rep, (t0, t1, t2), pred,
+         {"max_depth": args.xgb_max_depth, "differences": XGB_DIFFERENCES,
+          "xgboost": xgb.__version__})
 
 
 def run_predict(model, n_train, args):

@@ -25,8 +25,9 @@
 //! rows ∈ 1e4, 1e5, 1e6 as `forest_predict` (1e4, 1e5 quick).
 //! Filter as usual: `cargo bench -p offload-host --bench parallel -- 'mul'`.
 
+mod common;
+
 use std::path::PathBuf;
-use std::time::Duration;
 
 use criterion::{
     criterion_group, criterion_main, BenchmarkId, Criterion, SamplingMode, Throughput,
@@ -37,24 +38,16 @@ use offload_host::check::{self, Inputs};
 use offload_host::parallel::{DeviceKind, Errno, Options, ParallelError, ParallelGuest, VectorOps};
 use offload_host::Op;
 
-const NS: [usize; 5] = [1_000, 10_000, 100_000, 1_000_000, 10_000_000];
-const QUICK_NS: [usize; 2] = [1_000, 100_000];
+use common::{config, guests_dir, quick, sizes, FLAT_FROM};
+
 const ROWS: [usize; 3] = [10_000, 100_000, 1_000_000];
 const QUICK_ROWS: [usize; 2] = [10_000, 100_000];
 const SEED: u64 = 2024;
 const CPU: &str = "wasm-rust-parallel-for";
 const GPU: &str = "gpu-wgpu-parallel-for";
 
-fn quick() -> bool {
-    std::env::var("OFFLOAD_BENCH_QUICK").is_ok_and(|v| !v.is_empty() && v != "0")
-}
-
 fn guest_file() -> PathBuf {
-    match std::env::var_os("OFFLOAD_GUESTS_DIR") {
-        Some(d) => PathBuf::from(d),
-        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../build/guests"),
-    }
-    .join("parallel/parallel-rust.wasm")
+    guests_dir().join("parallel/parallel-rust.wasm")
 }
 
 /// Kernel invocations for `n` elements.
@@ -96,17 +89,16 @@ fn no_gpu<T>(path: &str, r: &Result<T, ParallelError>) -> bool {
 }
 
 fn sampling(g: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>, n: usize) {
-    if !quick() && n >= 1_000_000 {
+    if !quick() && n >= FLAT_FROM {
         g.sampling_mode(SamplingMode::Flat).sample_size(10);
     }
 }
 
 fn bench_vector(c: &mut Criterion, ops: &mut VectorOps, workers: usize) {
-    let sizes: &[usize] = if quick() { &QUICK_NS } else { &NS };
     let mut skip_gpu = false;
     for op in [Op::SumSimd, Op::Mul] {
         let mut group = c.benchmark_group(op.group());
-        for &n in sizes {
+        for &n in sizes() {
             let x = Inputs::generate(n, SEED);
             let want = check::reference(op, &x);
             group.throughput(Throughput::Elements(n as u64));
@@ -207,22 +199,6 @@ fn benches(c: &mut Criterion) {
     let mut ops = VectorOps::new(guest);
     bench_vector(c, &mut ops, workers);
     bench_predict(c, &mut ops, workers);
-}
-
-fn config() -> Criterion {
-    if quick() {
-        Criterion::default()
-            .sample_size(10)
-            .warm_up_time(Duration::from_millis(150))
-            .measurement_time(Duration::from_millis(400))
-            .without_plots()
-    } else {
-        Criterion::default()
-            .sample_size(30)
-            .warm_up_time(Duration::from_millis(400))
-            .measurement_time(Duration::from_millis(1200))
-            .without_plots()
-    }
 }
 
 criterion_group! {

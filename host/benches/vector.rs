@@ -42,9 +42,9 @@
 //! every path still runs once per size), 10 samples, 0.15 s warm-up, 0.4 s measurement.
 //! Filter as usual: `cargo bench -p offload-host --bench vector -- 'dot'`.
 
+mod common;
+
 use std::hint::black_box;
-use std::path::PathBuf;
-use std::time::Duration;
 
 use criterion::{
     criterion_group, criterion_main, BenchmarkGroup, BenchmarkId, Criterion, SamplingMode,
@@ -54,28 +54,10 @@ use offload_core::{par, vector as v};
 use offload_host::check::{self, Answer, Inputs};
 use offload_host::{Buffer, Family, Op, VectorGuest};
 
-/// Sizes of a full run.
-const NS: [usize; 5] = [1_000, 10_000, 100_000, 1_000_000, 10_000_000];
-/// Sizes of a quick run (`OFFLOAD_BENCH_QUICK=1`): the smallest, where call overhead
-/// dominates, and the guests' capacity, where the kernels do.
-const QUICK_NS: [usize; 2] = [1_000, 100_000];
-/// From this size on a full run samples flat, 10 samples (see the module docs).
-const FLAT_FROM: usize = 1_000_000;
+use common::{config, guests_dir, quick, sizes, FLAT_FROM};
+
 const SEED: u64 = 2024;
 const WASM_PATHS: [&str; 3] = ["wasm-rust", "wasm-c", "wasm-go"];
-
-fn quick() -> bool {
-    std::env::var("OFFLOAD_BENCH_QUICK").is_ok_and(|v| !v.is_empty() && v != "0")
-}
-
-/// The sizes of this run: [`QUICK_NS`] or [`NS`].
-fn sizes() -> &'static [usize] {
-    if quick() {
-        &QUICK_NS
-    } else {
-        &NS
-    }
-}
 
 /// Per-size sampling of a full run: flat with 10 samples for the large sizes, else the
 /// configured default (linear, 30 samples).
@@ -93,13 +75,6 @@ fn set_sampling(group: &mut BenchmarkGroup<'_, criterion::measurement::WallTime>
 struct Wasm {
     path: &'static str,
     guest: VectorGuest,
-}
-
-fn guests_dir() -> PathBuf {
-    match std::env::var_os("OFFLOAD_GUESTS_DIR") {
-        Some(d) => PathBuf::from(d),
-        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../build/guests"),
-    }
 }
 
 fn load_guests() -> Vec<Wasm> {
@@ -371,22 +346,6 @@ fn benches(c: &mut Criterion) {
     bench_resident(c, &mut wasm);
     bench_copy_in(c, &mut wasm);
     bench_empty_call(c, &mut wasm);
-}
-
-fn config() -> Criterion {
-    if quick() {
-        Criterion::default()
-            .sample_size(10)
-            .warm_up_time(Duration::from_millis(150))
-            .measurement_time(Duration::from_millis(400))
-            .without_plots()
-    } else {
-        Criterion::default()
-            .sample_size(30)
-            .warm_up_time(Duration::from_millis(400))
-            .measurement_time(Duration::from_millis(1200))
-            .without_plots()
-    }
 }
 
 criterion_group! {

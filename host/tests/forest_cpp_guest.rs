@@ -11,7 +11,7 @@
 
 mod common;
 
-use common::forest_guest::{bad_params, guest_err, ForestGuestFile};
+use common::forest_guest::{check_refusals, guest_err, ForestGuestFile};
 use offload_core::data::{diabetes_train_test as split, Dataset};
 use offload_core::forest::{mse, ForestParams};
 use offload_host::forest_gpu_guest::{ForestGpuGuest, WitForestParams};
@@ -187,21 +187,8 @@ fn cpp_forest_bad_input_is_an_error_and_the_instance_survives() {
         ..ForestParams::default()
     };
 
-    // Predict (and trees) before any fit.
-    assert!(guest_err(g.predict(&test.x)).contains("no forest yet"));
-    assert!(guest_err(g.trees()).contains("no forest yet"));
-
-    // Hyperparameters out of range: the WIT's names.
-    let bad = bad_params(&small, "-");
-    for (p, want) in bad {
-        let msg = guest_err(g.fit(&train, &p));
-        assert!(msg.contains(&want), "{p:?}: message {msg:?} lacks {want:?}");
-        assert!(
-            !msg.contains('\n'),
-            "a message of more than one line: {msg:?}"
-        );
-        assert_eq!(g.buffers(), 0);
-    }
+    // Predict (and trees) before any fit; hyperparameters out of range: the WIT's names.
+    check_refusals(&mut g, &train, &test, &small, "-", true);
 
     // Malformed data.
     let p = WitForestParams::from_params(&small).expect("params");

@@ -9,7 +9,7 @@
 
 mod common;
 
-use common::forest_guest::{bad_params, guest_err, ForestGuestFile};
+use common::forest_guest::{check_refusals, guest_err, ForestGuestFile};
 use offload_core::data::{diabetes_train_test as split, Dataset};
 use offload_core::forest::{Forest, ForestParams};
 use offload_host::forest_gpu_guest::{ForestGpuGuest, WitForestParams};
@@ -118,17 +118,9 @@ fn bad_input_is_an_error_and_the_instance_survives() {
         ..ForestParams::default()
     };
 
-    // Predict (and trees) before any fit.
-    assert!(guest_err(g.predict(&test.x)).contains("no forest yet"));
-    assert!(guest_err(g.trees()).contains("no forest yet"));
-
-    // Hyperparameters out of range: offload-core's messages.
-    let bad = bad_params(&small, "_");
-    for (p, want) in bad {
-        let msg = guest_err(g.fit(&train, &p));
-        assert!(msg.contains(&want), "{p:?}: message {msg:?} lacks {want:?}");
-        assert_eq!(g.buffers(), 0);
-    }
+    // Predict (and trees) before any fit; hyperparameters out of range: offload-core's
+    // messages.
+    check_refusals(&mut g, &train, &test, &small, "_", false);
 
     // Malformed lists.
     let p = WitForestParams::from_params(&small).expect("params");

@@ -4,6 +4,7 @@
 
 use std::path::PathBuf;
 
+use offload_core::data::Dataset;
 use offload_core::forest::ForestParams;
 use offload_host::forest_gpu_guest::{ForestGpuGuest, ForestGpuGuestError};
 use offload_host::wasi_gpu::{Device, Limits};
@@ -104,4 +105,31 @@ pub fn bad_params(small: &ForestParams, sep: &str) -> Vec<(ForestParams, String)
             format!("{} must be at least 2", name("min_samples_split")),
         ),
     ]
+}
+
+/// The refusals every forest-gpu guest owes on a fresh instance: predict and trees
+/// before any fit are "no forest yet", and each of [`bad_params`] (`sep` as there) is an
+/// `err` naming the parameter, with no device buffer left behind; with `one_line`, every
+/// such message is one line.
+pub fn check_refusals(
+    g: &mut ForestGpuGuest,
+    train: &Dataset,
+    test: &Dataset,
+    small: &ForestParams,
+    sep: &str,
+    one_line: bool,
+) {
+    assert!(guest_err(g.predict(&test.x)).contains("no forest yet"));
+    assert!(guest_err(g.trees()).contains("no forest yet"));
+    for (p, want) in bad_params(small, sep) {
+        let msg = guest_err(g.fit(train, &p));
+        assert!(msg.contains(&want), "{p:?}: message {msg:?} lacks {want:?}");
+        if one_line {
+            assert!(
+                !msg.contains('\n'),
+                "a message of more than one line: {msg:?}"
+            );
+        }
+        assert_eq!(g.buffers(), 0);
+    }
 }
