@@ -171,3 +171,23 @@ fn forest_exports_xgboost_json() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("missing/forest.json"), "{err}");
 }
+
+/// An absurd `--n` is an error naming the size and the limit (exit 2), never an
+/// allocation failure that aborts the process (issue #19's `offload run wasm-c dot --n
+/// 4000000000`).
+#[test]
+fn an_absurd_n_is_an_error_not_an_abort() {
+    for args in [
+        &["run", "wasm-c", "dot", "--n", "4000000000000"][..],
+        &["parallel", "sum", "--n", "4000000000000"][..],
+    ] {
+        let out = offload(args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(
+            err.contains("--n 4000000000000: 4 vectors of 4000000000000 f64 need"),
+            "{args:?}: {err}"
+        );
+        assert!(err.contains("available"), "{args:?}: {err}");
+    }
+}

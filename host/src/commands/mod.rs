@@ -16,6 +16,7 @@ mod invoke;
 mod parallel;
 mod report;
 mod run;
+mod size;
 
 pub use attach_kernel::AttachKernelCommand;
 pub use componentize::ComponentizeCommand;

@@ -97,6 +97,9 @@ enum DeviceArg {
 impl ParallelCommand {
     /// Loads the guest, runs the op once checked, then `--repeat` times timed.
     pub fn execute(self) -> anyhow::Result<ExitCode> {
+        // a, b, the reference and the result (predict: 10 f32 a row and two f64
+        // predictions, under 4 f64 a row).
+        super::size::ensure_host_fits("--n", self.n, 4)?;
         let path = self
             .guest
             .clone()

@@ -97,6 +97,8 @@ impl RunCommand {
                 path.display()
             );
         };
+        // a, b, the reference and the guest's result.
+        super::size::ensure_host_fits("--n", n, 4)?;
         if self.component.invoke.is_some() {
             anyhow::bail!(
                 "--invoke is for components; {} is a core module",
