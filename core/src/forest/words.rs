@@ -42,6 +42,20 @@ impl PackedForest {
     }
 }
 
+/// The words as nodes and trees (whole ones; a trailing partial node or tree is left
+/// out). No check of their contents.
+fn cast_words<'a>(nodes: &'a [u32], trees: &'a [u32]) -> (&'a [Node], &'a [[u32; 2]]) {
+    // SAFETY: `Node` is `repr(C)` of four 4-byte fields (two `u32`, two `f32`), so it has
+    // the size and alignment of `[u32; 4]` and every bit pattern is a valid `Node`;
+    // likewise `[u32; 2]`; the lengths round down, so both slices lie inside the words.
+    unsafe {
+        (
+            core::slice::from_raw_parts(nodes.as_ptr().cast::<Node>(), nodes.len() / 4),
+            core::slice::from_raw_parts(trees.as_ptr().cast::<[u32; 2]>(), trees.len() / 2),
+        )
+    }
+}
+
 /// A packed forest borrowed from words (see the module docs), checked.
 #[derive(Clone, Copy)]
 pub struct PackedWords<'a> {
@@ -91,16 +105,7 @@ impl<'a> PackedWords<'a> {
         if trees.is_empty() {
             return Err(ForestError::NoTrees);
         }
-        // SAFETY: `Node` is `repr(C)` of four 4-byte fields (two `u32`, two `f32`), so it
-        // has the size and alignment of `[u32; 4]` and every bit pattern is a valid
-        // `Node`; the length is a whole number of nodes (checked above). Likewise
-        // `[u32; 2]` for the trees.
-        let (n, r) = unsafe {
-            (
-                core::slice::from_raw_parts(nodes.as_ptr().cast::<Node>(), nodes.len() / 4),
-                core::slice::from_raw_parts(trees.as_ptr().cast::<[u32; 2]>(), trees.len() / 2),
-            )
-        };
+        let (n, r) = cast_words(nodes, trees);
         let len = n.len() as u64;
         for (i, node) in n.iter().enumerate() {
             // The furthest node a step can land on: `left + 1` (a NaN threshold always
@@ -125,6 +130,29 @@ impl<'a> PackedWords<'a> {
                 roots: r,
             },
         })
+    }
+
+    /// Borrows words that have already passed [`PackedWords::new`], without checking
+    /// them again (O(1)): for a predictor that checks once and then predicts from the
+    /// same words many times, as the parallel-for guest's kernel does for each block.
+    ///
+    /// # Safety
+    /// `PackedWords::new(n_features, nodes, trees)` must have returned `Ok` for these
+    /// same words, and they must not have changed since (the walk reads nodes without
+    /// bounds checks; words that break the layout make it read out of bounds).
+    pub unsafe fn new_unchecked(
+        n_features: usize,
+        nodes: &'a [u32],
+        trees: &'a [u32],
+    ) -> PackedWords<'a> {
+        let (n, r) = cast_words(nodes, trees);
+        PackedWords {
+            view: View {
+                d: n_features,
+                nodes: n,
+                roots: r,
+            },
+        }
     }
 
     /// Features per row.
@@ -183,6 +211,12 @@ mod tests {
         for (i, (a, b)) in got.iter().zip(&want).enumerate() {
             assert_eq!(a.to_bits(), b.to_bits(), "row {i}: {a} vs {b}");
         }
+        // Borrowed again without the checks (as a kernel does per block): same answers.
+        // SAFETY: `new` accepted these very words just above.
+        let again = unsafe { PackedWords::new_unchecked(6, &nodes, &trees) };
+        let mut got2 = std::vec![0.0; test.n_rows];
+        again.predict_into(&test.x, &mut got2).unwrap();
+        assert_eq!(got2, got);
         // A block of rows from the middle, as a parallel-for kernel predicts it.
         let mut part = std::vec![0.0; 17];
         w.predict_into(&test.x[30 * 6..47 * 6], &mut part).unwrap();

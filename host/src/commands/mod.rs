@@ -62,6 +62,18 @@ pub fn yes_no(b: bool) -> &'static str {
     }
 }
 
+/// Prints a vector op's verdict — `OK`, or `MISMATCH (must be <criterion>)` — and
+/// returns the exit code (0, or 1 on a mismatch).
+pub fn verdict(ok: bool, op: offload_host::Op) -> std::process::ExitCode {
+    if ok {
+        println!("OK");
+        std::process::ExitCode::SUCCESS
+    } else {
+        println!("MISMATCH (must be {})", offload_host::check::criterion(op));
+        std::process::ExitCode::from(1)
+    }
+}
+
 /// Prints the `result:` line of a checked run (a scalar with the offload-core function it
 /// was checked against, or the first four elements of a vector) and the
 /// `max_rel_err:`/`check:` lines.

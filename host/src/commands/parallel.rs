@@ -170,13 +170,7 @@ impl ParallelCommand {
                 median as f64 / ns as f64
             );
         }
-        if ok {
-            println!("OK");
-            Ok(ExitCode::SUCCESS)
-        } else {
-            println!("MISMATCH (must be {})", check::criterion(op));
-            Ok(ExitCode::from(1))
-        }
+        Ok(super::verdict(ok, op))
     }
 
     /// `predict`: trains the forest natively, predicts `--n` rows through the guest,

@@ -164,13 +164,7 @@ impl RunCommand {
             times.len(),
             times[0]
         );
-        if ok {
-            println!("OK");
-            Ok(ExitCode::SUCCESS)
-        } else {
-            println!("MISMATCH (must be {})", check::criterion(op));
-            Ok(ExitCode::from(1))
-        }
+        Ok(super::verdict(ok, op))
     }
 }
 

@@ -75,12 +75,17 @@ fn check(errno: u32) -> Result<(), Errno> {
 /// A device buffer for `bytes` bytes of this guest's memory at `data`. Inputs (`READ`)
 /// are written; an output (`WRITE`) is written only on the CPU device, where that binds the
 /// buffer to the data itself (no copy), while a GPU output needs no upload.
-fn bind(device: u32, data: *const u8, bytes: u32, access: u32) -> Result<u32, Errno> {
+fn bind(device: Device, data: *const u8, bytes: u32, access: u32) -> Result<u32, Errno> {
     let mut buffer = 0;
     // SAFETY: the out pointer is a live local; the host checks every region it is given.
     unsafe {
-        check(ffi::create_buffer(device, bytes, access, &mut buffer))?;
-        if access == READ || device == cpu_device()? {
+        check(ffi::create_buffer(
+            device.handle,
+            bytes,
+            access,
+            &mut buffer,
+        ))?;
+        if access == READ || device.cpu {
             if let Err(e) = check(ffi::write_buffer(data, bytes, buffer)) {
                 ffi::release_buffer(buffer);
                 return Err(e);
@@ -103,16 +108,21 @@ impl Drop for Buffers {
     }
 }
 
-/// The CPU device's handle.
-fn cpu_device() -> Result<u32, Errno> {
-    device(CPU)
+/// A device from `get_device`: its handle, and whether it is the CPU (hint 0).
+#[derive(Clone, Copy)]
+struct Device {
+    handle: u32,
+    cpu: bool,
 }
 
-fn device(hint: u32) -> Result<u32, Errno> {
+fn device(hint: u32) -> Result<Device, Errno> {
     let mut device = 0;
     // SAFETY: the out pointer is a live local.
     check(unsafe { ffi::get_device(hint, &mut device) })?;
-    Ok(device)
+    Ok(Device {
+        handle: device,
+        cpu: hint == CPU,
+    })
 }
 
 /// Runs `kernel` over `parts` blocks of `n` elements with the given buffers, then reads
@@ -294,8 +304,9 @@ extern "C" fn predict_kernel(
         let end = (start + bs as usize).min(rows);
         let x = core::slice::from_raw_parts(x.add(start * d), (end - start) * d);
         let out = core::slice::from_raw_parts_mut(out.add(start), end - start);
-        // `predict` checked these words before parallel_for; failing here is a trap.
-        let forest = PackedWords::new(d, nodes, trees).expect("forest words checked by predict");
+        // `predict` checked these words with `PackedWords::new` before parallel_for, and
+        // no kernel writes them, so each block borrows them without checking again.
+        let forest = PackedWords::new_unchecked(d, nodes, trees);
         forest.predict_into(x, out).expect("a whole number of rows");
     }
 }
@@ -314,7 +325,7 @@ fn setup(
     parts: u32,
     ins: &[(*const f64, u32)],
     n: u32,
-) -> Result<(u32, u32, u32, Buffers), Errno> {
+) -> Result<(Device, u32, u32, Buffers), Errno> {
     let dev = device(hint)?;
     let bs = block_size(n, parts);
     let mut bufs = Buffers(Vec::with_capacity(ins.len() + 1));
