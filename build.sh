@@ -12,6 +12,7 @@
 #   test        builds the guests, then runs every test (cargo test, go test)
 #   lint        cargo fmt --check, cargo clippy -D warnings, gofmt, go vet
 #   bench       the full benchmark matrix; writes bench-results/<host>-<date>/ (--quick: a short run)
+#   fuzz        long fuzz, soak and crowd passes of both hosts (scripts/fuzz.sh [go fuzztime])
 # Built guests land in build/guests/<path>.wasm with <path>.json naming their compiler.
 set -euo pipefail
 root=$(cd "$(dirname "$0")" && pwd)
@@ -58,6 +59,7 @@ case "$cmd" in
     ;;
   test) bash "$s/setup.sh"; guests; bash "$s/test.sh" "$@" ;;
   lint) bash "$s/setup.sh"; bash "$s/lint.sh" ;;
+  fuzz) bash "$s/setup.sh"; guests; bash "$s/fuzz.sh" "$@" ;;
   bench) bash "$s/setup.sh"; guests; bash "$s/build-components.sh"; bash "$s/bench.sh" "$@" ;;
-  *) sed -n '2,15p' "$0" >&2; exit 2 ;;
+  *) sed -n '2,16p' "$0" >&2; exit 2 ;;
 esac

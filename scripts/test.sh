@@ -14,12 +14,18 @@ echo "== components (matrix client, providers, compositions: host/tests/compose.
 bash scripts/build-components.sh
 echo "== cargo test (workspace)"
 cargo test --workspace 2>&1
+echo "== Rust host reliability, with their figures: short fuzz pass, scaled-down soak, crowd, deadlines (issue 19)"
+cargo test -p offload-host --test fuzz_wasi_gpu --test fuzz_parsers --test soak_wasi_gpu --test crowd_wasi_gpu --test deadlines -- --nocapture --test-threads=1 2>&1
 echo "== cargo test (offload-core GPU backends: wgpu runs on Mesa lavapipe without a GPU; cuda is skipped, with the reason, without a driver)"
 cargo test -p offload-core --features wgpu,cuda --test gpu --test ml_kernels -- --nocapture --test-threads=1 2>&1
 if [ -f go-host/go.mod ]; then
   bash scripts/build-capi.sh
   echo "== go test (go-host)"
   (cd go-host && go test -count=1 ./... 2>&1)
-  echo "== go test -race (16 goroutines on one instance, and on a pool; go-par's chunking)"
-  (cd go-host && go test -count=1 -race -run '^(TestConcurrent|TestGoPar.*|TestParSplit.*)$' ./... 2>&1)
+  echo "== go test -race (16 goroutines on one instance, and on a pool; go-par's chunking; 16 wasi:gpu guests on one device)"
+  (cd go-host && go test -count=1 -race -run '^(TestConcurrent.*|TestGoPar.*|TestParSplit.*)$' ./... 2>&1)
+  echo "== go fuzz, short pass (${OFFLOAD_FUZZ_TIME:-5s} per target; ./build.sh fuzz runs them long)"
+  for f in FuzzWasiGPUImports FuzzVectorAPI; do
+    (cd go-host && go test -run '^$' -fuzz "^$f\$" -fuzztime "${OFFLOAD_FUZZ_TIME:-5s}" . 2>&1)
+  done
 fi

@@ -1,13 +1,14 @@
 //! The one error type of the host: every way loading or calling a guest can fail.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 /// Everything that can go wrong while loading a vector guest or calling it.
 ///
 /// Every message names the problem (the file, the export, the op, the numbers), so
 /// that it can be shown to a user as is. None of these leaves the [`VectorGuest`]
-/// unusable: after [`Error::Trap`] and [`Error::ProcExit`] the instance has already
-/// been rebuilt (see [`VectorGuest`]).
+/// unusable: after [`Error::Trap`], [`Error::Deadline`] and [`Error::ProcExit`] the
+/// instance has already been rebuilt (see [`VectorGuest`]).
 ///
 /// [`VectorGuest`]: crate::VectorGuest
 #[derive(Debug, thiserror::Error)]
@@ -136,6 +137,18 @@ pub enum Error {
         op: &'static str,
         /// wasmtime's description of the trap.
         message: String,
+    },
+
+    /// One call into the guest ran past its deadline ([`LoadOptions::deadline`], 60 s by
+    /// default) and was interrupted (epoch deadline); the instance was rebuilt.
+    ///
+    /// [`LoadOptions::deadline`]: crate::LoadOptions::deadline
+    #[error("guest ran past its deadline of {deadline:?} in `{op}` and was interrupted (the instance was rebuilt)")]
+    Deadline {
+        /// The export that was running.
+        op: &'static str,
+        /// The deadline of one call.
+        deadline: Duration,
     },
 
     /// The guest called WASI `proc_exit` (the Go port's way to end on a panic).

@@ -32,7 +32,9 @@ use wasmtime::{Extern, InstancePre, Linker, Memory, Module, Store, TypedFunc};
 use wasmtime_wasi::p1::WasiP1Ctx;
 use wasmtime_wasi::WasiCtxBuilder;
 
+use crate::guest::deadline::{self, ticks, DEFAULT_DEADLINE};
 use crate::guest::{compile_file, default_engine};
+use std::time::Duration;
 
 /// Where `scripts/build-forest-guest.sh` puts the guest, relative to the repository
 /// root. (Not beside the vector guests in `build/guests/`: everything reading
@@ -109,8 +111,9 @@ pub enum ForestGuestError {
         message: String,
     },
 
-    /// The guest trapped (or called `proc_exit`); the instance was rebuilt and holds no
-    /// forest.
+    /// The guest trapped, called `proc_exit`, or ran past its deadline
+    /// ([`ForestGuest::set_deadline`]; the message then says `deadline`); the instance
+    /// was rebuilt and holds no forest.
     #[error("guest trapped in `{op}`: {message} (instance rebuilt, forest dropped)")]
     Trap {
         /// The export that was running.
@@ -232,6 +235,16 @@ struct Exports {
 struct Live {
     store: Store<WasiP1Ctx>,
     x: Exports,
+    /// The deadline of one call, in epoch ticks.
+    ticks: u64,
+}
+
+impl Live {
+    /// Arms the deadline of the next call (it counts from now); the store and exports.
+    fn arm(&mut self) -> (&mut Store<WasiP1Ctx>, &Exports) {
+        self.store.set_epoch_deadline(self.ticks);
+        (&mut self.store, &self.x)
+    }
 }
 
 /// The random-forest guest in wasmtime: one instance, holding at most one forest.
@@ -240,11 +253,17 @@ struct Live {
 /// `proc_exit`) with no stdio, no environment, no arguments and no preopened
 /// directory. The engine is [`default_engine`] (shared with the vector guests).
 ///
+/// **Deadlines.** Every call into the guest runs under a wall-clock deadline
+/// ([`DEFAULT_DEADLINE`], 60 s, unless [`Self::set_deadline`]) on an engine with epoch
+/// interruption ([`default_engine`]); a call still running then traps
+/// ([`ForestGuestError::Trap`] naming the deadline).
+///
 /// **Traps.** When a call traps, the error is returned and the instance is rebuilt from
 /// the cached [`InstancePre`]: the `ForestGuest` stays usable but holds no forest.
 pub struct ForestGuest {
     origin: String,
     pre: InstancePre<WasiP1Ctx>,
+    deadline: Duration,
     live: Option<Live>,
     /// Features of the forest inside the instance, `None` when there is none.
     fitted: Option<usize>,
@@ -273,7 +292,8 @@ impl ForestGuest {
         Self::from_module(&module, &path.display().to_string())
     }
 
-    /// Instantiates a compiled module; `origin` names it in errors.
+    /// Instantiates a compiled module; `origin` names it in errors. The epoch ticker
+    /// ([`deadline::watch`]) advances its engine's epoch.
     ///
     /// # Errors
     /// [`ForestGuestError::Instantiate`], [`ForestGuestError::Export`],
@@ -286,14 +306,30 @@ impl ForestGuest {
         let mut linker: Linker<WasiP1Ctx> = Linker::new(module.engine());
         wasmtime_wasi::p1::add_to_linker_sync(&mut linker, |cx| cx).map_err(inst_err)?;
         let pre = linker.instantiate_pre(module).map_err(inst_err)?;
-        let live = instantiate(&pre, origin)?;
+        deadline::watch(module.engine());
+        let live = instantiate(&pre, origin, DEFAULT_DEADLINE)?;
         Ok(ForestGuest {
             origin: origin.to_string(),
             pre,
+            deadline: DEFAULT_DEADLINE,
             live: Some(live),
             fitted: None,
             rebuilds: 0,
         })
+    }
+
+    /// Sets the wall-clock limit of one call into the guest (from the next call on;
+    /// `Duration::MAX`: none).
+    pub fn set_deadline(&mut self, deadline: Duration) {
+        self.deadline = deadline;
+        if let Some(live) = self.live.as_mut() {
+            live.ticks = ticks(deadline);
+        }
+    }
+
+    /// The wall-clock limit of one call into the guest.
+    pub fn deadline(&self) -> Duration {
+        self.deadline
     }
 
     /// Where the module came from.
@@ -511,7 +547,8 @@ impl ForestGuest {
     /// after a trap the instance it belonged to is gone anyway).
     fn release(&mut self, (p, bytes): (i32, i32)) {
         if let Some(live) = self.live.as_mut() {
-            if live.x.free.call(&mut live.store, (p, bytes)).is_err() {
+            let (store, x) = live.arm();
+            if x.free.call(store, (p, bytes)).is_err() {
                 self.poison();
             }
         }
@@ -536,7 +573,8 @@ impl ForestGuest {
         let Some(live) = self.live.as_mut() else {
             return "(no instance to ask)".into();
         };
-        match read_last_error(&mut live.store, &live.x) {
+        let (store, x) = live.arm();
+        match read_last_error(store, x) {
             Ok(text) => text,
             Err(e) => {
                 self.poison();
@@ -559,12 +597,17 @@ impl ForestGuest {
         let Some(live) = self.live.as_mut() else {
             return Err(self.rebuild_error());
         };
-        match f(&mut live.store, &live.x) {
+        let (store, x) = live.arm();
+        match f(store, x) {
             Ok(r) => Ok(r),
             Err(e) => {
                 let message = match e.downcast_ref::<wasmtime_wasi::I32Exit>() {
                     Some(exit) => format!("proc_exit({})", exit.0),
                     None => match e.downcast_ref::<wasmtime::Trap>() {
+                        Some(wasmtime::Trap::Interrupt) => format!(
+                            "ran past its deadline of {:?} and was interrupted",
+                            self.deadline
+                        ),
                         Some(t) => t.to_string(),
                         None => format!("{e:#}"),
                     },
@@ -583,7 +626,7 @@ impl ForestGuest {
     }
 
     fn rebuild(&mut self) -> Result<()> {
-        match instantiate(&self.pre, &self.origin) {
+        match instantiate(&self.pre, &self.origin, self.deadline) {
             Ok(live) => {
                 self.live = Some(live);
                 self.fitted = None;
@@ -634,10 +677,14 @@ fn read_last_error(store: &mut Store<WasiP1Ctx>, x: &Exports) -> wasmtime::Resul
     Ok(text)
 }
 
-/// Instantiates one instance, checks `forest_abi_version()` and types every export.
-fn instantiate(pre: &InstancePre<WasiP1Ctx>, origin: &str) -> Result<Live> {
+/// Instantiates one instance, checks `forest_abi_version()` and types every export; the
+/// start function and `forest_abi_version` run under one `deadline`.
+fn instantiate(pre: &InstancePre<WasiP1Ctx>, origin: &str, deadline: Duration) -> Result<Live> {
     let wasi = WasiCtxBuilder::new().build_p1();
     let mut store = Store::new(pre.module().engine(), wasi);
+    let ticks = ticks(deadline);
+    store.epoch_deadline_trap();
+    store.set_epoch_deadline(ticks);
     let instance = pre
         .instantiate(&mut store)
         .map_err(|e| ForestGuestError::Instantiate {
@@ -683,5 +730,5 @@ fn instantiate(pre: &InstancePre<WasiP1Ctx>, origin: &str) -> Result<Live> {
         last_error: typed!("forest_last_error", (i32, i32), i32),
         node_count: typed!("forest_node_count", (), i32),
     };
-    Ok(Live { store, x })
+    Ok(Live { store, x, ticks })
 }

@@ -38,8 +38,9 @@ pub mod wasi_gpu;
 
 pub use error::{Error, Result};
 pub use guest::{
-    compile, compile_file, default_engine, engine_config, Buffer, Layout, LoadOptions, VectorGuest,
-    ABI_EXPORTS, ABI_VERSION, SUPPORTED_ABI_VERSIONS,
+    compile, compile_file, deadline_engine_config, default_engine, engine_config,
+    no_deadline_engine, Buffer, Layout, LoadOptions, VectorGuest, ABI_EXPORTS, ABI_VERSION,
+    DEFAULT_DEADLINE, SUPPORTED_ABI_VERSIONS,
 };
 
 /// The algorithm family of a reduction (docs/benchmarks.md, "Algorithm families").

@@ -158,6 +158,29 @@ pub fn read_criterion(dir: &Path, root: &Path) -> Result<Vec<Record>> {
                 ),
             });
         }
+        // criterion writes finite, non-negative times and positive iteration counts; a
+        // negative or zero one would make a negative or infinite time per iteration.
+        let finite = |v: f64| v.is_finite() && v >= 0.0;
+        let ci = &est.median.confidence_interval;
+        if ![est.median.point_estimate, ci.lower_bound, ci.upper_bound]
+            .into_iter()
+            .all(finite)
+        {
+            return Err(ReportError::Parse {
+                path: est_file,
+                line: 0,
+                message: "the median and its interval must be finite and ≥ 0".into(),
+            });
+        }
+        if !sample.times.iter().copied().all(finite)
+            || !sample.iters.iter().all(|&i| finite(i) && i > 0.0)
+        {
+            return Err(ReportError::Parse {
+                path: sample_file,
+                line: 0,
+                message: "times must be finite and ≥ 0, iteration counts finite and > 0".into(),
+            });
+        }
         let samples: Vec<f64> = sample
             .times
             .iter()
@@ -233,6 +256,14 @@ pub fn read_go(file: &Path, root: &Path) -> Result<(Vec<Record>, Vec<Skip>)> {
                 let v: f64 = v
                     .parse()
                     .map_err(|_| parse_err(format!("`{v}` is not a number")))?;
+                // go prints finite, non-negative values; NaN, inf or a negative time
+                // would poison every median and ratio computed from it.
+                let used = matches!(*unit, "ns/op" | "B/op" | "allocs/op");
+                if used && (!v.is_finite() || v < 0.0) {
+                    return Err(parse_err(format!(
+                        "`{v} {unit}`: a measurement must be finite and ≥ 0"
+                    )));
+                }
                 match *unit {
                     "ns/op" => ns = Some(v),
                     "B/op" => bytes = Some(v),
@@ -323,7 +354,8 @@ pub fn peer_path(peer: Option<&str>) -> Option<&'static str> {
 /// [`peer_path`]: `sklearn`, `xgboost-rf-hist`, `xgboost-rf-exact`) and, for the
 /// diabetes split only, `forest-predict/<peer>/<rows_test>` one (`predict_ms`; the
 /// Friedman #1 test rows have no counterpart in the Rust and Go benches). The runs of one
-/// name are joined like go's `-count` runs (median, order-statistic interval). Lines that
+/// name are joined like go's `-count` runs (median, order-statistic interval). Lines with a
+/// `kind` (prediction at scale) or an `n_jobs` other than 1 are passed over. Lines that
 /// are not JSON are scanned for skip lines (`SKIP sklearn: <reason>`, written by
 /// `scripts/bench.sh` when scikit-learn is missing).
 pub fn read_sklearn(file: &Path, root: &Path) -> Result<(Vec<Record>, Vec<Skip>)> {
@@ -334,11 +366,19 @@ pub fn read_sklearn(file: &Path, root: &Path) -> Result<(Vec<Record>, Vec<Skip>)
         if !line.starts_with('{') {
             continue;
         }
-        let run: SklearnRun = serde_json::from_str(line).map_err(|e| ReportError::Parse {
+        let parse_error = |e: serde_json::Error| ReportError::Parse {
             path: file.to_path_buf(),
             line: i + 1,
             message: format!("not a sklearn_forest.py result: {e}"),
-        })?;
+        };
+        let value: serde_json::Value = serde_json::from_str(line).map_err(parse_error)?;
+        // Prediction-at-scale lines (`"kind": "predict"`) and training on more than one
+        // core (`--train-n-jobs`) have no path here: the report's peers are n_jobs=1.
+        let n_jobs = value.get("n_jobs").and_then(serde_json::Value::as_i64);
+        if value.get("kind").is_some() || n_jobs.is_some_and(|j| j != 1) {
+            continue;
+        }
+        let run: SklearnRun = serde_json::from_value(value).map_err(parse_error)?;
         let ok = |v: f64| v.is_finite() && v >= 0.0;
         if !ok(run.train_ms) || !ok(run.predict_ms) || run.rows_train == 0 {
             return Err(ReportError::Parse {

@@ -2,10 +2,13 @@
 //! the layout read and checked, and every export cached as a [`TypedFunc`]; plus mapping a
 //! failed call to [`Error`].
 
+use std::time::Duration;
+
 use wasmtime::{Extern, InstancePre, Memory, Store, TypedFunc, WasmParams, WasmResults};
 use wasmtime_wasi::p1::WasiP1Ctx;
 use wasmtime_wasi::WasiCtxBuilder;
 
+use super::deadline::ticks;
 use super::{
     Layout, LoadOptions, ABI_VERSION, SUPPORTED_ABI_VERSIONS, T_GETTER, T_MUL, T_REDUCE, T_SCALE,
 };
@@ -30,10 +33,14 @@ pub(super) struct Exports {
     pub(super) dot_simd: Option<TypedFunc<i32, f64>>,
 }
 
-/// Maps a wasmtime call error to [`Error::ProcExit`] or [`Error::Trap`].
-pub(super) fn call_error(op: &'static str, e: wasmtime::Error) -> Error {
+/// Maps a wasmtime call error to [`Error::ProcExit`], [`Error::Deadline`] (an epoch
+/// interrupt; `deadline` is the one the call ran under) or [`Error::Trap`].
+pub(super) fn call_error(op: &'static str, e: wasmtime::Error, deadline: Duration) -> Error {
     if let Some(exit) = e.downcast_ref::<wasmtime_wasi::I32Exit>() {
         return Error::ProcExit { op, code: exit.0 };
+    }
+    if let Some(wasmtime::Trap::Interrupt) = e.downcast_ref::<wasmtime::Trap>() {
+        return Error::Deadline { op, deadline };
     }
     let message = match e.downcast_ref::<wasmtime::Trap>() {
         Some(trap) => trap.to_string(),
@@ -42,7 +49,8 @@ pub(super) fn call_error(op: &'static str, e: wasmtime::Error) -> Error {
     Error::Trap { op, message }
 }
 
-/// Instantiates, initialises and checks one instance.
+/// Instantiates, initialises and checks one instance; the start function, `_initialize`,
+/// `abi_version` and the layout getters run under one [`LoadOptions::deadline`].
 pub(super) fn instantiate(
     pre: &InstancePre<HostState>,
     wasi: bool,
@@ -57,6 +65,9 @@ pub(super) fn instantiate(
         builder.build_p1()
     });
     let mut store = Store::new(pre.module().engine(), HostState { wasi: wasi_ctx });
+    store.epoch_deadline_trap();
+    store.set_epoch_deadline(ticks(options.deadline));
+    let call_error = |op: &'static str, e| call_error(op, e, options.deadline);
     let instance = pre
         .instantiate(&mut store)
         .map_err(|e| Error::Instantiate {

@@ -11,12 +11,17 @@
 //! [`Op::Dot`]: crate::Op::Dot
 //! [`Error::Unsupported`]: crate::Error::Unsupported
 
+pub mod deadline;
 mod engine;
 mod instantiate;
 mod layout;
 mod vector_guest;
 
-pub use engine::{compile, compile_file, default_engine, engine_config, LoadOptions};
+pub use deadline::DEFAULT_DEADLINE;
+pub use engine::{
+    compile, compile_file, deadline_engine_config, default_engine, engine_config,
+    no_deadline_engine, LoadOptions,
+};
 pub use layout::{Buffer, Layout};
 pub use vector_guest::VectorGuest;
 

@@ -7,6 +7,7 @@ use std::path::Path;
 use wasmtime::{InstancePre, Linker, Module, Store};
 use wasmtime_wasi::WasiCtxBuilder;
 
+use super::deadline::{self, ticks};
 use super::engine::{compile, compile_file, default_engine, LoadOptions};
 use super::instantiate::{call_error, instantiate, Exports, HostState};
 use super::{Buffer, Layout, WASI_P1_MODULE};
@@ -39,6 +40,11 @@ use crate::{Family, Op};
 /// left-to-right loop continues the very sequence of roundings of one pass over all
 /// the input, and the result has the bits of `offload_core::vector::sum` / `dot`.
 ///
+/// **Deadlines.** Every call into the guest runs under [`LoadOptions::deadline`] (60 s
+/// by default, counted from the call's start; on an engine with epoch interruption such
+/// as [`default_engine`]): a guest that loops forever ends in [`Error::Deadline`] and is
+/// rebuilt like after a trap.
+///
 /// **Traps.** When a call traps (or a WASI guest calls `proc_exit`), the error is
 /// returned and the instance is thrown away and rebuilt from the cached
 /// [`InstancePre`] (fresh store, fresh memory, `_initialize` again, layout re-checked),
@@ -54,6 +60,8 @@ pub struct VectorGuest {
     pre: InstancePre<HostState>,
     wasi: bool,
     options: LoadOptions,
+    /// [`LoadOptions::deadline`] in epoch ticks.
+    deadline_ticks: u64,
     store: Store<HostState>,
     exports: Exports,
     layout: Layout,
@@ -96,14 +104,16 @@ impl VectorGuest {
         Self::from_module(&module, origin, &LoadOptions::default())
     }
 
-    /// Instantiates an already compiled module (compile once, instantiate many).
+    /// Instantiates an already compiled module (compile once, instantiate many), and
+    /// has the epoch ticker ([`deadline::watch`]) advance its engine's epoch.
     ///
     /// # Errors
     /// [`Error::Instantiate`] for an import other than WASI preview 1 or a failing
-    /// start; [`Error::Trap`]/[`Error::ProcExit`] from `_initialize`;
+    /// start; [`Error::Trap`]/[`Error::Deadline`]/[`Error::ProcExit`] from `_initialize`;
     /// [`Error::AbiVersion`]; [`Error::MissingExport`]; [`Error::WrongExportType`];
     /// [`Error::BadLayout`].
     pub fn from_module(module: &Module, origin: &str, options: &LoadOptions) -> Result<Self> {
+        deadline::watch(module.engine());
         let wasi = module
             .imports()
             .any(|import| import.module() == WASI_P1_MODULE);
@@ -132,6 +142,7 @@ impl VectorGuest {
             pre,
             wasi,
             options: options.clone(),
+            deadline_ticks: ticks(options.deadline),
             store,
             exports,
             layout,
@@ -173,7 +184,12 @@ impl VectorGuest {
         self.layout.capacity
     }
 
-    /// How many times the instance was rebuilt after a trap or `proc_exit`.
+    /// The wall-clock limit of one call into the guest ([`LoadOptions::deadline`]).
+    pub fn deadline(&self) -> std::time::Duration {
+        self.options.deadline
+    }
+
+    /// How many times the instance was rebuilt after a trap, a deadline or `proc_exit`.
     pub fn rebuilds(&self) -> u64 {
         self.rebuilds
     }
@@ -211,7 +227,8 @@ impl VectorGuest {
     /// bits of `offload_core::vector::sum`, also past the capacity).
     ///
     /// # Errors
-    /// [`Error::Trap`]/[`Error::ProcExit`] when the guest fails (instance rebuilt).
+    /// [`Error::Trap`]/[`Error::Deadline`]/[`Error::ProcExit`] when the guest fails
+    /// (instance rebuilt).
     pub fn sum(&mut self, a: &[f64]) -> Result<f64> {
         self.reduce(Op::Sum, a, None)
     }
@@ -325,7 +342,8 @@ impl VectorGuest {
     ///
     /// # Errors
     /// [`Error::OverCapacity`] when `len` > capacity (checked before the call);
-    /// [`Error::Unsupported`] as [`Self::export_for`]; [`Error::Trap`]/[`Error::ProcExit`].
+    /// [`Error::Unsupported`] as [`Self::export_for`];
+    /// [`Error::Trap`]/[`Error::Deadline`]/[`Error::ProcExit`].
     pub fn call(&mut self, op: Op, len: usize, scalar: f64) -> Result<Option<f64>> {
         if len > self.layout.capacity {
             return Err(Error::OverCapacity {
@@ -341,12 +359,14 @@ impl VectorGuest {
     /// length reaches the guest (which must trap); for conformance tests.
     ///
     /// # Errors
-    /// [`Error::Unsupported`] as [`Self::export_for`]; [`Error::Trap`]/[`Error::ProcExit`]
-    /// (the instance is rebuilt before returning).
+    /// [`Error::Unsupported`] as [`Self::export_for`];
+    /// [`Error::Trap`]/[`Error::Deadline`]/[`Error::ProcExit`] (the instance is rebuilt
+    /// before returning).
     #[inline]
     pub fn call_raw(&mut self, op: Op, len: i32, scalar: f64) -> Result<Option<f64>> {
         self.ensure_live()?;
         let store = &mut self.store;
+        store.set_epoch_deadline(self.deadline_ticks);
         let x = &self.exports;
         let result = match op {
             Op::Sum => x.sum.call(store, len).map(Some),
@@ -374,10 +394,11 @@ impl VectorGuest {
     /// Returns the guest's answer (0.0).
     ///
     /// # Errors
-    /// [`Error::Trap`]/[`Error::ProcExit`].
+    /// [`Error::Trap`]/[`Error::Deadline`]/[`Error::ProcExit`].
     #[inline]
     pub fn empty_call(&mut self) -> Result<f64> {
         self.ensure_live()?;
+        self.store.set_epoch_deadline(self.deadline_ticks);
         match self.exports.sum.call(&mut self.store, 0) {
             Ok(v) => Ok(v),
             Err(e) => Err(self.failed("sum", e)),
@@ -485,7 +506,7 @@ impl VectorGuest {
     /// Turns a failed call into an [`Error`] and rebuilds the instance.
     #[cold]
     fn failed(&mut self, op: &'static str, e: wasmtime::Error) -> Error {
-        let err = call_error(op, e);
+        let err = call_error(op, e, self.options.deadline);
         self.poisoned = true;
         // A failed rebuild leaves `poisoned` set; the next call retries and reports it.
         let _ = self.rebuild();

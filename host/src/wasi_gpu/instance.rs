@@ -1,6 +1,7 @@
 //! [`GpuInstance`]: one component instance in its own store, and calling its exports
 //! (typed, or as a WAVE call) under the epoch deadline.
 
+use offload_core::gpu::BufferId;
 use wasmtime::component::{Instance, Type, Val};
 use wasmtime::Store;
 
@@ -22,6 +23,16 @@ impl GpuInstance {
     /// Device buffers this instance holds now.
     pub fn buffers(&self) -> usize {
         self.store.data().gpu.held.len()
+    }
+
+    /// The backend ids ([`BufferId`]) of the device buffers this instance holds now,
+    /// ascending. Guests never see them (their handles are indices into their own
+    /// resource table); tests use them to check that no id is ever handed out twice,
+    /// within an instance or across instances.
+    pub fn buffer_ids(&self) -> Vec<BufferId> {
+        let mut ids: Vec<BufferId> = self.store.data().gpu.held.iter().copied().collect();
+        ids.sort_unstable();
+        ids
     }
 
     fn trap(func: &str, e: wasmtime::Error) -> Error {

@@ -81,6 +81,10 @@ pub struct WatSpec {
     pub foreign_import: bool,
     /// Import WASI `proc_exit` and call `proc_exit(3)` from `sum(7)`.
     pub exit_on_len7: bool,
+    /// `sum(len)` of this length loops forever (for the deadline tests).
+    pub loop_on_len: Option<i32>,
+    /// Export an `_initialize` that loops forever.
+    pub init_loops_forever: bool,
 }
 
 impl Default for WatSpec {
@@ -96,6 +100,8 @@ impl Default for WatSpec {
             sum_returns_i32: false,
             foreign_import: false,
             exit_on_len7: false,
+            loop_on_len: None,
+            init_loops_forever: false,
         }
     }
 }
@@ -132,6 +138,17 @@ pub fn wat_guest(spec: &WatSpec) -> Vec<u8> {
     } else {
         ("", "")
     };
+    let loop_call = match spec.loop_on_len {
+        Some(len) => format!(
+            "(if (i32.eq (local.get $n) (i32.const {len})) (then (loop $forever (br $forever))))"
+        ),
+        None => String::new(),
+    };
+    let init = if spec.init_loops_forever {
+        r#"(func (export "_initialize") (loop $forever (br $forever)))"#
+    } else {
+        ""
+    };
     let bad_sum = if spec.sum_returns_i32 {
         format!(
             "(func {} (param $n i32) (result i32) (i32.const 0))",
@@ -150,6 +167,7 @@ pub fn wat_guest(spec: &WatSpec) -> Vec<u8> {
   {import}
   {exit_import}
   (memory {mem} {pages})
+  {init}
   (func {abi_ex} (result i32) (i32.const {abi}))
   (func {cap_ex} (result i32) (i32.const {cap}))
   (func {a_ex} (result i32) (i32.const {a}))
@@ -162,6 +180,7 @@ pub fn wat_guest(spec: &WatSpec) -> Vec<u8> {
   (func $sum {good_sum_export} (param $n i32) (result f64) (local $i i32) (local $s f64)
     (call $check (local.get $n))
     {exit_call}
+    {loop_call}
     (block $done (loop $l
       (br_if $done (i32.ge_s (local.get $i) (local.get $n)))
       (local.set $s (f64.add (local.get $s)

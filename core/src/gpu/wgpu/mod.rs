@@ -542,11 +542,13 @@ impl RawBackend for WgpuBackend {
         dst_offset: u64,
         bytes: u64,
     ) -> Result<()> {
-        if !src_offset.is_multiple_of(4)
+        if src == dst
+            || !src_offset.is_multiple_of(4)
             || !dst_offset.is_multiple_of(4)
             || !bytes.is_multiple_of(4)
         {
-            // Unaligned: through the host.
+            // Unaligned, or within one buffer (WebGPU forbids copyBufferToBuffer from a
+            // buffer to itself; the ranges were checked not to overlap): through the host.
             let mut tmp = std::vec![0u8; bytes as usize];
             self.read(src, src_offset, &mut tmp)?;
             return self.write(dst, dst_offset, &tmp);

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Long fuzz and soak passes (issue #19), beyond CI's short ones. The guests must be built
+# (./build.sh fuzz does that first).
+#   Rust host (release): random wasi:gpu import sequences against the host on cpu and wgpu
+#     (host/tests/fuzz_wasi_gpu), the CLI's WAVE invoke strings and the report's inputs
+#     (host/tests/fuzz_parsers), 10,000 guest lifecycles per backend (soak_wasi_gpu) and
+#     the 16-guest crowd. OFFLOAD_FUZZ_ITERS (default 4,000,000), OFFLOAD_SOAK_ITERS (10,000);
+#     OFFLOAD_FUZZ_SEED replays a run (a failure prints its seed and call number).
+#   Go host: go test -fuzz on FuzzWasiGPUImports and FuzzVectorAPI for $1 each (default
+#     10m); crashers land in go-host/testdata/fuzz/<Name>/.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+export XDG_RUNTIME_DIR=${XDG_RUNTIME_DIR:-/tmp/offload-xdg}
+mkdir -p "$XDG_RUNTIME_DIR"; chmod 700 "$XDG_RUNTIME_DIR"
+t=${1:-10m}
+echo "== Rust host: fuzz, soak, crowd (release)"
+OFFLOAD_FUZZ_ITERS=${OFFLOAD_FUZZ_ITERS:-4000000} OFFLOAD_SOAK_ITERS=${OFFLOAD_SOAK_ITERS:-10000} \
+  cargo test --release -p offload-host --test fuzz_wasi_gpu --test fuzz_parsers \
+    --test soak_wasi_gpu --test crowd_wasi_gpu -- --nocapture --test-threads=1
+echo "== Go host: go test -fuzz, $t per target"
+bash scripts/build-capi.sh
+for f in FuzzWasiGPUImports FuzzVectorAPI; do
+  (cd go-host && go test -run '^$' -fuzz "^$f\$" -fuzztime "$t" -fuzzminimizetime 10s .)
+done
