@@ -2,7 +2,9 @@
 # unpacks the carried Vulkan loader (.gl/*.deb, see the device README) when the image has
 # none, points Vulkan at the NVIDIA ICD, and puts CUDA 13's NVRTC/cuBLAS/cuRAND (from the
 # toolkit or PyTorch's pip wheels) on LD_LIBRARY_PATH.
-if ! ldconfig -p | grep -q 'libvulkan.so.1' && ls .gl/*.deb >/dev/null 2>&1; then
+# The NVIDIA Vulkan ICD needs libglvnd's libGLdispatch beside the loader, so both are checked.
+if ! { ldconfig -p | grep -q 'libvulkan.so.1' && ldconfig -p | grep -q 'libGLdispatch.so.0'; } \
+  && ls .gl/*.deb >/dev/null 2>&1; then
   for f in .gl/*.deb; do dpkg -x "$f" /; done
   ldconfig
 fi

@@ -22,6 +22,10 @@ Data:
 Features are passed as float32, which is what scikit-learn's trees use internally (and
 what offload uses), so no conversion is timed.
 
+Training on all cores (--train-n-jobs 1,-1): scikit-learn's training on friedman1 once per
+n_jobs value (each line says its n_jobs and the machine's cpus); the report reads the
+n_jobs=1 lines only.
+
 Prediction at scale (--predict-rows): for each Friedman #1 training size, the trained
 forest also predicts each given number of fresh make_friedman1 rows (float32, drawn with
 random_state=seed+1) once per --n-jobs value and --repeat, printing one JSON line each
@@ -92,9 +96,9 @@ def load_friedman(n, test_rows, noise, seed):
     return x[:n], y[:n], x[n:], y[n:]
 
 
-def run(name, split, args, rep):
+def run(name, split, args, rep, jobs=1):
     x_tr, y_tr, x_te, y_te = split
-    model = RandomForestRegressor(n_estimators=args.trees, n_jobs=1, random_state=args.seed)
+    model = RandomForestRegressor(n_estimators=args.trees, n_jobs=jobs, random_state=args.seed)
     t0 = time.perf_counter_ns()
     model.fit(x_tr, y_tr)
     t1 = time.perf_counter_ns()
@@ -102,7 +106,9 @@ def run(name, split, args, rep):
     t2 = time.perf_counter_ns()
     nodes = int(sum(e.tree_.node_count for e in model.estimators_))
     emit("scikit-learn", name, split, args, rep, (t0, t1, t2), pred,
-         {"nodes": nodes, "sklearn": sklearn.__version__})
+         {"nodes": nodes, "sklearn": sklearn.__version__, "n_jobs": jobs,
+          "cpus": os.cpu_count()})
+    model.set_params(n_jobs=1)
     return model
 
 
@@ -224,6 +230,9 @@ def main():
                          "(comma-separated; default none)")
     ap.add_argument("--n-jobs", type=signed_ints, default=[1],
                     help="n_jobs values for --predict-rows (default 1; -1 = all cores)")
+    ap.add_argument("--train-n-jobs", type=signed_ints, default=[1],
+                    help="n_jobs values for scikit-learn's training on friedman1 (default 1; "
+                         "-1 = all cores; the report reads the n_jobs=1 lines only)")
     ap.add_argument("--peers", default="scikit-learn",
                     help="comma-separated: scikit-learn, xgboost-rf-hist, xgboost-rf-exact "
                          "(default scikit-learn)")
@@ -264,7 +273,8 @@ def main():
             model = None
             for rep in range(args.repeat):
                 if sk:
-                    model = run("friedman1", split, args, rep)
+                    for jobs in args.train_n_jobs:
+                        model = run("friedman1", split, args, rep, jobs)
                 for p in xgb_peers:
                     run_xgb(p, "friedman1", split, args, rep)
             if args.predict_rows and model is not None:

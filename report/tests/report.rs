@@ -615,6 +615,13 @@ fn sklearn_peer_joins_the_forest_tables() {
         line("diabetes", 353, 89, 500.0, 30.0),
         line("diabetes", 353, 89, 600.0, 25.0),
         line("friedman1", 1000, 1000, 900.0, 50.0),
+        // All-cores training and prediction at scale have no path: passed over.
+        "{\"peer\": \"scikit-learn\", \"data\": \"friedman1\", \"rows_train\": 1000, \
+         \"rows_test\": 1000, \"train_ms\": 1.0, \"predict_ms\": 1.0, \"n_jobs\": -1}\n"
+            .to_string(),
+        "{\"peer\": \"scikit-learn\", \"kind\": \"predict\", \"data\": \"friedman1\", \
+         \"rows_train\": 1000, \"predict_rows\": 10000, \"n_jobs\": 1, \"predict_ms\": 3.0}\n"
+            .to_string(),
         "SKIP forest-train/sklearn/100000: not in --quick\n".to_string(),
     ]
     .concat();
@@ -626,6 +633,16 @@ fn sklearn_peer_joins_the_forest_tables() {
         .filter(|x| x.harness == Harness::Sklearn)
         .collect();
     assert_eq!(sk.len(), 3, "train 353, predict 89, train 1000: {sk:?}");
+    let friedman = sk
+        .iter()
+        .find(|x| x.op == "forest-train" && x.n == 1000)
+        .unwrap();
+    assert_eq!(
+        friedman.samples.len(),
+        1,
+        "the n_jobs=-1 line is not a sample"
+    );
+    assert_eq!(friedman.median, 900e6);
     let train = sk
         .iter()
         .find(|x| x.op == "forest-train" && x.n == 353)

@@ -11,6 +11,7 @@ mod componentize;
 mod compose;
 mod devices;
 mod forest;
+mod forest_batch;
 mod guests;
 mod invoke;
 mod parallel;

@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# The random-forest table of issue #17 on the lent GPU machine (16-core host, one GPU), in
+# parts that each fit one 10-minute device call. Each command's output goes to its own file
+# under /tmp/device-forest/<part>/, packed into $OUT/forest-<part>.tar.gz at the end of the
+# part (every command runs under `timeout`, so the part always gets packed).
+#   offload   offload's paths on Friedman #1 (d = 10, 200 trees): training at 1e3, 1e4, 1e5
+#             rows on rust-native (one thread), rust-native-rayon, gpu-cuda and gpu-wgpu
+#             (each GPU run also times the all-cores native reference it is checked
+#             against); batch prediction of 1e3 … 1e7 fresh rows with the forest trained on
+#             1e3 rows on each path (one thread up to 1e6 rows).
+#   sklearn   scikit-learn (training n_jobs=1 and all cores at 1e3 and 1e4 rows, all cores
+#             at 1e5; predict 1e3 … 1e6 rows with n_jobs=1 and all cores, 1e7 rows all
+#             cores) and XGBoost's random-forest mode on the CPU (xgboost-cpu, hist and
+#             exact, n_jobs=1, 1e3 and 1e4 rows) when its wheel is carried in .wheels/xgbcpu.
+#   nvforest  nvForest (cu13 26.4, its wheels carried in .wheels/nvf) predicting 1e3 … 1e7
+#             rows with offload's exported forest (.wheels/models/forest-friedman-1000.json, from
+#             `offload forest --data friedman1 --rows 1000 --export-xgboost`) and with
+#             scikit-learn's forest, each layout and precision checked before timing.
+# Here: cargo build --release -p offload-host --bin offload; cp target/release/offload
+# .device/; strip .device/offload; the exported forest into .device/. Then, e.g.
+#   run: bash scripts/device-forest.sh offload   carry: .device .gl
+#   run: bash scripts/device-forest.sh sklearn   carry: .wheels/xgbcpu
+#   run: bash scripts/device-forest.sh nvforest  carry: .wheels/nvf .wheels/models
+set -u
+part=${1:?usage: scripts/device-forest.sh offload|sklearn|nvforest}
+source scripts/device-env.sh
+B=${OFFLOAD_BIN:-.device/offload}
+OUT=${OUT:-bench-results/device-forest}
+W=/tmp/device-forest/$part
+rm -rf "$W"; mkdir -p "$W" "$OUT"
+nproc > "$W/nproc.txt"; nvidia-smi --query-gpu=name,driver_version --format=csv > "$W/gpu.txt" 2>&1
+case "$part" in
+  offload)
+    for rows in 1000 10000 100000; do
+      timeout 150 "$B" forest --data friedman1 --rows $rows > "$W/train-rust-native-$rows.txt" 2>&1
+      timeout 60 "$B" forest --data friedman1 --rows $rows --parallel > "$W/train-rust-native-rayon-$rows.txt" 2>&1
+      for be in cuda wgpu; do
+        timeout 150 "$B" forest --data friedman1 --rows $rows --backend $be > "$W/train-gpu-$be-$rows.txt" 2>&1
+      done
+    done
+    for m in 1000 10000 100000 1000000 10000000; do
+      [ $m -le 1000000 ] && timeout 60 "$B" forest --data friedman1 --rows 1000 --predict-rows $m --repeat 3 > "$W/predict-rust-native-$m.txt" 2>&1
+      timeout 60 "$B" forest --data friedman1 --rows 1000 --parallel --predict-rows $m --repeat 5 > "$W/predict-rust-native-rayon-$m.txt" 2>&1
+      for be in cuda wgpu; do
+        timeout 60 "$B" forest --data friedman1 --rows 1000 --backend $be --predict-rows $m --repeat 5 > "$W/predict-gpu-$be-$m.txt" 2>&1
+      done
+    done ;;
+  sklearn)
+    py=python3
+    if ls .wheels/xgbcpu/*.whl >/dev/null 2>&1; then
+      pip install --no-deps --no-index --target /tmp/xgbcpu .wheels/xgbcpu/*.whl > "$W/pip.txt" 2>&1
+      export PYTHONPATH=/tmp/xgbcpu${PYTHONPATH:+:$PYTHONPATH}
+    fi
+    S=scripts/sklearn_forest.py
+    timeout 150 $py $S --data friedman1 --sizes 1000 --train-n-jobs 1,-1 \
+      --predict-rows 1000,10000,100000,1000000 --n-jobs 1,-1 > "$W/sklearn-1000.jsonl" 2>&1
+    timeout 100 $py $S --data friedman1 --sizes 1000 --train-n-jobs -1 \
+      --predict-rows 10000000 --n-jobs -1 > "$W/sklearn-predict-1e7.jsonl" 2>&1
+    timeout 100 $py $S --data friedman1 --sizes 10000 --train-n-jobs 1,-1 > "$W/sklearn-train-10000.jsonl" 2>&1
+    timeout 100 $py $S --data friedman1 --sizes 100000 --train-n-jobs -1 > "$W/sklearn-train-100000.jsonl" 2>&1
+    timeout 100 $py $S --data friedman1 --sizes 1000,10000 \
+      --peers xgboost-rf-hist,xgboost-rf-exact > "$W/xgboost-cpu.jsonl" 2>&1 ;;
+  nvforest)
+    pip install --no-deps --no-index --target /tmp/nvf .wheels/nvf/*.whl > "$W/pip.txt" 2>&1
+    export PYTHONPATH=/tmp/nvf${PYTHONPATH:+:$PYTHONPATH}
+    timeout 400 python3 scripts/nvforest_peer.py --offload-model .wheels/models/forest-friedman-1000.json \
+      --train-rows 1000 --predict-rows 1000,10000,100000,1000000,10000000 --repeat 5 > "$W/nvforest.jsonl" 2>&1 ;;
+  *) echo "scripts/device-forest.sh: offload, sklearn or nvforest, not $part" >&2; exit 2 ;;
+esac
+tar czf "$OUT/forest-$part.tar.gz" -C /tmp/device-forest "$part"
