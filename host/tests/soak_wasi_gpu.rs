@@ -11,6 +11,8 @@
 //! lifecycles per backend (default 200; `./build.sh fuzz` runs 10,000). One test in this
 //! binary, backends in turn, so that nothing else moves the process's RSS.
 
+mod common;
+
 use std::collections::HashSet;
 use std::path::PathBuf;
 use std::time::Instant;
@@ -119,10 +121,7 @@ fn soak(backend: &str, lifecycles: u64) {
 
 #[test]
 fn soak_wasi_gpu_lifecycles() {
-    let lifecycles = match std::env::var("OFFLOAD_SOAK_ITERS") {
-        Ok(v) => v.parse().expect("OFFLOAD_SOAK_ITERS is a number"),
-        Err(_) => 200,
-    };
+    let lifecycles = common::env_u64("OFFLOAD_SOAK_ITERS", 200);
     soak("cpu", lifecycles);
     soak("wgpu", lifecycles);
 }

@@ -12,6 +12,20 @@ use wasmtime::Module;
 
 pub mod forest_guest;
 
+/// The number in environment variable `name` (the fuzz, soak and crowd tests' counts and
+/// seeds), or `default` when it is unset.
+///
+/// # Panics
+/// When the variable is set to something other than a `u64`.
+pub fn env_u64(name: &str, default: u64) -> u64 {
+    match std::env::var(name) {
+        Ok(v) => v
+            .parse()
+            .unwrap_or_else(|_| panic!("{name}={v:?} is not a number")),
+        Err(_) => default,
+    }
+}
+
 /// The three shipped guests, by path name.
 pub const GUESTS: [&str; 3] = ["wasm-rust", "wasm-c", "wasm-go"];
 

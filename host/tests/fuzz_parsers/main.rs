@@ -13,6 +13,8 @@
 //! calls and report lines each, a twentieth of it (at least 200) mutated results folders;
 //! seed `OFFLOAD_FUZZ_SEED`.
 
+#[path = "../common/mod.rs"]
+mod common;
 #[allow(dead_code)] // the wasi:gpu fuzzer uses the rest
 #[path = "../fuzz_wasi_gpu/guest.rs"]
 mod guest;
@@ -30,21 +32,12 @@ use rand::{Rng, SeedableRng};
 use rand_pcg::Pcg64;
 use wasmtime::component::Component;
 
-fn env_u64(name: &str, default: u64) -> u64 {
-    match std::env::var(name) {
-        Ok(v) => v
-            .parse()
-            .unwrap_or_else(|_| panic!("{name}={v:?} is not a number")),
-        Err(_) => default,
-    }
-}
-
 fn iters() -> u64 {
-    env_u64("OFFLOAD_FUZZ_ITERS", 20_000)
+    common::env_u64("OFFLOAD_FUZZ_ITERS", 20_000)
 }
 
 fn rng() -> (u64, Pcg64) {
-    let seed = env_u64("OFFLOAD_FUZZ_SEED", 0x00ff_10ad);
+    let seed = common::env_u64("OFFLOAD_FUZZ_SEED", 0x00ff_10ad);
     (seed, Pcg64::seed_from_u64(seed))
 }
 

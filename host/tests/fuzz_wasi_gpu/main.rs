@@ -23,6 +23,8 @@
 //! (default fixed; a failure prints the seed and call number to replay). `./build.sh
 //! fuzz` runs it with a high count in release mode.
 
+#[path = "../common/mod.rs"]
+mod common;
 mod guest;
 mod model;
 
@@ -485,15 +487,6 @@ impl Fuzz<'_> {
     }
 }
 
-fn env_u64(name: &str, default: u64) -> u64 {
-    match std::env::var(name) {
-        Ok(v) => v
-            .parse()
-            .unwrap_or_else(|_| panic!("{name}={v:?} is not a number")),
-        Err(_) => default,
-    }
-}
-
 /// Runs `calls` fuzzed calls on `backend`; `None` when the backend does not start.
 fn fuzz_on(backend: &str, calls: u64) -> Option<Stats> {
     let device = match Device::open(backend) {
@@ -511,7 +504,7 @@ fn fuzz_on(backend: &str, calls: u64) -> Option<Stats> {
     };
     let host = GpuHost::new(device, limits).expect("host");
     let component = guest::component(&host);
-    let seed = env_u64("OFFLOAD_FUZZ_SEED", 0x00ff_10ad);
+    let seed = common::env_u64("OFFLOAD_FUZZ_SEED", 0x00ff_10ad);
     let mut fuzz = Fuzz {
         host: &host,
         component: &component,
@@ -570,7 +563,7 @@ fn fuzz_on(backend: &str, calls: u64) -> Option<Stats> {
 
 #[test]
 fn fuzz_wasi_gpu_cpu() {
-    let calls = env_u64("OFFLOAD_FUZZ_ITERS", 20_000);
+    let calls = common::env_u64("OFFLOAD_FUZZ_ITERS", 20_000);
     let s = fuzz_on("cpu", calls).expect("the cpu backend always starts");
     assert!(s.execs >= calls);
     // The run reached every outcome, not just refusals.
@@ -579,6 +572,6 @@ fn fuzz_wasi_gpu_cpu() {
 
 #[test]
 fn fuzz_wasi_gpu_wgpu() {
-    let calls = (env_u64("OFFLOAD_FUZZ_ITERS", 20_000) / 10).max(200);
+    let calls = (common::env_u64("OFFLOAD_FUZZ_ITERS", 20_000) / 10).max(200);
     fuzz_on("wgpu", calls);
 }
