@@ -16,9 +16,11 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/bytecodealliance/wasmtime-go/v39"
 )
@@ -86,11 +88,15 @@ func DefaultForestParams() ForestParams {
 // environment and no preopened directory.
 //
 // A trap (or proc_exit) comes back as *TrapError; the instance is then rebuilt from
-// the compiled module, so the ForestGuest stays usable but holds no forest. A mutex
-// serialises calls, so one ForestGuest is safe for concurrent use.
+// the compiled module, so the ForestGuest stays usable but holds no forest. Every call
+// into the guest runs under a deadline (DefaultGuestDeadline unless SetDeadline); one
+// that runs past it is interrupted and comes back as a *TrapError wrapping ErrDeadline,
+// and the instance is rebuilt as after any trap. A mutex serialises calls, so one
+// ForestGuest is safe for concurrent use.
 type ForestGuest struct {
 	mu        sync.Mutex
 	name      string
+	deadline  time.Duration
 	engine    *wasmtime.Engine
 	module    *wasmtime.Module
 	live      *forestInstance
@@ -100,6 +106,7 @@ type ForestGuest struct {
 
 // forestInstance is one live instance and its typed exports.
 type forestInstance struct {
+	ticks                                                    uint64 // the deadline of each call, in epoch ticks
 	store                                                    *wasmtime.Store
 	mem                                                      *wasmtime.Memory
 	alloc, free, fit, predict, lastError, nodeCount, version *wasmtime.Func
@@ -126,7 +133,7 @@ func LoadForestGuest(path string) (*ForestGuest, error) {
 // CompileForestGuest compiles and instantiates forest guest bytes; name is used in
 // messages. Errors as LoadForestGuest.
 func CompileForestGuest(name string, wasm []byte) (*ForestGuest, error) {
-	engine, err := newEngine()
+	engine, err := guestEngine()
 	if err != nil {
 		return nil, err
 	}
@@ -143,17 +150,42 @@ func CompileForestGuest(name string, wasm []byte) (*ForestGuest, error) {
 			return nil, fmt.Errorf("forest guest %s imports %s.%s: only wasi_snapshot_preview1 is provided", name, imp.Module(), n)
 		}
 	}
-	g := &ForestGuest{name: name, engine: engine, module: mod}
+	g := &ForestGuest{name: name, engine: engine, module: mod, deadline: DefaultGuestDeadline}
+	clockAcquire()
 	if g.live, err = g.instantiate(); err != nil {
+		clockRelease()
 		return nil, err
 	}
+	runtime.SetFinalizer(g, (*ForestGuest).Close) // releases the deadline clock
 	return g, nil
+}
+
+// SetDeadline sets the deadline of every later call into the guest (and of the start of
+// instances rebuilt after a trap): a call still running d after it began is interrupted
+// and returns a *TrapError wrapping ErrDeadline (resolution 10 ms). Errors: d not
+// positive, ErrClosed.
+func (g *ForestGuest) SetDeadline(d time.Duration) error {
+	if err := checkDeadline(d); err != nil {
+		return err
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.module == nil {
+		return ErrClosed
+	}
+	g.deadline = d
+	if g.live != nil {
+		g.live.ticks = deadlineTicks(d, epochTick)
+	}
+	return nil
 }
 
 // instantiate makes a fresh instance, checks forest_abi_version and looks up every
 // export.
 func (g *ForestGuest) instantiate() (*forestInstance, error) {
 	store := wasmtime.NewStore(g.engine)
+	ticks := deadlineTicks(g.deadline, epochTick)
+	store.SetEpochDeadline(ticks) // before the start function runs
 	linker := wasmtime.NewLinker(g.engine)
 	if err := linker.DefineWasi(); err != nil {
 		return nil, fmt.Errorf("forest guest %s: define WASI: %w", g.name, err)
@@ -161,7 +193,7 @@ func (g *ForestGuest) instantiate() (*forestInstance, error) {
 	store.SetWasi(wasmtime.NewWasiConfig())
 	inst, err := linker.Instantiate(store, g.module)
 	if err != nil {
-		return nil, fmt.Errorf("forest guest %s: instantiate: %w", g.name, err)
+		return nil, fmt.Errorf("forest guest %s: instantiate: %w", g.name, instantiateErr(err, g.deadline))
 	}
 	ext := inst.GetExport(store, "memory")
 	if ext == nil || ext.Memory() == nil {
@@ -176,14 +208,14 @@ func (g *ForestGuest) instantiate() (*forestInstance, error) {
 		fns[e] = f
 	}
 	fi := &forestInstance{
-		store: store, mem: ext.Memory(),
+		ticks: ticks, store: store, mem: ext.Memory(),
 		alloc: fns["forest_alloc"], free: fns["forest_free"], fit: fns["forest_fit"],
 		predict: fns["forest_predict"], lastError: fns["forest_last_error"],
 		nodeCount: fns["forest_node_count"], version: fns["forest_abi_version"],
 	}
-	v, err := callI32(fi.store, fi.version)
+	v, err := fi.callI32(fi.version)
 	if err != nil {
-		return nil, fmt.Errorf("forest guest %s: forest_abi_version: %w", g.name, err)
+		return nil, fmt.Errorf("forest guest %s: forest_abi_version: %w", g.name, instantiateErr(err, g.deadline))
 	}
 	if v != ForestABIVersion {
 		return nil, fmt.Errorf("forest guest %s: forest ABI version mismatch: forest_abi_version() is %d, this host speaks %d", g.name, v, ForestABIVersion)
@@ -191,9 +223,10 @@ func (g *ForestGuest) instantiate() (*forestInstance, error) {
 	return fi, nil
 }
 
-// callI32 calls f and returns its single i32 result.
-func callI32(store *wasmtime.Store, f *wasmtime.Func, args ...interface{}) (int32, error) {
-	v, err := f.Call(store, args...)
+// callI32 calls f under the deadline and returns its single i32 result.
+func (fi *forestInstance) callI32(f *wasmtime.Func, args ...interface{}) (int32, error) {
+	fi.store.SetEpochDeadline(fi.ticks)
+	v, err := f.Call(fi.store, args...)
 	if err != nil {
 		return 0, err
 	}
@@ -221,10 +254,20 @@ func (g *ForestGuest) NFeatures() int {
 	return g.nFeatures
 }
 
+// callFree calls forest_free(ptr, bytes) under the deadline; its error is ignored (the
+// block leaks inside the sandbox, and after a trap its instance is gone anyway).
+func (fi *forestInstance) callFree(ptr, bytes int32) {
+	fi.store.SetEpochDeadline(fi.ticks)
+	_, _ = fi.free.Call(fi.store, ptr, bytes)
+}
+
 // Close drops the instance; later calls return ErrClosed.
 func (g *ForestGuest) Close() {
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	if g.module != nil {
+		clockRelease()
+	}
 	g.live = nil
 	g.module = nil
 	g.nFeatures = 0
@@ -247,6 +290,7 @@ func (g *ForestGuest) call(export string, f func(*forestInstance) (int32, error)
 	r, err := f(g.live)
 	if err != nil {
 		g.live, g.nFeatures = nil, 0
+		interrupted := isInterrupt(err)
 		msg := err.Error()
 		var werr *wasmtime.Error
 		if errors.As(err, &werr) {
@@ -259,6 +303,9 @@ func (g *ForestGuest) call(export string, f func(*forestInstance) (int32, error)
 			g.live = fi
 			g.rebuilds++
 		}
+		if interrupted {
+			return 0, deadlineTrap(export, wasmtimeInterrupt, g.deadline)
+		}
 		return 0, &TrapError{Export: export, Msg: msg}
 	}
 	return r, nil
@@ -270,7 +317,7 @@ func (g *ForestGuest) lastError() string {
 		return "(no instance to ask)"
 	}
 	fi := g.live
-	n, err := callI32(fi.store, fi.lastError, int32(0), int32(0))
+	n, err := fi.callI32(fi.lastError, int32(0), int32(0))
 	if err != nil {
 		return fmt.Sprintf("(reading the message failed: %v)", err)
 	}
@@ -278,12 +325,12 @@ func (g *ForestGuest) lastError() string {
 		return fmt.Sprintf("(no message; forest_last_error returned %d)", n)
 	}
 	capacity := min(n, forestMaxMessage)
-	buf, err := callI32(fi.store, fi.alloc, capacity)
+	buf, err := fi.callI32(fi.alloc, capacity)
 	if err != nil || buf <= 0 {
 		return fmt.Sprintf("(a message of %d bytes the guest has no room to copy)", n)
 	}
-	defer func() { _, _ = fi.free.Call(fi.store, buf, capacity) }()
-	k, err := callI32(fi.store, fi.lastError, buf, capacity)
+	defer fi.callFree(buf, capacity)
+	k, err := fi.callI32(fi.lastError, buf, capacity)
 	if err != nil || k < 0 {
 		return fmt.Sprintf("(forest_last_error returned %d, %v)", k, err)
 	}
@@ -313,7 +360,7 @@ func (g *ForestGuest) allocBlock(op string, bytes int) (block, error) {
 		return block{}, fmt.Errorf("%s: %d bytes cannot be allocated through the forest ABI (1 … 2^31-1)", op, bytes)
 	}
 	p, err := g.call("forest_alloc", func(fi *forestInstance) (int32, error) {
-		return callI32(fi.store, fi.alloc, int32(bytes))
+		return fi.callI32(fi.alloc, int32(bytes))
 	})
 	if err != nil {
 		return block{}, err
@@ -337,7 +384,7 @@ func (g *ForestGuest) allocBlock(op string, bytes int) (block, error) {
 // after a trap its instance is gone anyway).
 func (g *ForestGuest) release(b block) {
 	if g.live != nil {
-		_, _ = g.live.free.Call(g.live.store, b.ptr, b.bytes)
+		g.live.callFree(b.ptr, b.bytes)
 	}
 }
 
@@ -414,7 +461,7 @@ func (g *ForestGuest) Fit(x []float32, y []float64, nFeatures int, p ForestParam
 		}
 	}
 	rc, err := g.call("forest_fit", func(fi *forestInstance) (int32, error) {
-		return callI32(fi.store, fi.fit, xb.ptr, yb.ptr, args[0], args[1], args[2], args[3],
+		return fi.callI32(fi.fit, xb.ptr, yb.ptr, args[0], args[1], args[2], args[3],
 			args[4], args[5], args[6], int64(p.Seed))
 	})
 	if err != nil {
@@ -465,7 +512,7 @@ func (g *ForestGuest) Predict(x []float32) ([]float64, error) {
 		return nil, err
 	}
 	rc, err := g.call("forest_predict", func(fi *forestInstance) (int32, error) {
-		return callI32(fi.store, fi.predict, xb.ptr, int32(n), ob.ptr)
+		return fi.callI32(fi.predict, xb.ptr, int32(n), ob.ptr)
 	})
 	if err != nil {
 		return nil, err
@@ -497,7 +544,7 @@ func (g *ForestGuest) NodeCount() (int, error) {
 		return 0, ErrForestNotFitted
 	}
 	rc, err := g.call("forest_node_count", func(fi *forestInstance) (int32, error) {
-		return callI32(fi.store, fi.nodeCount)
+		return fi.callI32(fi.nodeCount)
 	})
 	if err != nil {
 		return 0, err

@@ -261,6 +261,9 @@ type WasiGPUInstance struct {
 	// call allocates nothing; depth is the number in progress.
 	calls [2]importCall
 	depth int
+	// goImports counts the import calls that entered Go (all but the buffer-writes the
+	// C fast path completed), for tests.
+	goImports uint64
 }
 
 // Instantiate makes a new instance with its own store and handle table: links WASI and
@@ -269,6 +272,7 @@ func (m *WasiGPUModule) Instantiate() (_ *WasiGPUInstance, err error) {
 	h := m.host
 	w := &WasiGPUInstance{host: h, name: m.name, table: map[uint32]gpuEntry{}, next: 1, exports: map[string]*wasmtime.Func{}}
 	w.store = wasmtime.NewStore(h.engine)
+	w.store.SetEpochDeadline(h.ticks) // before a start function runs at instantiation
 	w.handle = cgo.NewHandle(w)
 	w.c = C.off_gpu_inst_new(C.uintptr_t(w.handle))
 	if w.c == nil {
@@ -306,7 +310,7 @@ func (m *WasiGPUModule) Instantiate() (_ *WasiGPUInstance, err error) {
 	}
 	w.inst, err = linker.Instantiate(w.store, m.module)
 	if err != nil {
-		return nil, fmt.Errorf("wasi:gpu guest %s: instantiate: %w", m.name, err)
+		return nil, fmt.Errorf("wasi:gpu guest %s: instantiate: %w", m.name, w.trapErr("instantiate", err))
 	}
 	mem := w.inst.GetExport(w.store, "memory")
 	if mem == nil || mem.Memory() == nil {
@@ -314,6 +318,7 @@ func (m *WasiGPUModule) Instantiate() (_ *WasiGPUInstance, err error) {
 	}
 	w.c.mem = *(*C.off_gw_memory_t)(unsafe.Pointer(mem.Memory()))
 	w.c.has_mem = 1
+	w.enableFastWrite()
 	if f := w.inst.GetFunc(w.store, "cabi_realloc"); f != nil {
 		w.c.realloc = *(*C.off_gw_func_t)(unsafe.Pointer(f))
 		w.c.has_realloc = 1
@@ -334,6 +339,47 @@ func (m *WasiGPUModule) Instantiate() (_ *WasiGPUInstance, err error) {
 		}
 	}
 	return w, nil
+}
+
+// enableFastWrite turns on the C fast path of buffer-write (off_gpu_fast_write in
+// wasigpu_shim.c) for this instance: it needs the import's index, the device and the
+// layout of the import's return area; the handle cache starts empty and follows the
+// table (cacheSet, cacheDrop).
+func (w *WasiGPUInstance) enableFastWrite() {
+	i, ok := wasiGPUImportIndex[WasiGPUComputeModule+"#buffer-write"]
+	if !ok {
+		return
+	}
+	r := wasiGPUImports[i].result
+	if r == nil || r.DiscSize() == 0 {
+		return
+	}
+	w.c.device = C.uint64_t(w.host.gpu.h)
+	w.c.write_area_size = C.uint32_t(r.Size())
+	w.c.write_area_align = C.uint32_t(r.Align())
+	w.c.write_disc = C.uint32_t(r.DiscSize())
+	w.c.write_fn = C.int32_t(i)
+}
+
+// wasiGPUCacheSlots is the number of slots of an instance's C handle cache.
+const wasiGPUCacheSlots = C.OFF_GPU_CACHE_SLOTS
+
+// cacheSlot is the slot of handle h in the C handle cache.
+func (w *WasiGPUInstance) cacheSlot(h uint32) *C.off_gpu_slot_t {
+	return &w.c.cache[h&(wasiGPUCacheSlots-1)]
+}
+
+// cacheSet records the new buffer h of the handle table in the C handle cache (taking
+// over the slot from any other handle, which then goes through Go).
+func (w *WasiGPUInstance) cacheSet(h uint32, e gpuEntry) {
+	*w.cacheSlot(h) = C.off_gpu_slot_t{handle: C.uint32_t(h), id: C.uint64_t(e.id), bytes: C.uint64_t(e.bytes)}
+}
+
+// cacheDrop removes h, just deleted from the handle table, from the C handle cache.
+func (w *WasiGPUInstance) cacheDrop(h uint32) {
+	if s := w.cacheSlot(h); uint32(s.handle) == h {
+		*s = C.off_gpu_slot_t{}
+	}
 }
 
 // Close destroys every buffer the instance still holds, closes its store and frees its C
@@ -386,12 +432,16 @@ func (w *WasiGPUInstance) ready() error {
 }
 
 // trapErr turns an error of a guest call into a *TrapError, preferring the host's own
-// message for a trap raised by an import.
+// message for a trap raised by an import; an epoch interrupt is the host's Deadline
+// (errors.Is(err, ErrDeadline)).
 func (w *WasiGPUInstance) trapErr(export string, err error) error {
 	msg := err.Error()
 	if w.trap != "" {
 		msg = w.trap // wasmtime's message repeats it, with a backtrace
 		w.trap = ""
+	}
+	if isInterrupt(err) {
+		return deadlineTrap(export, wasmtimeInterrupt, w.host.opts.Deadline)
 	}
 	return &TrapError{Export: export, Msg: msg}
 }

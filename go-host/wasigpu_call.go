@@ -235,6 +235,7 @@ func offWasiGpuImport(handle C.uintptr_t, fn C.int32_t, base *C.uint8_t, size C.
 	if w == nil {
 		return newTrap("wasi:gpu host: unknown instance")
 	}
+	w.goImports++
 	if int(fn) < 0 || int(fn) >= len(wasiGPUImports) {
 		return newTrap(fmt.Sprintf("wasi:gpu: unknown import %d", int(fn)))
 	}

@@ -252,6 +252,7 @@ func hostBufferCreate(c *importCall) error {
 	h := w.next
 	w.next++
 	w.table[h] = gpuEntry{id: id, bytes: bytes}
+	w.cacheSet(h, w.table[h])
 	w.bytes += bytes
 	cabi.Put32(payload, h)
 	return nil
@@ -316,6 +317,7 @@ func (c *importCall) dropBuffer(check func() error) (destroyErr, err error) {
 		return nil, err
 	}
 	delete(c.w.table, h)
+	c.w.cacheDrop(h)
 	c.w.bytes -= b.bytes
 	return c.w.host.gpu.DestroyBuffer(b.id), nil
 }

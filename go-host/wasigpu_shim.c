@@ -4,6 +4,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include "offload.h"
 #include "wasigpu_shim.h"
 #include "_cgo_export.h"
 
@@ -37,6 +38,7 @@ off_gpu_inst_t *off_gpu_inst_new(uintptr_t handle) {
 	off_gpu_inst_t *in = (off_gpu_inst_t *)calloc(1, sizeof(off_gpu_inst_t));
 	if (in == NULL) return NULL;
 	in->handle = handle;
+	in->write_fn = -1;
 	for (int i = 0; i < OFF_GPU_MAX_IMPORTS; i++) {
 		in->envs[i].inst = in;
 		in->envs[i].fn = i;
@@ -48,8 +50,34 @@ void off_gpu_inst_free(off_gpu_inst_t *in) { free(in); }
 
 wasm_trap_t *off_gpu_trap(const char *msg, size_t len) { return wasmtime_trap_new(msg, len); }
 
+// off_gpu_fast_write runs buffer-write(handle, offset, list<u8>) -> result<_, gpu-error>
+// without entering Go, when the call is certain to succeed: the handle is in the
+// instance's cache (so the instance owns it), the data is non-empty and lies inside
+// both linear memory and the buffer, the return area is aligned and inside memory, and
+// the device accepts the write; it then stores ok and returns 1. Anything else returns
+// 0 having changed nothing but, when the device refused, the buffer bytes it was asked
+// to write: the caller then runs the Go import (wasigpu_imports.go, hostBufferWrite),
+// which makes every check again in its own order, writes the same bytes and reports the
+// trap or the gpu-error.
+static int off_gpu_fast_write(off_gpu_inst_t *in, uint8_t *base, size_t size,
+                              const off_gw_val_raw_t *a, size_t n) {
+	if (n != 5 || base == NULL) return 0;
+	uint32_t h = (uint32_t)a[0].i32;
+	const off_gpu_slot_t *s = &in->cache[h & (OFF_GPU_CACHE_SLOTS - 1)];
+	if (h == 0 || s->handle != h) return 0;
+	uint64_t off = (uint64_t)a[1].i64;
+	uint64_t p = (uint32_t)a[2].i32, len = (uint32_t)a[3].i32, ret = (uint32_t)a[4].i32;
+	if (len == 0 || off > s->bytes || len > s->bytes - off) return 0;
+	if (p + len > size) return 0;
+	if (ret % in->write_area_align != 0 || ret + in->write_area_size > size) return 0;
+	if (offload_gpu_buffer_write(in->device, s->id, off, base + p, (size_t)len) != OFFLOAD_OK) return 0;
+	memset(base + ret, 0, in->write_disc); // the ok case; unit payload
+	return 1;
+}
+
 // Every wasi:gpu import lands here: the caller's memory is looked up (the base may
-// change when memory grows) and the call goes to Go.
+// change when memory grows); buffer-write tries the C fast path, and every other call
+// (or a buffer-write it declines) goes to Go.
 static wasm_trap_t *off_gpu_trampoline(void *env, wasmtime_caller_t *caller,
                                        off_gw_val_raw_t *args, size_t n) {
 	off_gpu_env_t *e = (off_gpu_env_t *)env;
@@ -60,6 +88,7 @@ static wasm_trap_t *off_gpu_trampoline(void *env, wasmtime_caller_t *caller,
 		base = wasmtime_memory_data(ctx, &e->inst->mem);
 		size = wasmtime_memory_data_size(ctx, &e->inst->mem);
 	}
+	if (e->fn == e->inst->write_fn && off_gpu_fast_write(e->inst, base, size, args, n)) return NULL;
 	return offWasiGpuImport(e->inst->handle, e->fn, base, size, ctx, args, n);
 }
 

@@ -21,6 +21,13 @@ struct off_gpu_inst;
 /* The env pointer of one import function: its instance and its index in the Go table. */
 typedef struct { struct off_gpu_inst *inst; int32_t fn; } off_gpu_env_t;
 
+/* Slots of an instance's handle cache (a power of two). */
+#define OFF_GPU_CACHE_SLOTS 256
+
+/* One live buffer of the instance's handle table, mirrored for the C fast path:
+ * handle 0 marks an empty slot. */
+typedef struct { uint32_t handle; uint64_t id; uint64_t bytes; } off_gpu_slot_t;
+
 /* One instance's C state, allocated by off_gpu_inst_new and freed by off_gpu_inst_free
  * after the instance's store is closed. */
 typedef struct off_gpu_inst {
@@ -30,6 +37,15 @@ typedef struct off_gpu_inst {
 	off_gw_memory_t mem;       /* the exported linear memory */
 	off_gw_func_t realloc;     /* the exported cabi_realloc */
 	off_gpu_env_t envs[OFF_GPU_MAX_IMPORTS];
+	/* The buffer-write fast path (off_gpu_fast_write in wasigpu_shim.c): the import's
+	 * index (-1: none), the device, the return area's size, alignment and
+	 * discriminant bytes, and a direct-mapped cache of the Go handle table
+	 * (slot handle & (OFF_GPU_CACHE_SLOTS-1)) holding only live handles: the Go side
+	 * fills a slot when it creates a buffer and clears it when it drops one. */
+	int32_t write_fn;
+	uint64_t device;
+	uint32_t write_area_size, write_area_align, write_disc;
+	off_gpu_slot_t cache[OFF_GPU_CACHE_SLOTS];
 } off_gpu_inst_t;
 
 /* Result of a cabi_realloc call made from inside an import: the trap (owned by the

@@ -315,6 +315,9 @@ func TestWasiGPULoopForever(t *testing.T) {
 	_, err := w.Probe("loop-forever", 0)
 	took := time.Since(start)
 	wantTrap(t, err, "interrupt")
+	if !errors.Is(err, ErrDeadline) || !strings.Contains(err.Error(), "deadline of 200ms") {
+		t.Errorf("%v: want an error wrapping ErrDeadline naming the deadline", err)
+	}
 	// At least the deadline, at most two epoch ticks more (plus scheduling slack on a
 	// loaded machine).
 	if took < deadline || took > deadline+2*time.Second {

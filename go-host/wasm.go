@@ -13,6 +13,8 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"sync/atomic"
+	"time"
 
 	"github.com/bytecodealliance/wasmtime-go/v39"
 
@@ -40,14 +42,30 @@ var ErrClosed = vecabi.ErrClosed
 // does not have (e.g. "dot_simd" on an ABI v1 guest).
 var ErrNoExport = vecabi.ErrNoExport
 
-// TrapError is a trap (or a WASI exit) raised inside a guest call. After a trap the
-// instance refuses further calls: create a new one.
+// TrapError is a trap (or a WASI exit) raised inside a guest call, or the interrupt of
+// a call that ran past its deadline (Deadline > 0; errors.Is(err, ErrDeadline)). After
+// a trap the instance refuses further calls: create a new one.
 type TrapError struct {
 	Export string // the export that was called
 	Msg    string // wasmtime's or wazero's message
+	// Deadline is the deadline the call ran past when it was interrupted for it, else 0.
+	Deadline time.Duration
 }
 
-func (e *TrapError) Error() string { return fmt.Sprintf("guest trapped in %s: %s", e.Export, e.Msg) }
+func (e *TrapError) Error() string {
+	if e.Deadline > 0 {
+		return fmt.Sprintf("guest call %s interrupted: it ran past its deadline of %v (%s)", e.Export, e.Deadline, e.Msg)
+	}
+	return fmt.Sprintf("guest trapped in %s: %s", e.Export, e.Msg)
+}
+
+// Unwrap is ErrDeadline for an interrupt at the deadline, else nil.
+func (e *TrapError) Unwrap() error {
+	if e.Deadline > 0 {
+		return ErrDeadline
+	}
+	return nil
+}
 
 // CallPath selects how WasmVectorOps enters the guest.
 type CallPath int
@@ -92,6 +110,27 @@ type WasmModule struct {
 	engine   *wasmtime.Engine
 	module   *wasmtime.Module
 	needWasi bool
+	deadline atomic.Int64 // time.Duration of the instances made next; 0: DefaultGuestDeadline
+}
+
+// SetDeadline sets the deadline of every call into instances made afterwards (and of
+// their start function and _initialize): a call still running d after it began is
+// interrupted and returns a *TrapError wrapping ErrDeadline (resolution 10 ms: it runs at
+// most about 20 ms more). The default is DefaultGuestDeadline. Errors: d not positive.
+func (m *WasmModule) SetDeadline(d time.Duration) error {
+	if err := checkDeadline(d); err != nil {
+		return err
+	}
+	m.deadline.Store(int64(d))
+	return nil
+}
+
+// Deadline is the deadline of the instances made next (see SetDeadline).
+func (m *WasmModule) Deadline() time.Duration {
+	if d := time.Duration(m.deadline.Load()); d > 0 {
+		return d
+	}
+	return DefaultGuestDeadline
 }
 
 // LoadWasmModule reads and compiles a guest (.wasm file).
@@ -105,7 +144,7 @@ func LoadWasmModule(path string) (*WasmModule, error) {
 
 // CompileWasmModule compiles guest bytes; name is used in messages.
 func CompileWasmModule(name string, wasm []byte) (*WasmModule, error) {
-	engine, err := newEngine()
+	engine, err := guestEngine()
 	if err != nil {
 		return nil, err
 	}
@@ -135,14 +174,18 @@ func (m *WasmModule) Name() string { return m.name }
 // (its Runtime): exports are called through the fast path's C-side table once fast is
 // set, else through wasmtime-go's Func.Call.
 type wasmRuntime struct {
-	store *wasmtime.Store
-	mem   *wasmtime.Memory
-	inst  *wasmtime.Instance
-	fns   [vecabi.NumExports]*wasmtime.Func
-	names [vecabi.NumExports]string
-	idx   [vecabi.NumExports]int // index in fast's table, -1 when not registered
-	fast  *fastCaller            // nil on the FuncCall path (and until Instantiate sets it)
-	data  []byte                 // linear memory view for FuncCall; fast.memory() for FastCall
+	engine   *wasmtime.Engine // kept alive with the store
+	deadline time.Duration    // of each call
+	ticks    uint64           // deadline in epoch ticks
+	clock    bool             // holds a clockAcquire, released by Close
+	store    *wasmtime.Store
+	mem      *wasmtime.Memory
+	inst     *wasmtime.Instance
+	fns      [vecabi.NumExports]*wasmtime.Func
+	names    [vecabi.NumExports]string
+	idx      [vecabi.NumExports]int // index in fast's table, -1 when not registered
+	fast     *fastCaller            // nil on the FuncCall path (and until Instantiate sets it)
+	data     []byte                 // linear memory view for FuncCall; fast.memory() for FastCall
 }
 
 func (r *wasmRuntime) Bind(e vecabi.Export, name string) bool {
@@ -163,15 +206,16 @@ func (r *wasmRuntime) Memory() []byte {
 
 func (r *wasmRuntime) CallI32(e vecabi.Export) (int32, error) {
 	if r.fast != nil && r.idx[e] >= 0 {
-		if err := r.fast.call(r.idx[e], r.names[e], 1); err != nil {
+		if err := r.fast.call(r.idx[e], r.names[e], 1, r.deadline); err != nil {
 			return 0, err
 		}
 		runtime.KeepAlive(r.store)
 		return r.fast.i32(0), nil
 	}
+	r.store.SetEpochDeadline(r.ticks)
 	v, err := r.fns[e].Call(r.store)
 	if err != nil {
-		return 0, &TrapError{Export: r.names[e], Msg: err.Error()}
+		return 0, r.trap(e, err)
 	}
 	i, ok := v.(int32)
 	if !ok {
@@ -188,7 +232,7 @@ func (r *wasmRuntime) Call(e vecabi.Export, scalar float64, hasScalar bool, n in
 			slot = 1
 		}
 		r.fast.setI32(slot, n)
-		if err := r.fast.call(r.idx[e], r.names[e], slot+1); err != nil {
+		if err := r.fast.call(r.idx[e], r.names[e], slot+1, r.deadline); err != nil {
 			return 0, err
 		}
 		runtime.KeepAlive(r.store)
@@ -199,6 +243,7 @@ func (r *wasmRuntime) Call(e vecabi.Export, scalar float64, hasScalar bool, n in
 	}
 	var v interface{}
 	var err error
+	r.store.SetEpochDeadline(r.ticks)
 	if hasScalar {
 		v, err = r.fns[e].Call(r.store, scalar, n)
 	} else {
@@ -207,7 +252,7 @@ func (r *wasmRuntime) Call(e vecabi.Export, scalar float64, hasScalar bool, n in
 	// Re-take the view: the call may have grown memory.
 	r.data = r.mem.UnsafeData(r.store)
 	if err != nil {
-		return 0, &TrapError{Export: r.names[e], Msg: err.Error()}
+		return 0, r.trap(e, err)
 	}
 	if hasResult {
 		f, ok := v.(float64)
@@ -217,6 +262,23 @@ func (r *wasmRuntime) Call(e vecabi.Export, scalar float64, hasScalar bool, n in
 		return f, nil
 	}
 	return 0, nil
+}
+
+// trap is the *TrapError of a failed Func.Call of export e (Deadline set for the
+// interrupt at the deadline).
+func (r *wasmRuntime) trap(e vecabi.Export, err error) *TrapError {
+	if isInterrupt(err) {
+		return deadlineTrap(r.names[e], wasmtimeInterrupt, r.deadline)
+	}
+	return &TrapError{Export: r.names[e], Msg: err.Error()}
+}
+
+// setDeadline sets the deadline of later calls.
+func (r *wasmRuntime) setDeadline(d time.Duration) {
+	r.deadline, r.ticks = d, deadlineTicks(d, epochTick)
+	if r.fast != nil {
+		r.fast.setTicks(r.ticks)
+	}
 }
 
 // WasmVectorOps runs one instance of a vector guest in wasmtime. Inputs are copied
@@ -241,10 +303,27 @@ func NewWasmVectorOps(path, name string) (*WasmVectorOps, error) {
 
 // Instantiate makes a new instance with its own store: links WASI when the guest
 // imports it, runs `_initialize` when exported, checks `abi_version` and caches the
-// capacity, buffer offsets and exported functions.
-func (m *WasmModule) Instantiate(name string, path CallPath) (*WasmVectorOps, error) {
+// capacity, buffer offsets and exported functions. Every call into it, the start
+// function and `_initialize` included, runs under the module's deadline (SetDeadline);
+// a guest that runs past it here is an error wrapping ErrDeadline.
+func (m *WasmModule) Instantiate(name string, path CallPath) (_ *WasmVectorOps, err error) {
 	store := wasmtime.NewStore(m.engine)
+	rt := &wasmRuntime{engine: m.engine, store: store}
+	rt.setDeadline(m.Deadline())
+	store.SetEpochDeadline(rt.ticks) // before the start function runs
+	clockAcquire()
+	rt.clock = true
+	defer func() {
+		if err != nil {
+			clockRelease()
+			if rt.fast != nil {
+				rt.fast.free()
+			}
+			store.Close()
+		}
+	}()
 	linker := wasmtime.NewLinker(m.engine)
+	defer linker.Close()
 	if m.needWasi {
 		if err := linker.DefineWasi(); err != nil {
 			return nil, fmt.Errorf("guest %s: define WASI: %w", m.name, err)
@@ -253,18 +332,19 @@ func (m *WasmModule) Instantiate(name string, path CallPath) (*WasmVectorOps, er
 	}
 	inst, err := linker.Instantiate(store, m.module)
 	if err != nil {
-		return nil, fmt.Errorf("guest %s: instantiate: %w", m.name, err)
+		return nil, fmt.Errorf("guest %s: instantiate: %w", m.name, instantiateErr(err, rt.deadline))
 	}
 	if f := inst.GetFunc(store, "_initialize"); f != nil {
+		store.SetEpochDeadline(rt.ticks)
 		if _, err := f.Call(store); err != nil {
-			return nil, fmt.Errorf("guest %s: _initialize: %w", m.name, err)
+			return nil, fmt.Errorf("guest %s: _initialize: %w", m.name, instantiateErr(err, rt.deadline))
 		}
 	}
 	ext := inst.GetExport(store, "memory")
 	if ext == nil || ext.Memory() == nil {
 		return nil, fmt.Errorf("guest %s: missing export \"memory\"", m.name)
 	}
-	rt := &wasmRuntime{store: store, mem: ext.Memory(), inst: inst}
+	rt.mem, rt.inst = ext.Memory(), inst
 	for i := range rt.idx {
 		rt.idx[i] = -1
 	}
@@ -275,30 +355,62 @@ func (m *WasmModule) Instantiate(name string, path CallPath) (*WasmVectorOps, er
 	}
 	w := &WasmVectorOps{d: d, rt: rt}
 	if path == FastCall {
-		if rt.fast, err = newFastCaller(store, rt.mem); err != nil {
+		if rt.fast, err = newFastCaller(store, rt.mem, rt.ticks); err != nil {
 			return nil, err
 		}
 		rt.data = nil
-		runtime.SetFinalizer(w, (*WasmVectorOps).Close)
 		for _, e := range []vecabi.Export{vecabi.Sum, vecabi.Dot, vecabi.Mul, vecabi.Scale, vecabi.SumSIMD, vecabi.DotSIMD, vecabi.AbiVersion} {
 			if rt.idx[e], err = rt.fast.register(rt.fns[e]); err != nil {
 				return nil, err
 			}
 		}
 	}
+	runtime.SetFinalizer(w, (*WasmVectorOps).Close)
 	return w, nil
 }
 
-// Close frees the fast path's C state; the store itself is freed by wasmtime-go's
-// finalizer. Calls after Close return ErrClosed.
+// instantiateErr names the deadline in an error of a start function or _initialize
+// interrupted at deadline d (wrapping ErrDeadline); other errors come back as they are.
+func instantiateErr(err error, d time.Duration) error {
+	if isInterrupt(err) {
+		return fmt.Errorf("%w of %v (%s)", ErrDeadline, d, wasmtimeInterrupt)
+	}
+	return err
+}
+
+// Close frees the fast path's C state and the instance's hold on the deadline clock;
+// the store itself is freed by wasmtime-go's finalizer. Calls after Close return
+// ErrClosed; closing twice is a no-op.
 func (w *WasmVectorOps) Close() error {
 	return w.d.Close(func() error {
 		if w.rt.fast != nil {
 			w.rt.fast.free()
 			w.rt.fast = nil
 		}
+		if w.rt.clock {
+			w.rt.clock = false
+			clockRelease()
+		}
 		return nil
 	})
+}
+
+// SetDeadline sets the deadline of this instance's later calls: a call still running d
+// after it began is interrupted and returns a *TrapError wrapping ErrDeadline
+// (resolution 10 ms), and the instance then refuses further calls. Errors: d not
+// positive, ErrClosed.
+func (w *WasmVectorOps) SetDeadline(d time.Duration) error {
+	if err := checkDeadline(d); err != nil {
+		return err
+	}
+	return w.d.Locked(func() error { w.rt.setDeadline(d); return nil })
+}
+
+// Deadline is the deadline of this instance's calls.
+func (w *WasmVectorOps) Deadline() time.Duration {
+	var d time.Duration
+	_ = w.d.Locked(func() error { d = w.rt.deadline; return nil })
+	return d
 }
 
 // Name is the benchmark path name given at creation.
@@ -396,25 +508,38 @@ func (w *WasmVectorOps) CallResident(export string, n int, scalar float64) (floa
 // returns its value: the call overhead of this instance's call path.
 func (w *WasmVectorOps) EmptyCall() (int32, error) { return w.d.EmptyCall() }
 
+// MaxWasmPoolSize is the most instances one WasmPool holds. wasmtime reserves the
+// address space of each instance's linear memory up front (several GiB of virtual
+// memory), so an absurd pool size is refused instead of exhausting the address space
+// or failing inside make.
+const MaxWasmPoolSize = 1024
+
 // WasmPool hands out instances of one module, one caller at a time each, so calls
-// run in parallel on separate instances. An instance that trapped is replaced by a
-// fresh one when it comes back. Safe for concurrent use.
+// run in parallel on separate instances. An instance that trapped (or ran past its
+// deadline) is replaced by a fresh one when it comes back. Safe for concurrent use.
 type WasmPool struct {
 	module *WasmModule
 	name   string
 	path   CallPath
+	size   int
 	free   chan *WasmVectorOps
+	closed atomic.Bool
 }
 
-// NewWasmPool instantiates size instances of m with the given call path.
+// NewWasmPool instantiates size instances of m with the given call path. Errors: size
+// not in [1, MaxWasmPoolSize], an instantiation error (the instances made so far are
+// closed).
 func NewWasmPool(m *WasmModule, name string, path CallPath, size int) (*WasmPool, error) {
-	if size <= 0 {
-		return nil, fmt.Errorf("pool size %d: must be positive", size)
+	if size <= 0 || size > MaxWasmPoolSize {
+		return nil, fmt.Errorf("pool size %d: must be in [1, %d]", size, MaxWasmPoolSize)
 	}
-	p := &WasmPool{module: m, name: name, path: path, free: make(chan *WasmVectorOps, size)}
+	p := &WasmPool{module: m, name: name, path: path, size: size, free: make(chan *WasmVectorOps, size)}
 	for i := 0; i < size; i++ {
 		w, err := m.Instantiate(name, path)
 		if err != nil {
+			for len(p.free) > 0 {
+				_ = (<-p.free).Close()
+			}
 			return nil, err
 		}
 		p.free <- w
@@ -423,9 +548,13 @@ func NewWasmPool(m *WasmModule, name string, path CallPath, size int) (*WasmPool
 }
 
 // Do runs fn with an instance taken from the pool, waiting for one if all are busy,
-// and returns fn's error.
+// and returns fn's error; ErrClosed after Close.
 func (p *WasmPool) Do(fn func(*WasmVectorOps) error) error {
 	w := <-p.free
+	if p.closed.Load() {
+		p.free <- w
+		return ErrClosed
+	}
 	defer func() {
 		if w.d.Trapped() {
 			if fresh, err := p.module.Instantiate(p.name, p.path); err == nil {
@@ -436,4 +565,22 @@ func (p *WasmPool) Do(fn func(*WasmVectorOps) error) error {
 		p.free <- w
 	}()
 	return fn(w)
+}
+
+// Close waits for the instances in use to come back and closes every instance; Do then
+// returns ErrClosed. Closing twice is a no-op.
+func (p *WasmPool) Close() error {
+	if p.closed.Swap(true) {
+		return nil
+	}
+	ws := make([]*WasmVectorOps, 0, p.size)
+	for i := 0; i < p.size; i++ {
+		w := <-p.free
+		_ = w.Close()
+		ws = append(ws, w)
+	}
+	for _, w := range ws {
+		p.free <- w
+	}
+	return nil
 }

@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
+	"time"
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
@@ -22,17 +24,22 @@ import (
 // "wazero-c", "wazero-go"). Same semantics as [WasmVectorOps]: chunking over the
 // capacity, traps as *TrapError (the instance refuses further calls), a mutex
 // serialising calls. Calls go through api.Function.CallWithStack with a stack slice
-// allocated once.
+// allocated once. Every call runs under a deadline (DefaultGuestDeadline unless
+// SetDeadline): the runtime is configured with WithCloseOnContextDone(true), and a call
+// still running at its deadline is stopped by cancelling the instance's context, which
+// closes the module; it returns a *TrapError wrapping ErrDeadline.
 type WazeroVectorOps struct {
-	d   *vecabi.Driver
-	ctx context.Context
-	rt  wazero.Runtime
+	d     *vecabi.Driver
+	ctx   context.Context
+	rt    wazero.Runtime
+	watch *callWatch
 }
 
 // wazeroInstance is one wazero instance of a vector guest as internal/vecabi drives it
 // (its Runtime).
 type wazeroInstance struct {
-	ctx   context.Context
+	ctx   context.Context // cancelled by watch at a call's deadline
+	watch *callWatch
 	mod   api.Module
 	mem   api.Memory
 	fns   [vecabi.NumExports]api.Function
@@ -61,10 +68,22 @@ func (r *wazeroInstance) Memory() []byte {
 }
 
 func (r *wazeroInstance) call(e vecabi.Export, nargs int) error {
-	if err := r.fns[e].CallWithStack(r.ctx, r.stack[:max(nargs, 1)]); err != nil {
-		return &TrapError{Export: r.names[e], Msg: err.Error()}
+	r.watch.begin()
+	err := r.fns[e].CallWithStack(r.ctx, r.stack[:max(nargs, 1)])
+	r.watch.end()
+	if err != nil {
+		return r.watch.trap(r.names[e], err)
 	}
 	return nil
+}
+
+// trap is the *TrapError of a failed call of export (Deadline set when the watch
+// cancelled it at its deadline).
+func (w *callWatch) trap(export string, err error) *TrapError {
+	if w.fired.Load() {
+		return deadlineTrap(export, err.Error(), w.deadline())
+	}
+	return &TrapError{Export: export, Msg: err.Error()}
 }
 
 func (r *wazeroInstance) CallI32(e vecabi.Export) (int32, error) {
@@ -105,13 +124,40 @@ func NewWazeroVectorOps(path, name string) (*WazeroVectorOps, error) {
 }
 
 // NewWazeroVectorOpsFromBytes is [NewWazeroVectorOps] over guest bytes; file is used
-// in messages.
+// in messages. Calls run under DefaultGuestDeadline.
 func NewWazeroVectorOpsFromBytes(file string, wasm []byte, name string) (*WazeroVectorOps, error) {
-	ctx := context.Background()
-	rt := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfigCompiler())
-	fail := func(err error) (*WazeroVectorOps, error) {
-		_ = rt.Close(ctx)
+	return NewWazeroVectorOpsWithDeadline(file, wasm, name, DefaultGuestDeadline)
+}
+
+// NewWazeroVectorOpsWithDeadline is [NewWazeroVectorOpsFromBytes] with deadline d for
+// every call, the start function and _initialize included: one that runs past d is an
+// error wrapping ErrDeadline (resolution 10 ms). Errors: d not positive, and those of
+// NewWazeroVectorOps.
+func NewWazeroVectorOpsWithDeadline(file string, wasm []byte, name string, d time.Duration) (*WazeroVectorOps, error) {
+	if err := checkDeadline(d); err != nil {
 		return nil, err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	watch := newCallWatch(cancel, d)
+	rt := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfigCompiler().WithCloseOnContextDone(true))
+	fail := func(err error) (*WazeroVectorOps, error) {
+		_ = rt.Close(context.Background())
+		watch.close()
+		cancel()
+		return nil, err
+	}
+	// init runs the start function or _initialize under the deadline.
+	init := func(what string, fn func() error) error {
+		watch.begin()
+		err := fn()
+		watch.end()
+		if err != nil && watch.fired.Load() {
+			return fmt.Errorf("guest %s: %s: %w of %v (%v)", file, what, ErrDeadline, d, err)
+		}
+		if err != nil {
+			return fmt.Errorf("guest %s: %s: %w", file, what, err)
+		}
+		return nil
 	}
 	compiled, err := rt.CompileModule(ctx, wasm)
 	if err != nil {
@@ -129,29 +175,52 @@ func NewWazeroVectorOpsFromBytes(file string, wasm []byte, name string) (*Wazero
 		}
 	}
 	// No start functions: reactors export _initialize, which is called below.
-	mod, err := rt.InstantiateModule(ctx, compiled, wazero.NewModuleConfig().WithStartFunctions().WithName(""))
-	if err != nil {
-		return fail(fmt.Errorf("guest %s: instantiate: %w", file, err))
+	var mod api.Module
+	if err := init("instantiate", func() (err error) {
+		mod, err = rt.InstantiateModule(ctx, compiled, wazero.NewModuleConfig().WithStartFunctions().WithName(""))
+		return err
+	}); err != nil {
+		return fail(err)
 	}
 	if f := mod.ExportedFunction("_initialize"); f != nil {
-		if _, err := f.Call(ctx); err != nil {
-			return fail(fmt.Errorf("guest %s: _initialize: %w", file, err))
+		if err := init("_initialize", func() error { _, err := f.Call(ctx); return err }); err != nil {
+			return fail(err)
 		}
 	}
-	inst := &wazeroInstance{ctx: ctx, mod: mod, stack: make([]uint64, 2)}
+	inst := &wazeroInstance{ctx: ctx, watch: watch, mod: mod, stack: make([]uint64, 2)}
 	if inst.mem = mod.ExportedMemory("memory"); inst.mem == nil {
 		return fail(fmt.Errorf("guest %s: missing export \"memory\"", file))
 	}
-	d, err := vecabi.New(file, name, inst)
+	dr, err := vecabi.New(file, name, inst)
 	if err != nil {
 		return fail(err)
 	}
-	return &WazeroVectorOps{d: d, ctx: ctx, rt: rt}, nil
+	w := &WazeroVectorOps{d: dr, ctx: ctx, rt: rt, watch: watch}
+	runtime.SetFinalizer(w, (*WazeroVectorOps).Close) // releases the deadline clock
+	return w, nil
 }
 
-// Close releases the runtime. Calls after Close return ErrClosed.
+// SetDeadline sets the deadline of this instance's later calls: a call still running d
+// after it began is stopped (the module is closed) and returns a *TrapError wrapping
+// ErrDeadline (resolution 10 ms); the instance then refuses further calls. Errors: d
+// not positive, ErrClosed.
+func (w *WazeroVectorOps) SetDeadline(d time.Duration) error {
+	if err := checkDeadline(d); err != nil {
+		return err
+	}
+	return w.d.Locked(func() error { w.watch.set(d); return nil })
+}
+
+// Deadline is the deadline of this instance's calls.
+func (w *WazeroVectorOps) Deadline() time.Duration { return w.watch.deadline() }
+
+// Close releases the runtime and the instance's deadline watch. Calls after Close
+// return ErrClosed.
 func (w *WazeroVectorOps) Close() error {
-	return w.d.Close(func() error { return w.rt.Close(w.ctx) })
+	return w.d.Close(func() error {
+		w.watch.close()
+		return w.rt.Close(context.Background())
+	})
 }
 
 // Name is the benchmark path name given at creation.

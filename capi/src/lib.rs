@@ -117,8 +117,14 @@ fn set_last_error(msg: &str) {
     LAST_ERROR.with(|e| *e.borrow_mut() = c);
 }
 
+/// Empties the thread's last error message; a no-op when it is empty already, so a
+/// successful call does not allocate (`CString::default` allocates its one NUL byte).
 fn clear_last_error() {
-    LAST_ERROR.with(|e| *e.borrow_mut() = CString::default());
+    LAST_ERROR.with(|e| {
+        if !e.borrow().as_bytes().is_empty() {
+            *e.borrow_mut() = CString::default();
+        }
+    });
 }
 
 /// Runs one C entry point: catches panics, records the error message and returns the

@@ -64,6 +64,10 @@ func (t *Type) String() string { return t.name }
 // Cases is the number of cases of an enum or variant (0 for other types).
 func (t *Type) Cases() int { return t.cases }
 
+// DiscSize is the size in bytes of a variant's discriminant (1, 2 or 4), the bytes
+// SetCase writes; 0 for other types.
+func (t *Type) DiscSize() uint32 { return t.disc }
+
 func prim(name string, size uint32, core CoreType) Type {
 	return Type{name: name, size: size, align: size, flat: []CoreType{core}}
 }

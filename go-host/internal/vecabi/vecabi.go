@@ -268,6 +268,18 @@ func (d *Driver) Close(free func() error) error {
 	return err
 }
 
+// Locked runs fn under the driver's mutex, between calls (so fn may change the
+// runtime's settings), and returns its error; ErrClosed without running it after Close.
+// A trapped driver still runs fn.
+func (d *Driver) Locked(fn func() error) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if errors.Is(d.broken, ErrClosed) {
+		return ErrClosed
+	}
+	return fn()
+}
+
 // Trapped reports whether a trap broke the instance (not whether it was closed).
 func (d *Driver) Trapped() bool {
 	d.mu.Lock()
