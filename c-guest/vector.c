@@ -89,12 +89,22 @@ EXPORT("sum_simd") double sum_simd(int len) {
     unsigned n = checked_len(len);
     v128_t acc0 = wasm_f64x2_splat(0.0), acc1 = acc0, acc2 = acc0, acc3 = acc0;
     unsigned i = 0;
-    for (; i + 8 <= n; i += 8) {
-        acc0 = wasm_f64x2_add(acc0, wasm_v128_load(&buf_a[i]));
-        acc1 = wasm_f64x2_add(acc1, wasm_v128_load(&buf_a[i + 2]));
-        acc2 = wasm_f64x2_add(acc2, wasm_v128_load(&buf_a[i + 4]));
-        acc3 = wasm_f64x2_add(acc3, wasm_v128_load(&buf_a[i + 6]));
+    /* Two blocks of 8 per iteration (the runtime checks its deadline once per loop
+     * iteration and does not unroll); each accumulator takes its elements in the same
+     * order as one block at a time, so the result is unchanged. */
+#define SUM8(j)                                                        \
+    acc0 = wasm_f64x2_add(acc0, wasm_v128_load(&buf_a[(j)]));          \
+    acc1 = wasm_f64x2_add(acc1, wasm_v128_load(&buf_a[(j) + 2]));      \
+    acc2 = wasm_f64x2_add(acc2, wasm_v128_load(&buf_a[(j) + 4]));      \
+    acc3 = wasm_f64x2_add(acc3, wasm_v128_load(&buf_a[(j) + 6]));
+    for (; i + 16 <= n; i += 16) {
+        SUM8(i)
+        SUM8(i + 8)
     }
+    for (; i + 8 <= n; i += 8) {
+        SUM8(i)
+    }
+#undef SUM8
     double s = hsum(wasm_f64x2_add(wasm_f64x2_add(acc0, acc1), wasm_f64x2_add(acc2, acc3)));
     for (; i < n; i++) {
         s += buf_a[i];
@@ -119,12 +129,18 @@ EXPORT("dot_simd") double dot_simd(int len) {
     unsigned n = checked_len(len);
     v128_t acc0 = wasm_f64x2_splat(0.0), acc1 = acc0, acc2 = acc0, acc3 = acc0;
     unsigned i = 0;
-    for (; i + 8 <= n; i += 8) {
-        acc0 = wasm_f64x2_add(acc0, wasm_f64x2_mul(wasm_v128_load(&buf_a[i]), wasm_v128_load(&buf_b[i])));
-        acc1 = wasm_f64x2_add(acc1, wasm_f64x2_mul(wasm_v128_load(&buf_a[i + 2]), wasm_v128_load(&buf_b[i + 2])));
-        acc2 = wasm_f64x2_add(acc2, wasm_f64x2_mul(wasm_v128_load(&buf_a[i + 4]), wasm_v128_load(&buf_b[i + 4])));
-        acc3 = wasm_f64x2_add(acc3, wasm_f64x2_mul(wasm_v128_load(&buf_a[i + 6]), wasm_v128_load(&buf_b[i + 6])));
+    /* Two blocks of 8 per iteration, as in sum_simd (same order per accumulator). */
+#define DOT2(acc, j) acc = wasm_f64x2_add(acc, wasm_f64x2_mul(wasm_v128_load(&buf_a[(j)]), wasm_v128_load(&buf_b[(j)])));
+#define DOT8(j) DOT2(acc0, (j)) DOT2(acc1, (j) + 2) DOT2(acc2, (j) + 4) DOT2(acc3, (j) + 6)
+    for (; i + 16 <= n; i += 16) {
+        DOT8(i)
+        DOT8(i + 8)
     }
+    for (; i + 8 <= n; i += 8) {
+        DOT8(i)
+    }
+#undef DOT8
+#undef DOT2
     double s = hsum(wasm_f64x2_add(wasm_f64x2_add(acc0, acc1), wasm_f64x2_add(acc2, acc3)));
     for (; i < n; i++) {
         s += buf_a[i] * buf_b[i];

@@ -17,7 +17,14 @@
 #             `offload forest --data friedman1 --rows 1000 --export-xgboost`) and with
 #             scikit-learn's forest, each layout and precision checked before timing.
 # Here: cargo build --release -p offload-host --bin offload; cp target/release/offload
-# .device/; strip .device/offload; the exported forest into .device/. Then, e.g.
+# .device/; strip .device/offload; the exported forest into .wheels/models/; the wheels
+# (for the GPU machine's Python 3.12), e.g.
+#   pip download --no-deps --only-binary=:all: --python-version 3.12 \
+#     --platform manylinux_2_28_x86_64 xgboost-cpu==3.2.0 -d .wheels/xgbcpu
+#   pip download … 'nvforest-cu13==26.4.*' 'libnvforest-cu13==26.4.*' 'libraft-cu13==26.4.*' \
+#     'librmm-cu13==26.4.*' 'pylibraft-cu13==26.4.*' 'rmm-cu13==26.4.*' \
+#     'rapids-logger==0.2.*' treelite -d .wheels/nvf          (about 45 MB)
+# (.wheels/ is git-ignored). Then, e.g.
 #   run: bash scripts/device-forest.sh offload   carry: .device .gl
 #   run: bash scripts/device-forest.sh sklearn   carry: .wheels/xgbcpu
 #   run: bash scripts/device-forest.sh nvforest  carry: .wheels/nvf .wheels/models
