@@ -25,8 +25,10 @@ pub const TICK: Duration = Duration::from_millis(10);
 /// (`Duration::MAX` included) are capped at `u64::MAX / 4` ticks, so that wasmtime's
 /// `current epoch + ticks` cannot overflow: effectively no deadline.
 pub fn ticks(deadline: Duration) -> u64 {
-    let t = deadline.as_nanos().div_ceil(TICK.as_nanos());
-    u64::try_from(t).unwrap_or(u64::MAX).clamp(1, u64::MAX / 4)
+    // One tick more: the ticker's phase is arbitrary, so the first tick may come at once;
+    // with it the call never stops before `deadline` (at most one TICK after it).
+    let t = deadline.as_nanos().div_ceil(TICK.as_nanos()) + 1;
+    u64::try_from(t).unwrap_or(u64::MAX).clamp(2, u64::MAX / 4)
 }
 
 /// Makes the process-wide ticker advance `engine`'s epoch every [`TICK`] (starting the
@@ -65,11 +67,11 @@ mod tests {
 
     #[test]
     fn ticks_round_up_and_cap() {
-        assert_eq!(ticks(Duration::ZERO), 1);
-        assert_eq!(ticks(Duration::from_millis(1)), 1);
-        assert_eq!(ticks(TICK), 1);
-        assert_eq!(ticks(TICK + Duration::from_nanos(1)), 2);
-        assert_eq!(ticks(DEFAULT_DEADLINE), 6000);
+        assert_eq!(ticks(Duration::ZERO), 2);
+        assert_eq!(ticks(Duration::from_millis(1)), 2);
+        assert_eq!(ticks(TICK), 2);
+        assert_eq!(ticks(TICK + Duration::from_nanos(1)), 3);
+        assert_eq!(ticks(DEFAULT_DEADLINE), 6001);
         assert_eq!(ticks(Duration::MAX), u64::MAX / 4);
     }
 }
