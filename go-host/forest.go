@@ -181,11 +181,17 @@ func (g *ForestGuest) SetDeadline(d time.Duration) error {
 
 // instantiate makes a fresh instance, checks forest_abi_version and looks up every
 // export.
-func (g *ForestGuest) instantiate() (*forestInstance, error) {
+func (g *ForestGuest) instantiate() (_ *forestInstance, err error) {
 	store := wasmtime.NewStore(g.engine)
+	defer func() {
+		if err != nil {
+			store.Close()
+		}
+	}()
 	ticks := deadlineTicks(g.deadline, epochTick)
 	store.SetEpochDeadline(ticks) // before the start function runs
 	linker := wasmtime.NewLinker(g.engine)
+	defer linker.Close()
 	if err := linker.DefineWasi(); err != nil {
 		return nil, fmt.Errorf("forest guest %s: define WASI: %w", g.name, err)
 	}
@@ -220,6 +226,15 @@ func (g *ForestGuest) instantiate() (*forestInstance, error) {
 		return nil, fmt.Errorf("forest guest %s: forest ABI version mismatch: forest_abi_version() is %d, this host speaks %d", g.name, v, ForestABIVersion)
 	}
 	return fi, nil
+}
+
+// close frees the instance's store (its linear memory's reservation, several GiB of
+// address space) at once rather than at the next garbage collection: a host that rebuilds
+// instances after traps in a loop otherwise runs out of address space. Nil-safe.
+func (fi *forestInstance) close() {
+	if fi != nil {
+		fi.store.Close()
+	}
 }
 
 // callI32 calls f under the deadline and returns its single i32 result.
@@ -267,6 +282,7 @@ func (g *ForestGuest) Close() {
 	if g.module != nil {
 		clockRelease()
 	}
+	g.live.close()
 	g.live = nil
 	g.module = nil
 	g.nFeatures = 0
@@ -288,6 +304,7 @@ func (g *ForestGuest) call(export string, f func(*forestInstance) (int32, error)
 	}
 	r, err := f(g.live)
 	if err != nil {
+		g.live.close()
 		g.live, g.nFeatures = nil, 0
 		interrupted := isInterrupt(err)
 		msg := err.Error()

@@ -378,9 +378,11 @@ func instantiateErr(err error, d time.Duration) error {
 	return err
 }
 
-// Close frees the fast path's C state and the instance's hold on the deadline clock;
-// the store itself is freed by wasmtime-go's finalizer. Calls after Close return
-// ErrClosed; closing twice is a no-op.
+// Close frees the fast path's C state, the instance's hold on the deadline clock and the
+// store (its linear memory's reservation, several GiB of address space, goes at once, not
+// at the next garbage collection: a host remaking instances after traps in a loop would
+// otherwise run out of address space). Calls after Close return ErrClosed; closing twice
+// is a no-op.
 func (w *WasmVectorOps) Close() error {
 	return w.d.Close(func() error {
 		if w.rt.fast != nil {
@@ -390,6 +392,10 @@ func (w *WasmVectorOps) Close() error {
 		if w.rt.clock {
 			w.rt.clock = false
 			clockRelease()
+		}
+		if w.rt.store != nil {
+			w.rt.store.Close()
+			w.rt.store = nil
 		}
 		return nil
 	})
