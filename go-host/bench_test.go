@@ -304,6 +304,24 @@ func BenchmarkEmptyCall(b *testing.B) {
 				b.Fatalf("%s: empty call failed during timing", s.name)
 			}
 		})
+		if s.kind == "wasmtime-fast" {
+			b.Run("path="+s.name+"-batch", func(b *testing.B) { benchEmptyBatch(b, s) })
+		}
+	}
+}
+
+// benchEmptyBatch times the empty call of path <guest>-batch: b.N calls of the guest's
+// abi_version through EmptyCalls, 256 per cgo crossing (the batch API's per-call
+// overhead; every result is checked).
+func benchEmptyBatch(b *testing.B, s pathSpec) {
+	w := newOps(b, s).(*WasmVectorOps)
+	defer closeOps(w)
+	if err := w.EmptyCalls(1000); err != nil {
+		b.Fatalf("%s-batch: %v", s.name, err)
+	}
+	b.ResetTimer()
+	if err := w.EmptyCalls(b.N); err != nil {
+		b.Fatalf("%s-batch: %v", s.name, err)
 	}
 }
 

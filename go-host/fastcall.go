@@ -106,6 +106,48 @@ static void off_call(uintptr_t cp, int fi, size_t nslots) {
 	c->rc = off_call_rc(c, fi, nslots);
 }
 
+#define OFF_MAX_BATCH 256 // vecabi.MaxBatch
+
+// One batch of calls (vecabi.BatchCall) in C memory, filled by the Go side.
+typedef struct {
+	int32_t fi[OFF_MAX_BATCH];    // the registered function of each call
+	int32_t nargs[OFF_MAX_BATCH]; // 0: (), 1: (n), 2: (scalar, n)
+	double scalar[OFF_MAX_BATCH];
+	int32_t n[OFF_MAX_BATCH];
+	uint64_t out[OFF_MAX_BATCH];  // each call's result slot, raw
+	int32_t count;                // the calls to run
+	int32_t done;                 // the calls that returned
+} off_batch_t;
+
+static off_batch_t *off_batch_new(void) { return (off_batch_t *)calloc(1, sizeof(off_batch_t)); }
+
+// off_call_batch runs b's calls in order, each as off_call would (its own deadline),
+// in one crossing from Go; it stops at the first that fails, leaving its outcome in
+// c->rc and the number that returned in b->done. Integers for pointers, no result: as
+// off_call.
+static void off_call_batch(uintptr_t cp, uintptr_t bp) {
+	off_call_t *c = (off_call_t *)cp;
+	off_batch_t *b = (off_batch_t *)bp;
+	c->rc = 0;
+	b->done = 0;
+	for (int32_t i = 0; i < b->count; i++) {
+		size_t slots = 1;
+		if (b->nargs[i] == 1) {
+			c->args[0].i32 = b->n[i];
+		} else if (b->nargs[i] == 2) {
+			c->args[0].f64 = b->scalar[i];
+			c->args[1].i32 = b->n[i];
+			slots = 2;
+		}
+		c->rc = off_call_rc(c, b->fi[i], slots);
+		if (c->rc != 0) {
+			return;
+		}
+		memcpy(&b->out[i], &c->args[0], sizeof(uint64_t));
+		b->done = i + 1;
+	}
+}
+
 static void off_refresh(off_call_t *c) {
 	c->data = wasmtime_memory_data(c->ctx, &c->mem);
 	c->size = wasmtime_memory_data_size(c->ctx, &c->mem);
@@ -130,6 +172,7 @@ const (
 // fastCaller holds one instance's C-side call state.
 type fastCaller struct {
 	c      *C.off_call_t
+	b      *C.off_batch_t // a batch's calls, allocated by the first callBatch
 	nfuncs int
 }
 
@@ -191,6 +234,10 @@ func (f *fastCaller) free() {
 		C.free(unsafe.Pointer(f.c))
 		f.c = nil
 	}
+	if f.b != nil {
+		C.free(unsafe.Pointer(f.b))
+		f.b = nil
+	}
 }
 
 // memory is the linear memory as it was at creation, as a Go view of C memory. It
@@ -206,6 +253,53 @@ func (f *fastCaller) memory() []byte {
 // *TrapError; an interrupt at the deadline as one with Deadline set to d.
 func (f *fastCaller) call(fi int, export string, nslots int, d time.Duration) error {
 	C.off_call(C.uintptr_t(uintptr(unsafe.Pointer(f.c))), C.int(fi), C.size_t(nslots))
+	return f.outcome(export, d)
+}
+
+// batchCall is one call of callBatch: the registered function fi with nargs arguments,
+// () (0), (n) (1) or (scalar, n) (2).
+type batchCall struct {
+	fi, nargs int
+	scalar    float64
+	n         int32
+}
+
+// callBatch runs calls (at most maxBatch) in order in one cgo call, each under the
+// deadline d as call does, writing each call's result slot (raw bits) to out[i]. It
+// returns how many calls returned and, when not all did, the failed call's error as
+// call's (export names it).
+func (f *fastCaller) callBatch(calls []batchCall, out []uint64, export func(i int) string, d time.Duration) (int, error) {
+	if len(calls) > maxBatch || len(out) < len(calls) {
+		return 0, fmt.Errorf("fast path: a batch of %d calls (%d result slots; at most %d calls)", len(calls), len(out), maxBatch)
+	}
+	if f.b == nil {
+		if f.b = C.off_batch_new(); f.b == nil {
+			return 0, fmt.Errorf("fast path: out of C memory")
+		}
+	}
+	for i, c := range calls {
+		f.b.fi[i], f.b.nargs[i] = C.int32_t(c.fi), C.int32_t(c.nargs)
+		f.b.scalar[i], f.b.n[i] = C.double(c.scalar), C.int32_t(c.n)
+	}
+	f.b.count = C.int32_t(len(calls))
+	C.off_call_batch(C.uintptr_t(uintptr(unsafe.Pointer(f.c))), C.uintptr_t(uintptr(unsafe.Pointer(f.b))))
+	done := int(f.b.done)
+	for i := range done {
+		out[i] = uint64(f.b.out[i])
+	}
+	if done == len(calls) {
+		return done, nil
+	}
+	return done, f.outcome(export(done), d)
+}
+
+// maxBatch is the most calls of one callBatch.
+const maxBatch = C.OFF_MAX_BATCH
+
+// outcome is the error of the last off_call or off_call_batch (nil when it succeeded):
+// a trap or error as *TrapError of export, an interrupt at the deadline as one with
+// Deadline set to d. It frees the C message.
+func (f *fastCaller) outcome(export string, d time.Duration) error {
 	rc := f.c.rc
 	if rc == 0 {
 		return nil

@@ -13,7 +13,7 @@ import (
 )
 
 // FuzzVectorAPI drives the public API of the vector guests — WasmVectorOps (fast path
-// and Func.Call), WazeroVectorOps, WasmPool — with random operations, lengths (empty,
+// and Func.Call), WazeroVectorOps, WasmPool, CallResidentBatch — with random operations, lengths (empty,
 // nil, inside one chunk, across chunks), mismatched and short slices, raw bit patterns
 // (NaN, ±Inf, subnormals), and absurd counts (SumBuffer, CallResident, SumUnchecked,
 // pool sizes, deadlines). Oracle: no panic; every error is the documented one
@@ -97,11 +97,12 @@ type fuzzInstance struct {
 
 // vectorFixture holds the fuzzed instances (made once per process) and the modules.
 type vectorFixture struct {
-	once  sync.Once
-	err   error
-	small *WasmModule // the WAT guest
-	rust  *WasmModule // the shipped Rust guest, nil when not built
-	insts []*fuzzInstance
+	once      sync.Once
+	err       error
+	small     *WasmModule // the WAT guest
+	smallWasm []byte      // its binary
+	rust      *WasmModule // the shipped Rust guest, nil when not built
+	insts     []*fuzzInstance
 }
 
 var vectorFuzz vectorFixture
@@ -120,6 +121,7 @@ func (fx *vectorFixture) setup() error {
 	if err != nil {
 		return err
 	}
+	fx.smallWasm = wasm
 	if fx.small, err = CompileWasmModule("fuzz-vector.wasm", wasm); err != nil {
 		return err
 	}
@@ -216,7 +218,7 @@ func anyInt(r *fuzzReader, c int) int {
 
 // vectorStep decodes and checks one operation.
 func vectorStep(t *testing.T, fx *vectorFixture, r *fuzzReader) {
-	op := r.byte() % 12
+	op := r.byte() % 13
 	in := fx.insts[int(r.byte())%len(fx.insts)]
 	o, c := in.o, in.o.Capacity()
 	fail := func(format string, args ...any) {
@@ -374,6 +376,43 @@ func vectorStep(t *testing.T, fx *vectorFixture, r *fuzzReader) {
 		}
 		if err := sd.SetDeadline(DefaultGuestDeadline); err != nil {
 			fail("SetDeadline(default): %v", err)
+		}
+	case 12: // CallResidentBatch: each call's result is CallResident's; a bad call refuses all
+		b, ok := o.(interface {
+			CallResidentBatch([]ResidentCall, []float64) error
+		})
+		if !ok {
+			return
+		}
+		exports := []string{"sum", "dot", "sum_simd", "dot_simd", "mul", "scale", "abi_version", ""}
+		calls := make([]ResidentCall, int(r.byte())%9)
+		var want error
+		for i := range calls {
+			calls[i] = ResidentCall{Export: exports[int(r.byte())%len(exports)], N: vecLen(r, c), Scalar: float64(int8(r.byte()))}
+			switch {
+			case want != nil:
+			case calls[i].N > c:
+				want = ErrOverCapacity
+			case calls[i].Export == "abi_version" || calls[i].Export == "":
+				want = ErrNoExport
+			}
+		}
+		got := make([]float64, len(calls))
+		err := b.CallResidentBatch(calls, got)
+		if want != nil {
+			if !errors.Is(err, want) {
+				fail("batch %+v: %v, want %v", calls, err, want)
+			}
+			return
+		}
+		if err != nil {
+			fail("batch %+v: %v", calls, err)
+		}
+		for i, cl := range calls {
+			v, err := o.CallResident(cl.Export, cl.N, cl.Scalar)
+			if err != nil || math.Float64bits(v) != math.Float64bits(got[i]) {
+				fail("batch call %d %+v = %v, alone %v (%v)", i, cl, got[i], v, err)
+			}
 		}
 	case 11: // NewWasmPool of any size: absurd ones are errors; small ones work
 		size := anyInt(r, c)

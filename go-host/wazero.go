@@ -296,6 +296,15 @@ func (w *WazeroVectorOps) CallResident(export string, n int, scalar float64) (fl
 	return w.d.CallResident(export, n, scalar)
 }
 
+// CallResidentBatch is [WasmVectorOps.CallResidentBatch] in wazero: the same checks
+// and results, the calls made one at a time (wazero has no cheaper crossing to batch).
+func (w *WazeroVectorOps) CallResidentBatch(calls []ResidentCall, results []float64) error {
+	if len(results) != len(calls) {
+		return fmt.Errorf("CallResidentBatch: %d calls, %d result slots: %w", len(calls), len(results), ErrLengthMismatch)
+	}
+	return w.d.CallResidentBatch(calls, results)
+}
+
 // EmptyCall calls the guest's `abi_version` and returns its value: the call overhead
 // of wazero's CallWithStack.
 func (w *WazeroVectorOps) EmptyCall() (int32, error) { return w.d.EmptyCall() }
