@@ -191,3 +191,50 @@ fn an_absurd_n_is_an_error_not_an_abort() {
         assert!(err.contains("available"), "{args:?}: {err}");
     }
 }
+
+/// `offload run --deadline-s` bounds a vector guest's calls: a guest whose `sum` loops
+/// forever at n = 3 is stopped with an error naming the deadline, well before the
+/// default 60 s; a deadline that is not a positive number of seconds is refused.
+#[test]
+fn run_deadline_bounds_a_vector_guest() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("loop.wasm");
+    let spec = common::WatSpec {
+        loop_on_len: Some(3),
+        ..common::WatSpec::default()
+    };
+    std::fs::write(&path, common::wat_guest(&spec)).unwrap();
+    let p = path.to_str().unwrap();
+    let start = std::time::Instant::now();
+    let out = offload(&[
+        "run",
+        p,
+        "sum",
+        "--n",
+        "3",
+        "--repeat",
+        "1",
+        "--deadline-s",
+        "0.3",
+    ]);
+    let took = start.elapsed();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "a looping guest succeeded: {stderr}");
+    assert!(stderr.contains("deadline"), "{stderr}");
+    assert!(took < std::time::Duration::from_secs(20), "took {took:?}");
+    for bad in ["0", "-1", "nan", "inf"] {
+        let flag = format!("--deadline-s={bad}");
+        let out = offload(&["run", p, "sum", "--n", "2", &flag]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !out.status.success() && stderr.contains("--deadline-s"),
+            "--deadline-s {bad}: {stderr}"
+        );
+    }
+    let out = offload(&["run", p, "sum", "--n", "2", "--deadline-s", "5"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

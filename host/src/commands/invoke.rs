@@ -61,9 +61,26 @@ pub struct ComponentOptions {
     /// Components: per-instance buffer quota.
     #[arg(long, default_value_t = Limits::default().max_buffers)]
     pub max_buffers: u32,
-    /// Components: seconds one call may run before the guest is interrupted.
+    /// Seconds one call into the guest may run before it is interrupted (components and,
+    /// with `offload run`, vector guests; each chunk of a chunked op is one call).
     #[arg(long, default_value_t = Limits::default().deadline.as_secs_f64())]
     pub deadline_s: f64,
+}
+
+impl ComponentOptions {
+    /// `--deadline-s` as a duration.
+    ///
+    /// # Errors
+    /// A value that is not a positive, finite number of seconds.
+    pub fn deadline(&self) -> anyhow::Result<std::time::Duration> {
+        let s = self.deadline_s;
+        anyhow::ensure!(
+            s.is_finite() && s > 0.0,
+            "--deadline-s {s}: must be a positive number of seconds"
+        );
+        std::time::Duration::try_from_secs_f64(s)
+            .map_err(|e| anyhow::anyhow!("--deadline-s {s}: {e}"))
+    }
 }
 
 /// The backend of a component call: one kind, or `auto` (cuda if it starts, else wgpu on
@@ -116,8 +133,7 @@ pub fn call(
     inherit_stdio: bool,
 ) -> anyhow::Result<ExitCode> {
     let call = options.invoke.as_deref().unwrap_or("run()");
-    let deadline = std::time::Duration::try_from_secs_f64(options.deadline_s)
-        .map_err(|e| anyhow::anyhow!("--deadline-s {}: {e}", options.deadline_s))?;
+    let deadline = options.deadline()?;
     let device = options.backend.open()?;
     let limits = Limits {
         max_bytes: options.max_bytes,

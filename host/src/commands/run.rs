@@ -115,7 +115,7 @@ impl RunCommand {
         })?;
         let options = offload_host::LoadOptions {
             inherit_stdio: self.inherit_stdio,
-            ..Default::default()
+            deadline: self.component.deadline()?,
         };
         let mut guest = VectorGuest::from_module(&module, &path.display().to_string(), &options)?;
 

@@ -17,6 +17,10 @@ use crate::error::{Error, Result};
 ///
 /// Epoch interruption is **not** on here (the parallel-for engine builds on this config
 /// and runs without deadlines); [`default_engine`] adds it, see [`deadline_engine_config`].
+///
+/// `OFFLOAD_WASM_PROFILER=perfmap` in the environment also turns on wasmtime's perf map
+/// (`/tmp/perf-<pid>.map`), so that `perf record` / `perf report` name the guests'
+/// compiled functions instead of bare JIT addresses; any other value is ignored.
 pub fn engine_config() -> Config {
     let mut config = Config::new();
     config
@@ -24,6 +28,9 @@ pub fn engine_config() -> Config {
         .wasm_simd(true)
         .signals_based_traps(true)
         .wasm_backtrace_max_frames(None);
+    if std::env::var_os("OFFLOAD_WASM_PROFILER").is_some_and(|v| v == "perfmap") {
+        config.profiler(wasmtime::ProfilingStrategy::PerfMap);
+    }
     config
 }
 
