@@ -86,3 +86,54 @@ fn epoch_deadline_overhead() {
         );
     }
 }
+
+/// The same for the forest guest's training (issue 17's "wasm guest ≤ 1.3× native"):
+/// `fit` of 200 trees on the diabetes split in `forest-rust.wasm` on both engines, beside
+/// native `Forest::fit` (one thread), interleaved, 9 rounds, medians; every forest has
+/// the native forest's node count (the guests grow the same trees).
+#[test]
+#[ignore = "a timing: run in release with --ignored --nocapture"]
+fn forest_epoch_deadline_overhead() {
+    use offload_core::data::diabetes_train_test;
+    use offload_core::forest::{Forest, ForestParams};
+    use offload_host::forest_guest::{ForestGuest, DEFAULT_PATH};
+
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join(DEFAULT_PATH);
+    let (train, _) = diabetes_train_test();
+    let p = ForestParams::default();
+    let load = |e: &Engine| {
+        let m = offload_host::compile_file(e, &path).unwrap();
+        ForestGuest::from_module(&m, "forest-rust").unwrap()
+    };
+    let plain = offload_host::no_deadline_engine().unwrap();
+    let epoch = offload_host::default_engine().unwrap();
+    let (mut a, mut b) = (load(&plain), load(&epoch));
+    let nodes = Forest::fit(&train, &p)
+        .unwrap()
+        .trees
+        .iter()
+        .map(|t| t.len())
+        .sum::<usize>();
+    let (mut tn, mut ta, mut tb) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..9 {
+        let t = Instant::now();
+        std::hint::black_box(Forest::fit(&train, &p).unwrap());
+        tn.push(t.elapsed().as_secs_f64() * 1e3);
+        for (g, times) in [(&mut a, &mut ta), (&mut b, &mut tb)] {
+            let t = Instant::now();
+            g.fit(&train, &p).unwrap();
+            times.push(t.elapsed().as_secs_f64() * 1e3);
+            assert_eq!(g.node_count().unwrap(), nodes);
+        }
+    }
+    let (mn, ma, mb) = (median(tn), median(ta), median(tb));
+    println!("forest fit, diabetes 353 rows, 200 trees (ms, medians of 9)");
+    println!(
+        "native {mn:.1}  wasm no epoch {ma:.1} ({:.2}x native)  wasm epoch {mb:.1} ({:.2}x native, {:+.1} % for the epoch checks)",
+        ma / mn,
+        mb / mn,
+        (mb / ma - 1.0) * 100.0
+    );
+}
