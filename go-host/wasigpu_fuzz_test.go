@@ -324,7 +324,9 @@ func (s *importSession) step(r *fuzzReader) {
 	wantTrap := false
 	var why []string
 	enum, area := 0, uint32(0)
-	var src []byte // buffer-write's data, as in memory before the call
+	var src []byte // buffer-write's data, as in memory when the call starts
+	var srcAt, srcLen uint32
+	hasSrc := false
 	m := s.w.mem()
 	for j := 0; j < len(slots); j++ {
 		switch slots[j] {
@@ -377,7 +379,7 @@ func (s *importSession) step(r *fuzzReader) {
 			if uint64(p)+uint64(n) > fuzzMemBytes {
 				wantTrap, why = true, append(why, fmt.Sprintf("list [%d, +%d)", p, n))
 			} else {
-				src = append([]byte(nil), m[p:p+n]...)
+				srcAt, srcLen, hasSrc = p, n, true
 			}
 			j++
 		case slotU32:
@@ -403,6 +405,12 @@ func (s *importSession) step(r *fuzzReader) {
 				}
 			}
 		}
+	}
+	// The list's bytes as the host sees them: taken after the return area was filled,
+	// since a list may overlap it (the host lifts the arguments before it writes the
+	// result).
+	if hasSrc {
+		src = append([]byte(nil), m[srcAt:srcAt+srcLen]...)
 	}
 	s.calls++
 	s.w.mu.Lock()
