@@ -6,8 +6,9 @@
 #     (host/tests/fuzz_parsers), 10,000 guest lifecycles per backend (soak_wasi_gpu) and
 #     the 16-guest crowd. OFFLOAD_FUZZ_ITERS (default 4,000,000), OFFLOAD_SOAK_ITERS (10,000);
 #     OFFLOAD_FUZZ_SEED replays a run (a failure prints its seed and call number).
-#   Go host: go test -fuzz on FuzzWasiGPUImports and FuzzVectorAPI for $1 each (default
-#     10m); crashers land in go-host/testdata/fuzz/<Name>/.
+#   Go host: OFFLOAD_SOAK_ITERS guest lifecycles per backend through the Go host API
+#     (TestSoakWasiGPU, go-host/soak_test.go); go test -fuzz on FuzzWasiGPUImports and
+#     FuzzVectorAPI for $1 each (default 10m); crashers land in go-host/testdata/fuzz/<Name>/.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -18,8 +19,11 @@ echo "== Rust host: fuzz, soak, crowd (release)"
 OFFLOAD_FUZZ_ITERS=${OFFLOAD_FUZZ_ITERS:-4000000} OFFLOAD_SOAK_ITERS=${OFFLOAD_SOAK_ITERS:-10000} \
   cargo test --release -p offload-host --test fuzz_wasi_gpu --test fuzz_parsers \
     --test soak_wasi_gpu --test crowd_wasi_gpu -- --nocapture --test-threads=1
-echo "== Go host: go test -fuzz, $t per target"
 bash scripts/build-capi.sh
+echo "== Go host: soak, ${OFFLOAD_SOAK_ITERS:-10000} lifecycles per backend"
+(cd go-host && OFFLOAD_SOAK_ITERS=${OFFLOAD_SOAK_ITERS:-10000} \
+  go test -count=1 -timeout 60m -run '^TestSoakWasiGPU$' -v .)
+echo "== Go host: go test -fuzz, $t per target"
 for f in FuzzWasiGPUImports FuzzVectorAPI; do
   (cd go-host && go test -run '^$' -fuzz "^$f\$" -fuzztime "$t" -fuzzminimizetime 10s .)
 done

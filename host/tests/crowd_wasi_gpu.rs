@@ -1,11 +1,14 @@
-//! Crowd (issue 19, item 4): 16 instances of the demo guest (`build/guests/gpu-guest.wasm`)
-//! at once on one host and one device, one thread each, started together: every instance
-//! checks its own answers (each its own size, so that a mix-up shows), while one instance
-//! holds its whole buffer quota and gets `quota-exceeded` for more, and another asks for
-//! more bytes than its quota in one buffer; the others are not affected. On cpu, and on
-//! wgpu (skipped by name when no adapter starts). Afterwards the device holds no buffer.
+//! Crowd (issue 19, item 4): 16 instances of the demo guest (`build/guests/gpu-guest.wasm`,
+//! or `$OFFLOAD_GUESTS_DIR/gpu-guest.wasm`) at once on one host and one device, one thread
+//! each, started together: every instance checks its own answers (each its own size, so
+//! that a mix-up shows), while one instance holds its whole buffer quota and gets
+//! `quota-exceeded` for more, and another asks for more bytes than its quota in one
+//! buffer; the others are not affected. On cpu, on wgpu
+//! and on cuda (each GPU backend skipped by name, with the reason, when it cannot open).
+//! Afterwards the device holds no buffer.
 
-use std::path::PathBuf;
+mod common;
+
 use std::sync::Barrier;
 
 use offload_host::wasi_gpu::{seeded_f32, Device, GpuHost, GpuInstance, Limits};
@@ -92,7 +95,7 @@ fn crowd(backend: &str) {
         }
     };
     let host = GpuHost::new(device, LIMITS).expect("host");
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../build/guests/gpu-guest.wasm");
+    let path = common::guests_dir().join("gpu-guest.wasm");
     assert!(path.is_file(), "{} is not built", path.display());
     let c = host.load(&path).expect("the demo guest loads");
     let start = Barrier::new(GUESTS);
@@ -118,12 +121,21 @@ fn crowd(backend: &str) {
     eprintln!("crowd-wasi-gpu/{backend}: {GUESTS} guests × {ROUNDS} rounds ok, quotas held");
 }
 
+/// The crowd on the cpu backend (see the module docs for what it asserts).
 #[test]
 fn crowd_on_cpu() {
     crowd("cpu");
 }
 
+/// The crowd on wgpu; skipped by name when no adapter starts.
 #[test]
 fn crowd_on_wgpu() {
     crowd("wgpu");
+}
+
+/// The crowd on cuda; skipped by name when the driver or CUDA libraries are missing
+/// (`Device::open` probes libcuda, libnvrtc and libcublas before cudarc touches them).
+#[test]
+fn crowd_on_cuda() {
+    crowd("cuda");
 }

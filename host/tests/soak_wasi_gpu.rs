@@ -1,7 +1,9 @@
 //! Soak (issue 19, item 3, scaled down): many lifecycles of the demo guest
-//! (`build/guests/gpu-guest.wasm`) on one host, on cpu and on wgpu (skipped by name when no
-//! adapter starts): instantiate, `sum`, `dot` and `matmul` (create buffers, write,
-//! kernel, read, destroy; each answer checked against the host), two buffers kept
+//! (`build/guests/gpu-guest.wasm`, or `$OFFLOAD_GUESTS_DIR/gpu-guest.wasm`) on one host, on
+//! cpu, on wgpu and on cuda (each GPU backend skipped by name, with the reason, when it
+//! cannot open: no adapter, no NVIDIA driver or CUDA libraries): instantiate, `sum`,
+//! `dot` and `matmul` (create buffers, write, kernel, read, destroy; each answer checked
+//! against the host), two buffers kept
 //! (`create-keep`) and freed by dropping the instance.
 //!
 //! Asserts: every answer is right; no device buffer id is seen twice across instances;
@@ -14,7 +16,6 @@
 mod common;
 
 use std::collections::HashSet;
-use std::path::PathBuf;
 use std::time::Instant;
 
 use offload_host::wasi_gpu::{seeded_f32, Device, GpuHost, Limits};
@@ -39,7 +40,7 @@ fn soak(backend: &str, lifecycles: u64) {
         }
     };
     let host = GpuHost::new(device, Limits::default()).expect("host");
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../build/guests/gpu-guest.wasm");
+    let path = common::guests_dir().join("gpu-guest.wasm");
     assert!(path.is_file(), "{} is not built", path.display());
     let component = host.load(&path).expect("the demo guest loads");
 
@@ -119,9 +120,12 @@ fn soak(backend: &str, lifecycles: u64) {
     );
 }
 
+/// Soaks `OFFLOAD_SOAK_ITERS` lifecycles on cpu, then wgpu, then cuda (see the module docs
+/// for what each asserts; a GPU backend that cannot open is skipped by name).
 #[test]
 fn soak_wasi_gpu_lifecycles() {
     let lifecycles = common::env_u64("OFFLOAD_SOAK_ITERS", 200);
     soak("cpu", lifecycles);
     soak("wgpu", lifecycles);
+    soak("cuda", lifecycles);
 }
