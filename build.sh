@@ -32,6 +32,8 @@ guests() {
   [ -f "$s/build-parallel-guest.sh" ] && bash "$s/build-parallel-guest.sh"
   # C++ forest guest (cpp-guest/, same world; trains in wasm, batch-predict through wasi:gpu)
   [ -f "$s/build-cpp-guest.sh" ] && bash "$s/build-cpp-guest.sh"
+  # wasi:webgpu kernel guest (wasm32-wasip2 component; its own WGSL for sum, dot, mul, SGEMM)
+  [ -f "$s/build-webgpu-guest.sh" ] && bash "$s/build-webgpu-guest.sh"
   return 0
 }
 

@@ -18,7 +18,7 @@ guest=(--release --target-dir "$root/wasm-modules/target")
   cargo clippy "${guest[@]}" --target wasm32-wasip1 -p wasi-gpu-guest -p offload-forest-gpu-guest \
     --features wasi-gpu-guest/offload-core -- -D warnings &&
   cargo clippy "${guest[@]}" --target wasm32-wasip2 -p offload-matrix-client -p offload-provider-cpu \
-    -p offload-provider-gpu -- -D warnings &&
+    -p offload-provider-gpu -p offload-webgpu-guest -- -D warnings &&
   cargo clippy "${guest[@]}" --target wasm32-wasip1-threads -p offload-parallel-guest -- -D warnings)
 cargo clippy --workspace --all-targets -- -D warnings
 for d in go-host tinygo-guest; do

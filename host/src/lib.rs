@@ -15,6 +15,8 @@
 //! - [`error`]: the one error enum, [`Error`];
 //! - [`wasi_gpu`]: the `wasi:gpu` host for components (shared device, per-instance
 //!   resource tables and quotas, epoch deadline) and `componentize`;
+//! - [`wasi_webgpu`]: the compute subset of `wasi:webgpu` for components (guests bring
+//!   their own WGSL; per-instance resource tables, error scopes and quotas);
 //! - [`forest_gpu_guest`]: the random-forest guest that trains and predicts through
 //!   `wasi:gpu` (offload-core's `Forest::fit_on` in the guest, kernels on the host's device).
 //!
@@ -35,6 +37,7 @@ pub mod guest;
 pub mod guests;
 pub mod parallel;
 pub mod wasi_gpu;
+pub mod wasi_webgpu;
 
 pub use error::{Error, Result};
 pub use guest::{

@@ -68,6 +68,9 @@ enum Command {
     /// Attach a parallel-for kernel's WGSL to a guest module (custom section keyed by its
     /// table index).
     AttachKernel(commands::AttachKernelCommand),
+    /// Run one kernel (sum, dot, mul, sgemm) of the wasi:webgpu guest, which brings its own
+    /// WGSL, on seeded data; time it and check it against offload-core.
+    Webgpu(commands::WebGpuCommand),
 }
 
 impl Command {
@@ -84,6 +87,7 @@ impl Command {
             Command::Compose(c) => c.execute(),
             Command::Parallel(c) => c.execute(),
             Command::AttachKernel(c) => c.execute(),
+            Command::Webgpu(c) => c.execute(),
         }
     }
 }
@@ -133,6 +137,15 @@ mod tests {
             ],
             &["offload", "componentize", "core.wasm", "-o", "c.wasm"],
             &["offload", "devices"],
+            &[
+                "offload",
+                "webgpu",
+                "sgemm",
+                "--n",
+                "64",
+                "--backend",
+                "wgpu",
+            ],
             &["offload", "parallel", "sum", "--n", "10", "--threads", "2"],
             &[
                 "offload",

@@ -18,6 +18,7 @@ mod parallel;
 mod report;
 mod run;
 mod size;
+mod webgpu;
 
 pub use attach_kernel::AttachKernelCommand;
 pub use componentize::ComponentizeCommand;
@@ -29,6 +30,7 @@ pub use invoke::InvokeCommand;
 pub use parallel::ParallelCommand;
 pub use report::ReportCommand;
 pub use run::RunCommand;
+pub use webgpu::WebGpuCommand;
 
 use std::path::PathBuf;
 
