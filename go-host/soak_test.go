@@ -21,8 +21,8 @@ import (
 const soakDefaultIters = 2000
 
 // soakGCEvery is how often (in lifecycles) TestSoakWasiGPU runs the Go collector.
-// wasmtime-go frees some C memory only in finalizers (e.g. the ExportType objects that
-// each Instantiate's m.module.Exports() makes), so without a collection at a fixed cadence
+// wasmtime-go frees some C memory only in finalizers (e.g. the Func and Trap objects of
+// each call), so without a collection at a fixed cadence
 // RSS would carry a high-water mark of not-yet-finalized C memory that depends on when the
 // collector happens to run (about 3 MiB here), not on what the host retains.
 const soakGCEvery = 100

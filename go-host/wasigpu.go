@@ -165,6 +165,7 @@ type WasiGPUModule struct {
 	module   *wasmtime.Module
 	gpuFns   []int // indices into wasiGPUImports, in the module's import order
 	needWasi bool
+	funcs    []string // the names of the module's function exports, read once at Compile
 }
 
 // Compile reads and compiles a core module and checks its imports: only the wasi:gpu
@@ -180,6 +181,13 @@ func (h *WasiGPUHost) Compile(path string) (*WasiGPUModule, error) {
 		return nil, fmt.Errorf("wasi:gpu guest %s: compile: %w", name, err)
 	}
 	m := &WasiGPUModule{host: h, name: name, module: mod}
+	// Read once here: each Exports() call makes ExportType objects that wasmtime-go frees
+	// only in finalizers, so reading them per instance grows C memory between collections.
+	for _, e := range mod.Exports() {
+		if e.Type().FuncType() != nil {
+			m.funcs = append(m.funcs, e.Name())
+		}
+	}
 	var unknown []string
 	for _, imp := range mod.Imports() {
 		field := ""
@@ -325,11 +333,9 @@ func (m *WasiGPUModule) Instantiate() (_ *WasiGPUInstance, err error) {
 	} else {
 		return nil, fmt.Errorf("wasi:gpu guest %s: missing export \"cabi_realloc\" (canonical ABI)", m.name)
 	}
-	for _, e := range m.module.Exports() {
-		if e.Type().FuncType() != nil {
-			if fn := w.inst.GetFunc(w.store, e.Name()); fn != nil {
-				w.exports[e.Name()] = fn
-			}
+	for _, name := range m.funcs {
+		if fn := w.inst.GetFunc(w.store, name); fn != nil {
+			w.exports[name] = fn
 		}
 	}
 	if f := w.exports["_initialize"]; f != nil {
