@@ -31,6 +31,7 @@
 
 mod compute;
 mod device;
+pub(crate) mod engine;
 mod error;
 mod host;
 mod instance;
@@ -45,7 +46,7 @@ pub use instance::GpuInstance;
 pub use read::DeviceRead;
 pub use state::GuestState;
 
-use error::setup;
+pub(crate) use error::setup;
 
 /// The `bindgen!` bindings of world `wasi:gpu/ml-compute`: `compute` and `ml-kernels`
 /// (imports; every function trappable, so that a host-side failure to resolve a handle

@@ -45,7 +45,8 @@ pub enum Error {
 /// Result of this module.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-pub(super) fn setup(e: impl std::fmt::Display) -> Error {
+/// A setup failure (engine, linker, instance) as [`Error::Setup`] with its causes.
+pub(crate) fn setup(e: impl std::fmt::Display) -> Error {
     Error::Setup(format!("{e:#}"))
 }
 

@@ -5,7 +5,7 @@ use offload_core::gpu::BufferId;
 use wasmtime::component::{Instance, Type, Val};
 use wasmtime::Store;
 
-use super::{Error, GuestState, Result};
+use super::{engine, Error, GuestState, Result};
 
 /// One component instance with its own store, table and quotas.
 pub struct GpuInstance {
@@ -35,18 +35,6 @@ impl GpuInstance {
         ids
     }
 
-    fn trap(func: &str, e: wasmtime::Error) -> Error {
-        let interrupted = matches!(
-            e.downcast_ref::<wasmtime::Trap>(),
-            Some(wasmtime::Trap::Interrupt)
-        );
-        Error::Trap {
-            func: func.to_string(),
-            message: format!("{e:#}"),
-            interrupted,
-        }
-    }
-
     /// Calls a typed export `name` (e.g. `run` as `() -> (Result<String, String>,)`).
     /// Errors: [`Error::Invoke`] for a missing export or a type mismatch, [`Error::Trap`].
     pub fn call<P, R>(&mut self, name: &str, params: P) -> Result<R>
@@ -54,15 +42,7 @@ impl GpuInstance {
         P: wasmtime::component::ComponentNamedList + wasmtime::component::Lower + Send + Sync,
         R: wasmtime::component::ComponentNamedList + wasmtime::component::Lift + Send + Sync,
     {
-        let f = self
-            .instance
-            .get_typed_func::<P, R>(&mut self.store, name)
-            .map_err(|e| Error::Invoke(format!("export `{name}`: {e:#}")))?;
-        self.store.set_epoch_deadline(self.deadline);
-        let r = f
-            .call(&mut self.store, params)
-            .map_err(|e| Self::trap(name, e))?;
-        Ok(r)
+        engine::call(&mut self.store, &self.instance, self.deadline, name, params)
     }
 
     /// `run()` of the demo guest: `Ok(lines)` or the guest's `Err(message)`.
@@ -101,7 +81,7 @@ impl GpuInstance {
         let mut results = vec![Val::Bool(false); ty.results().len()];
         self.store.set_epoch_deadline(self.deadline);
         func.call(&mut self.store, &params, &mut results)
-            .map_err(|e| Self::trap(&name, e))?;
+            .map_err(|e| engine::trap(&name, e))?;
         let is_err = matches!(results.as_slice(), [Val::Result(Err(_))]);
         let text = results
             .iter()

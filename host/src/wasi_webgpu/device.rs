@@ -67,15 +67,7 @@ impl WebGpuDevice {
     }
 
     fn open_inner() -> Result<Arc<WebGpuDevice>, GpuError> {
-        let instance =
-            wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env());
-        let adapter = pollster::block_on(instance.request_adapter(&wgpu::RequestAdapterOptions {
-            power_preference: wgpu::PowerPreference::HighPerformance,
-            force_fallback_adapter: false,
-            compatible_surface: None,
-            ..Default::default()
-        }))
-        .map_err(|e| unavailable(format!("no adapter: {e}")))?;
+        let adapter = offload_core::gpu::wgpu::request_adapter()?;
         let info = adapter.get_info();
         let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
             label: Some("offload wasi:webgpu"),

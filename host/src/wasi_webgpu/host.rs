@@ -3,65 +3,23 @@
 //! it under the deadline.
 
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::thread::JoinHandle;
-use std::time::Duration;
 
-use wasmtime::component::{Component, Instance, Linker, ResourceTable};
-use wasmtime::{Config, Engine, Store};
-use wasmtime_wasi::WasiCtxBuilder;
+use wasmtime::component::{Component, Instance, ResourceTable};
+use wasmtime::Store;
 
 use super::state::Ctx;
 use super::{bindings, Limits, WebGpuDevice, WebGpuState};
-use crate::wasi_gpu::{Error, Result, TICK};
-
-fn setup(e: impl std::fmt::Display) -> Error {
-    Error::Setup(format!("{e:#}"))
-}
-
-/// Advances an engine's epoch every [`TICK`] until dropped.
-struct Ticker {
-    stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
-}
-
-impl Ticker {
-    fn start(engine: Engine) -> Result<Ticker> {
-        let stop = Arc::new(AtomicBool::new(false));
-        let s = stop.clone();
-        let thread = std::thread::Builder::new()
-            .name("wasi-webgpu-epoch".into())
-            .spawn(move || {
-                while !s.load(Ordering::Relaxed) {
-                    std::thread::sleep(TICK);
-                    engine.increment_epoch();
-                }
-            })
-            .map_err(setup)?;
-        Ok(Ticker {
-            stop,
-            thread: Some(thread),
-        })
-    }
-}
-
-impl Drop for Ticker {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
+use crate::wasi_gpu::engine::{self, Runtime, Ticker};
+#[cfg(doc)]
+use crate::wasi_gpu::Error;
+use crate::wasi_gpu::{setup, Result};
 
 /// A host for wasi:webgpu components: engine, linker, shared [`WebGpuDevice`], [`Limits`].
 pub struct WebGpuHost {
-    engine: Engine,
-    linker: Linker<WebGpuState>,
+    rt: Runtime<WebGpuState>,
     device: Arc<WebGpuDevice>,
     limits: Limits,
-    inherit_stdio: bool,
     _ticker: Ticker,
 }
 
@@ -69,33 +27,24 @@ impl WebGpuHost {
     /// A host on `device` with `limits` for every instance.
     /// Errors: [`Error::Setup`] when the engine, linker or ticker cannot be made.
     pub fn new(device: Arc<WebGpuDevice>, limits: Limits) -> Result<WebGpuHost> {
-        let mut config = Config::new();
-        config
-            .cranelift_opt_level(wasmtime::OptLevel::Speed)
-            .wasm_component_model(true)
-            .epoch_interruption(true);
-        let engine = Engine::new(&config).map_err(setup)?;
-        let mut linker = Linker::new(&engine);
-        wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(setup)?;
-        bindings::Imports::add_to_linker::<_, wasmtime::component::HasSelf<WebGpuState>>(
-            &mut linker,
-            |s| s,
-        )
-        .map_err(setup)?;
-        let ticker = Ticker::start(engine.clone())?;
+        let rt = Runtime::new(|linker| {
+            bindings::Imports::add_to_linker::<_, wasmtime::component::HasSelf<WebGpuState>>(
+                linker,
+                |s| s,
+            )
+        })?;
+        let ticker = Ticker::start(rt.engine.clone(), "wasi-webgpu-epoch").map_err(setup)?;
         Ok(WebGpuHost {
-            engine,
-            linker,
+            rt,
             device,
             limits,
-            inherit_stdio: false,
             _ticker: ticker,
         })
     }
 
     /// Lets guests write to this process's stdout/stderr (off by default: discarded).
     pub fn inherit_stdio(&mut self, on: bool) -> &mut Self {
-        self.inherit_stdio = on;
+        self.rt.inherit_stdio = on;
         self
     }
 
@@ -112,44 +61,27 @@ impl WebGpuHost {
     /// Reads and compiles a component file.
     /// Errors: [`Error::Load`] (unreadable, not a component, invalid).
     pub fn load(&self, path: impl AsRef<Path>) -> Result<Component> {
-        let path = path.as_ref();
-        Component::from_file(&self.engine, path).map_err(|e| Error::Load {
-            path: path.display().to_string(),
-            message: format!("{e:#}"),
-        })
+        self.rt.load(path.as_ref())
     }
 
     /// Instantiates `component` in a fresh store with its own resource table, error
     /// scopes and quotas.
     /// Errors: [`Error::Setup`] (an import this host does not provide, a start trap).
     pub fn instantiate(&self, component: &Component) -> Result<WebGpuInstance> {
-        let mut wasi = WasiCtxBuilder::new();
-        if self.inherit_stdio {
-            wasi.inherit_stdout().inherit_stderr();
-        }
         let state = WebGpuState {
             table: ResourceTable::new(),
-            wasi: wasi.build(),
+            wasi: self.rt.wasi_ctx(),
             gpu: Ctx::new(self.device.clone(), self.limits),
         };
-        let mut store = Store::new(&self.engine, state);
-        let deadline = deadline_ticks(self.limits.deadline);
-        store.set_epoch_deadline(deadline);
-        store.epoch_deadline_trap();
-        let instance = self
-            .linker
-            .instantiate(&mut store, component)
-            .map_err(setup)?;
+        let (store, instance, deadline) =
+            self.rt
+                .instantiate(state, self.limits.deadline, component)?;
         Ok(WebGpuInstance {
             store,
             instance,
             deadline,
         })
     }
-}
-
-fn deadline_ticks(d: Duration) -> u64 {
-    (d.as_nanos().div_ceil(TICK.as_nanos()) as u64).max(1)
 }
 
 /// One component instance with its own store, table, error scopes and quotas. Dropping it
@@ -191,21 +123,6 @@ impl WebGpuInstance {
         P: wasmtime::component::ComponentNamedList + wasmtime::component::Lower + Send + Sync,
         R: wasmtime::component::ComponentNamedList + wasmtime::component::Lift + Send + Sync,
     {
-        let f = self
-            .instance
-            .get_typed_func::<P, R>(&mut self.store, name)
-            .map_err(|e| Error::Invoke(format!("export `{name}`: {e:#}")))?;
-        self.store.set_epoch_deadline(self.deadline);
-        f.call(&mut self.store, params).map_err(|e| {
-            let interrupted = matches!(
-                e.downcast_ref::<wasmtime::Trap>(),
-                Some(wasmtime::Trap::Interrupt)
-            );
-            Error::Trap {
-                func: name.to_string(),
-                message: format!("{e:#}"),
-                interrupted,
-            }
-        })
+        engine::call(&mut self.store, &self.instance, self.deadline, name, params)
     }
 }

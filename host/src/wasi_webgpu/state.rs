@@ -149,6 +149,23 @@ impl Ctx {
         }
     }
 
+    /// [`Ctx::capture`], then raises the errors wgpu raised; `f`'s result either way.
+    pub(super) fn raising<R>(&mut self, f: impl FnOnce(&WebGpuDevice) -> R) -> wasmtime::Result<R> {
+        let (r, errors) = self.capture(f)?;
+        self.raise_all(errors);
+        Ok(r)
+    }
+
+    /// [`Ctx::capture`], then raises the errors wgpu raised; `f`'s result only when there
+    /// were none (else the caller's object is invalid).
+    pub(super) fn checked<R>(
+        &mut self,
+        f: impl FnOnce(&WebGpuDevice) -> R,
+    ) -> wasmtime::Result<Option<R>> {
+        let (r, errors) = self.capture(f)?;
+        Ok((!self.raise_all(errors)).then_some(r))
+    }
+
     /// Admits a new buffer of `bytes` into the byte quota; `false` (nothing counted) when
     /// it would exceed [`Limits::max_bytes`].
     pub(super) fn admit(&self, bytes: u64) -> bool {

@@ -111,6 +111,23 @@ fn unavailable(reason: impl Into<String>) -> GpuError {
     }
 }
 
+/// The first high-performance adapter of any native API (`WGPU_BACKEND` narrows the APIs,
+/// e.g. `vulkan`; on a machine without a GPU, Mesa's lavapipe): the adapter this backend
+/// opens its device on, and the one offload's wasi:webgpu host uses.
+/// Errors: `BackendUnavailable` with wgpu's reason when there is none (no Vulkan loader or
+/// driver). Panics inside wgpu are the caller's to catch.
+pub fn request_adapter() -> Result<wgpu::Adapter> {
+    let instance =
+        wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env());
+    pollster::block_on(instance.request_adapter(&wgpu::RequestAdapterOptions {
+        power_preference: wgpu::PowerPreference::HighPerformance,
+        force_fallback_adapter: false,
+        compatible_surface: None,
+        ..Default::default()
+    }))
+    .map_err(|e| unavailable(format!("no adapter: {e}")))
+}
+
 impl WgpuBackend {
     /// Opens the first high-performance adapter of any native API (`WGPU_BACKEND` narrows
     /// the APIs, e.g. `vulkan`). Errors: `BackendUnavailable` when no adapter or device can
@@ -126,15 +143,7 @@ impl WgpuBackend {
     }
 
     fn open() -> Result<Self> {
-        let instance =
-            wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env());
-        let adapter = pollster::block_on(instance.request_adapter(&wgpu::RequestAdapterOptions {
-            power_preference: wgpu::PowerPreference::HighPerformance,
-            force_fallback_adapter: false,
-            compatible_surface: None,
-            ..Default::default()
-        }))
-        .map_err(|e| unavailable(format!("no adapter: {e}")))?;
+        let adapter = request_adapter()?;
         let ai = adapter.get_info();
         let wanted = wgpu::Features::SHADER_F64 | wgpu::Features::TIMESTAMP_QUERY;
         let features = adapter.features() & wanted;
