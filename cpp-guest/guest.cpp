@@ -16,6 +16,7 @@
 #include <utility>
 #include <vector>
 
+#include "exports.hpp"
 #include "forest.hpp"
 #include "forest_gpu.h"
 
@@ -153,10 +154,7 @@ std::string flatten(const Forest& f, Flat* out) {
   return "";
 }
 
-template <typename T>
-size_t bytes_of(const std::vector<T>& v) {
-  return v.size() * sizeof(T);
-}
+using cppguest::bytes_of;
 
 // Batch prediction of `rows` rows of x on the device into out (rows doubles).
 std::string predict_on_device(const float* x, size_t rows, double* out) {
@@ -218,34 +216,14 @@ std::string predict_on_device(const float* x, size_t rows, double* out) {
   return "";
 }
 
-// A malloc'd copy of v for a result list (freed by the cabi_post_* of the export).
-template <typename T>
-T* copy_out(const std::vector<T>& v) {
-  if (v.empty()) return nullptr;
-  T* p = static_cast<T*>(std::malloc(bytes_of(v)));
-  if (p != nullptr) std::memcpy(p, v.data(), bytes_of(v));
-  return p;
-}
-
 }  // namespace
 
 extern "C" bool exports_forest_gpu_fit(forest_gpu_list_f32_t* x, forest_gpu_list_f64_t* y,
                                        uint32_t n_features, forest_gpu_forest_params_t* params,
                                        forest_gpu_fit_info_t* ret, forest_gpu_string_t* err) {
   g_flat.clear();
-  cppforest::Params p;
-  p.n_trees = params->n_trees;
-  p.has_max_features = params->max_features.is_some;
-  p.max_features = params->max_features.val;
-  p.has_max_depth = params->max_depth.is_some;
-  p.max_depth = params->max_depth.val;
-  p.min_samples_split = params->min_samples_split;
-  p.min_samples_leaf = params->min_samples_leaf;
-  p.bootstrap = params->bootstrap;
-  p.seed = params->seed;
-  std::string msg = g_forest.fit(x->ptr, x->len, y->ptr, y->len, n_features, p);
-  forest_gpu_list_f32_free(x);
-  forest_gpu_list_f64_free(y);
+  std::string msg = cppguest::fit_forest(&g_forest, x, y, n_features, params, forest_gpu_list_f32_free,
+                                         forest_gpu_list_f64_free);
   DeviceInfo dev;
   if (msg.empty()) msg = flatten(g_forest, &g_flat);
   if (msg.empty()) msg = device_info(&dev);
@@ -263,76 +241,10 @@ extern "C" bool exports_forest_gpu_fit(forest_gpu_list_f32_t* x, forest_gpu_list
 }
 
 extern "C" bool exports_forest_gpu_predict(forest_gpu_list_f32_t* x, forest_gpu_list_f64_t* ret,
-                                           forest_gpu_string_t* err) {
-  std::string msg;
-  const uint32_t d = g_forest.n_features();
-  double* out = nullptr;
-  size_t rows = 0;
-  if (!g_forest.fitted()) {
-    msg = "no forest yet: call fit first";
-  } else if (x->len % d != 0) {
-    msg = "x has " + std::to_string(x->len) + " values, not a multiple of the forest's " +
-          std::to_string(d) + " features";
-  } else if (x->len == 0) {
-    msg = "x has no rows";
-  } else {
-    rows = x->len / d;
-    if (rows > 0xffffffffu / 8) {
-      msg = "x has " + std::to_string(rows) + " rows, too many for one call";
-    } else {
-      out = static_cast<double*>(std::malloc(rows * sizeof(double)));
-      msg = out == nullptr ? "out of guest memory for " + std::to_string(rows) + " predictions"
-                           : predict_on_device(x->ptr, rows, out);
-    }
-  }
-  forest_gpu_list_f32_free(x);
-  if (!msg.empty()) {
-    std::free(out);
-    set_err(err, msg);
-    return false;
-  }
-  ret->ptr = out;
-  ret->len = rows;
-  return true;
+                                         forest_gpu_string_t* err) {
+  return cppguest::predict_export(g_forest, x, ret, err, forest_gpu_list_f32_free, set_err, predict_on_device);
 }
 
 extern "C" bool exports_forest_gpu_trees(forest_gpu_list_tree_t* ret, forest_gpu_string_t* err) {
-  if (!g_forest.fitted()) {
-    set_err(err, "no forest yet: call fit first");
-    return false;
-  }
-  const std::vector<Tree>& trees = g_forest.trees();
-  auto* out = static_cast<forest_gpu_tree_t*>(std::calloc(trees.size(), sizeof(forest_gpu_tree_t)));
-  bool ok = out != nullptr;
-  for (size_t i = 0; ok && i < trees.size(); ++i) {
-    const Tree& t = trees[i];
-    forest_gpu_tree_t& o = out[i];
-    o.feature = {copy_out(t.feature), t.feature.size()};
-    o.threshold = {copy_out(t.threshold), t.threshold.size()};
-    o.left = {copy_out(t.left), t.left.size()};
-    o.right = {copy_out(t.right), t.right.size()};
-    o.value = {copy_out(t.value), t.value.size()};
-    ok = o.feature.ptr && o.threshold.ptr && o.left.ptr && o.right.ptr && o.value.ptr;
-  }
-  if (!ok) {
-    if (out != nullptr) {
-      forest_gpu_list_tree_t partial{out, trees.size()};
-      for (size_t i = 0; i < trees.size(); ++i) {
-        // forest_gpu_tree_free frees a list only when its length is nonzero: zero the
-        // lengths of the lists that were not allocated.
-        forest_gpu_tree_t& o = out[i];
-        if (!o.feature.ptr) o.feature.len = 0;
-        if (!o.threshold.ptr) o.threshold.len = 0;
-        if (!o.left.ptr) o.left.len = 0;
-        if (!o.right.ptr) o.right.len = 0;
-        if (!o.value.ptr) o.value.len = 0;
-      }
-      forest_gpu_list_tree_free(&partial);
-    }
-    set_err(err, "out of guest memory copying the trees");
-    return false;
-  }
-  ret->ptr = out;
-  ret->len = trees.size();
-  return true;
+  return cppguest::trees_export<forest_gpu_tree_t>(g_forest, ret, err, forest_gpu_list_tree_free, set_err);
 }

@@ -112,6 +112,25 @@ pub struct WitTree {
     pub value: Vec<f32>,
 }
 
+/// The tree records of a forest guest's `trees` export as offload-core's [`Forest`] over
+/// `n_features` features: each record's arrays become one [`Tree`]'s, unchanged and in
+/// order (to compare with a native forest or walk on the host).
+pub fn forest_from_wit(n_features: usize, trees: Vec<WitTree>) -> Forest {
+    Forest {
+        n_features,
+        trees: trees
+            .into_iter()
+            .map(|t| Tree {
+                feature: t.feature,
+                threshold: t.threshold,
+                left: t.left,
+                right: t.right,
+                value: t.value,
+            })
+            .collect(),
+    }
+}
+
 /// The world's `fit-info` record: what `fit` did.
 #[derive(ComponentType, Lift, Clone, Debug, PartialEq, Eq)]
 #[component(record)]
@@ -300,19 +319,7 @@ impl ForestGpuGuest {
             op: "trees",
             message: "the guest returned trees but no fit succeeded on this instance".into(),
         })?;
-        Ok(Forest {
-            n_features,
-            trees: trees
-                .into_iter()
-                .map(|t| Tree {
-                    feature: t.feature,
-                    threshold: t.threshold,
-                    left: t.left,
-                    right: t.right,
-                    value: t.value,
-                })
-                .collect(),
-        })
+        Ok(forest_from_wit(n_features, trees))
     }
 
     /// Calls an export; a trap rebuilds the instance (dropping the old one frees its device

@@ -95,6 +95,8 @@ pub const KNOWN_PATHS: &[&str] = &[
     "wasm-cpp-wasi-gpu-cpu",
     "wasm-cpp-wasi-gpu-wgpu",
     "wasm-cpp-wasi-gpu-cuda",
+    // ... and through wasi:webgpu with its own WGSL on wgpu (offload forest --via wasi-webgpu)
+    "wasm-cpp-wasi-webgpu-wgpu",
     // the parallel-for guest (host/benches/parallel.rs): one worker instance per core over
     // one shared linear memory, and its GPU device (the kernels' WGSL on wgpu, data from
     // linear memory, transfers timed)

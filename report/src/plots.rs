@@ -59,6 +59,7 @@ const COLORS: &[RGBColor] = &[
     RGBColor(120, 60, 20),   // wasm-cpp-wasi-gpu-cpu
     RGBColor(170, 90, 30),   // wasm-cpp-wasi-gpu-wgpu
     RGBColor(220, 130, 60),  // wasm-cpp-wasi-gpu-cuda
+    RGBColor(250, 180, 110), // wasm-cpp-wasi-webgpu-wgpu
     RGBColor(60, 60, 140),   // wasm-rust-parallel-for
     RGBColor(140, 20, 60),   // gpu-wgpu-parallel-for
     RGBColor(158, 218, 229), // sklearn

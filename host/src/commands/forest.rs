@@ -6,7 +6,10 @@
 //! one (exit 1 when it differs). `--path wasm-cpp`: the C++ forest guest (cpp-guest/, same
 //! world as the forest-gpu guest, its own forest) trains inside wasm and predicts through
 //! wasi:gpu's batch-predict on the backend; its predictions are checked against its own
-//! trees walked on the host (exit 1 when they differ).
+//! trees walked on the host (exit 1 when they differ). `--path wasm-cpp --via wasi-webgpu`:
+//! the same C++ forest built for world forest-webgpu (build/guests/forest/
+//! forest-cpp-webgpu.wasm) on the wasi:webgpu host (wgpu), predicting with its own WGSL;
+//! its predictions must equal its trees walked on the host bit for bit.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -15,8 +18,11 @@ use std::time::Instant;
 use anyhow::Context;
 use clap::{Args, ValueEnum};
 use offload_core::gpu::BackendKind;
-use offload_host::forest_gpu_guest::ForestGpuGuest;
+use offload_host::forest_gpu_guest::{
+    forest_from_wit, ForestGpuGuest, WitFitInfo, WitForestParams, WitTree,
+};
 use offload_host::wasi_gpu::{Device, Limits};
+use offload_host::wasi_webgpu::{WebGpuDevice, WebGpuHost, WebGpuInstance};
 use offload_report::names;
 
 use super::{parse_backend_kind, yes_no};
@@ -33,6 +39,16 @@ enum ForestPath {
     WasmCpp,
 }
 
+/// How the C++ guest (`--path wasm-cpp`) reaches the device for batch prediction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum ForestVia {
+    /// wasi:gpu's `kernel-batch-predict` on `--backend` (build/guests/forest/forest-cpp.wasm).
+    WasiGpu,
+    /// wasi:webgpu with the guest's own WGSL (cpp-guest/predict.wgsl) on the host's wgpu
+    /// device (build/guests/forest/forest-cpp-webgpu.wasm).
+    WasiWebgpu,
+}
+
 /// The data a forest trains and tests on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum ForestData {
@@ -46,6 +62,10 @@ enum ForestData {
 /// Where scripts/build-cpp-guest.sh puts the C++ forest guest (component), relative to the
 /// repository root.
 const CPP_GUEST_PATH: &str = "build/guests/forest/forest-cpp.wasm";
+
+/// Where scripts/build-cpp-webgpu-guest.sh (run by scripts/build-cpp-guest.sh) puts the
+/// C++ forest guest's wasi:webgpu build (component), relative to the repository root.
+const CPP_WEBGPU_GUEST_PATH: &str = "build/guests/forest/forest-cpp-webgpu.wasm";
 
 /// Features of the Friedman #1 rows of `--data friedman1` (as the and the benches'
 /// Friedman #1 data, and scikit-learn's `make_friedman1(n_features=10)`).
@@ -66,6 +86,11 @@ pub struct ForestCommand {
     /// backend (cpu included) runs batch-predict through wasi:gpu.
     #[arg(long, default_value = "cpu", value_parser = parse_backend_kind)]
     backend: BackendKind,
+    /// `--path wasm-cpp`: predict through wasi:gpu's batch-predict on `--backend` (the
+    /// default), or through wasi:webgpu with the guest's own WGSL on the host's wgpu device
+    /// (`--backend` cpu, the default, or wgpu; cuda is refused).
+    #[arg(long, value_enum, default_value = "wasi-gpu")]
+    via: ForestVia,
     /// Wasm path: run the forest-gpu guest through wasi:gpu even on `--backend cpu` (the
     /// host's cpu reference backend does the kernels; label `wasi-gpu-cpu`). Implied by
     /// `--backend wgpu|cuda`.
@@ -88,7 +113,8 @@ pub struct ForestCommand {
     parallel: bool,
     /// The guest (wasm path). Default: build/guests/forest/forest-rust.wasm (plain forest
     /// guest), or build/guests/forest/forest-gpu.wasm (the forest-gpu component) for the
-    /// wasi:gpu runs, or build/guests/forest/forest-cpp.wasm for `--path wasm-cpp`.
+    /// wasi:gpu runs, or build/guests/forest/forest-cpp.wasm for `--path wasm-cpp`
+    /// (build/guests/forest/forest-cpp-webgpu.wasm with `--via wasi-webgpu`).
     #[arg(long)]
     guest: Option<PathBuf>,
     /// Also write the test rows' predictions to FILE as JSON (`path`, `trees`, `seed`,
@@ -126,13 +152,14 @@ pub struct ForestCommand {
 /// The report's name of a forest run (one of [`names::KNOWN_PATHS`]: `rust-native`,
 /// `rust-native-rayon`, `gpu-<backend>`, `wasm-rust`, `wasi-gpu-<backend>`, and
 /// `wasm-cpp-wasi-gpu-<backend>` for the C++ guest, which trains in wasm and predicts
-/// through wasi:gpu on the backend), printed on the `forest:` line and written to
-/// `--predictions`.
+/// through wasi:gpu on the backend, or `wasm-cpp-wasi-webgpu-wgpu` with `--via
+/// wasi-webgpu`), printed on the `forest:` line and written to `--predictions`.
 fn path_label(
     path: ForestPath,
     backend: BackendKind,
     wasi_gpu: bool,
     parallel: bool,
+    via: ForestVia,
 ) -> &'static str {
     let label = match path {
         ForestPath::Native if backend != BackendKind::Cpu => format!("gpu-{}", backend.name()),
@@ -140,6 +167,9 @@ fn path_label(
         ForestPath::Native => "rust-native".to_string(),
         ForestPath::Wasm if wasi_gpu => format!("wasi-gpu-{}", backend.name()),
         ForestPath::Wasm => "wasm-rust".to_string(),
+        ForestPath::WasmCpp if via == ForestVia::WasiWebgpu => {
+            "wasm-cpp-wasi-webgpu-wgpu".to_string()
+        }
         ForestPath::WasmCpp => format!("wasm-cpp-wasi-gpu-{}", backend.name()),
     };
     names::KNOWN_PATHS
@@ -172,6 +202,51 @@ fn fit_predict_wasi_gpu(
     Ok((g, train_ns, t1.elapsed().as_nanos(), pred))
 }
 
+/// A call of the C++ guest's wasi:webgpu build that returns `result<T, string>`: the
+/// guest's `err` becomes an error naming the export.
+fn webgpu_call<P, T>(i: &mut WebGpuInstance, name: &str, params: P) -> anyhow::Result<T>
+where
+    P: wasmtime::component::ComponentNamedList + wasmtime::component::Lower + Send + Sync,
+    (Result<T, String>,):
+        wasmtime::component::ComponentNamedList + wasmtime::component::Lift + Send + Sync,
+{
+    i.call::<P, (Result<T, String>,)>(name, params)?
+        .0
+        .map_err(|e| anyhow::anyhow!("the guest's {name} returned err: {e}"))
+}
+
+/// Loads the C++ guest's wasi:webgpu build (`path`) on a fresh wasi:webgpu host (wgpu),
+/// fits `train`, predicts `test` and returns the guest's trees, the fit and predict times
+/// (ns) and the predictions.
+fn fit_predict_wasi_webgpu(
+    path: &std::path::Path,
+    train: &offload_core::data::Dataset,
+    test: &offload_core::data::Dataset,
+    params: &offload_core::forest::ForestParams,
+) -> anyhow::Result<(offload_core::forest::Forest, u128, u128, Vec<f64>)> {
+    let device = WebGpuDevice::open()?;
+    println!("device:      {} (wasi:webgpu)", device.name());
+    let host = WebGpuHost::new(device, offload_host::wasi_webgpu::Limits::default())?;
+    let component = host.load(path).with_context(|| {
+        format!(
+            "loading {} (build it with scripts/build-cpp-guest.sh)",
+            path.display()
+        )
+    })?;
+    let mut inst = host.instantiate(&component)?;
+    let p = WitForestParams::from_params(params)?;
+    let d = u32::try_from(train.n_features).context("n_features over u32")?;
+    let t0 = Instant::now();
+    let _: WitFitInfo = webgpu_call(&mut inst, "fit", (&train.x[..], &train.y[..], d, p))?;
+    let train_ns = t0.elapsed().as_nanos();
+    let t1 = Instant::now();
+    let pred: Vec<f64> = webgpu_call(&mut inst, "predict", (&test.x[..],))?;
+    let predict_ns = t1.elapsed().as_nanos();
+    let trees: Vec<WitTree> = webgpu_call(&mut inst, "trees", ())?;
+    let forest = forest_from_wit(train.n_features, trees);
+    Ok((forest, train_ns, predict_ns, pred))
+}
+
 impl ForestCommand {
     /// Trains and tests the forest on the path and backend asked for, and prints what it
     /// measured.
@@ -184,12 +259,24 @@ impl ForestCommand {
         if self.wasi_gpu && self.path == ForestPath::Native {
             anyhow::bail!("--wasi-gpu applies to --path wasm and wasm-cpp only");
         }
+        if self.via == ForestVia::WasiWebgpu {
+            if self.path != ForestPath::WasmCpp {
+                anyhow::bail!("--via wasi-webgpu applies to --path wasm-cpp only");
+            }
+            if backend == BackendKind::Cuda {
+                anyhow::bail!("--via wasi-webgpu runs on wgpu only (--backend cpu or wgpu)");
+            }
+        }
         if self.parallel && self.path == ForestPath::WasmCpp {
             anyhow::bail!("--parallel applies to --path native only");
         }
         let guest_path = self.guest.clone().unwrap_or_else(|| {
             PathBuf::from(if self.path == ForestPath::WasmCpp {
-                CPP_GUEST_PATH
+                if self.via == ForestVia::WasiWebgpu {
+                    CPP_WEBGPU_GUEST_PATH
+                } else {
+                    CPP_GUEST_PATH
+                }
             } else if wasi_gpu {
                 offload_host::forest_gpu_guest::DEFAULT_PATH
             } else {
@@ -227,7 +314,7 @@ impl ForestCommand {
             seed: self.seed,
             ..ForestParams::default()
         };
-        let label = path_label(self.path, backend, wasi_gpu, self.parallel);
+        let label = path_label(self.path, backend, wasi_gpu, self.parallel, self.via);
         let mut identical = None;
         // The forest --export-xgboost writes when it is not the native one.
         let mut exported: Option<Forest> = None;
@@ -283,6 +370,27 @@ impl ForestCommand {
                     &params,
                 )?;
                 identical = Some(g.trees()? == Forest::fit(&train, &params)?);
+                (train_ns, predict_ns, pred)
+            }
+            ForestPath::WasmCpp if self.via == ForestVia::WasiWebgpu => {
+                let (trees, train_ns, predict_ns, pred) =
+                    fit_predict_wasi_webgpu(&guest_path, &train, &test, &params)?;
+                // The WGSL gives each tree's f32 leaf, the guest sums them in f64 in tree
+                // order: the same bits as the guest's trees walked here.
+                let walked = trees.predict(&test.x)?;
+                exported = Some(trees);
+                let same = pred.len() == walked.len()
+                    && pred
+                        .iter()
+                        .zip(&walked)
+                        .all(|(a, b)| a.to_bits() == b.to_bits());
+                println!(
+                    "predictions equal the guest's trees walked on the host (bit for bit): {}",
+                    yes_no(same)
+                );
+                if !same {
+                    return Ok(ExitCode::FAILURE);
+                }
                 (train_ns, predict_ns, pred)
             }
             ForestPath::WasmCpp => {
@@ -404,26 +512,62 @@ mod tests {
             for backend in BackendKind::ALL {
                 for wasi_gpu in [false, true] {
                     for parallel in [false, true] {
-                        path_label(path, backend, wasi_gpu, parallel);
+                        path_label(path, backend, wasi_gpu, parallel, ForestVia::WasiGpu);
                     }
                 }
             }
         }
         assert_eq!(
-            path_label(ForestPath::Native, BackendKind::Wgpu, false, false),
+            path_label(
+                ForestPath::Native,
+                BackendKind::Wgpu,
+                false,
+                false,
+                ForestVia::WasiGpu
+            ),
             "gpu-wgpu"
         );
         assert_eq!(
-            path_label(ForestPath::Wasm, BackendKind::Cpu, true, false),
+            path_label(
+                ForestPath::Wasm,
+                BackendKind::Cpu,
+                true,
+                false,
+                ForestVia::WasiGpu
+            ),
             "wasi-gpu-cpu"
         );
         assert_eq!(
-            path_label(ForestPath::Wasm, BackendKind::Cpu, false, false),
+            path_label(
+                ForestPath::Wasm,
+                BackendKind::Cpu,
+                false,
+                false,
+                ForestVia::WasiGpu
+            ),
             "wasm-rust"
         );
         assert_eq!(
-            path_label(ForestPath::WasmCpp, BackendKind::Wgpu, true, false),
+            path_label(
+                ForestPath::WasmCpp,
+                BackendKind::Wgpu,
+                true,
+                false,
+                ForestVia::WasiGpu
+            ),
             "wasm-cpp-wasi-gpu-wgpu"
         );
+        for backend in [BackendKind::Cpu, BackendKind::Wgpu] {
+            assert_eq!(
+                path_label(
+                    ForestPath::WasmCpp,
+                    backend,
+                    false,
+                    false,
+                    ForestVia::WasiWebgpu
+                ),
+                "wasm-cpp-wasi-webgpu-wgpu"
+            );
+        }
     }
 }

@@ -1,0 +1,285 @@
+//! The C++ forest guest's wasi:webgpu build (`build/guests/forest/forest-cpp-webgpu.wasm`,
+//! scripts/build-cpp-webgpu-guest.sh, run by scripts/build-cpp-guest.sh: cpp-guest/ with
+//! webgpu_predict.cpp and its own WGSL predict.wgsl, world
+//! `offload:forest-webgpu/forest-webgpu@0.1.0`) on the Rust host's wasi:webgpu (wgpu; Mesa
+//! lavapipe without a GPU), each test skipped by name, with wgpu's reason, where no adapter
+//! opens. The guest trains its own forest inside wasm; its WGSL gives every tree's f32 leaf
+//! per row and the guest averages them in f64 in tree order, so its predictions equal its
+//! trees walked on the host (offload-core's `Forest::predict`) bit for bit; the test MSE on
+//! the diabetes split lies in 2700–3300; its forest and predictions equal the wasi:gpu build
+//! of the same C++ guest (forest-cpp.wasm) on the cpu backend (f64 batch-predict, the same
+//! order: bit for bit). `OFFLOAD_FOREST_CPP_WEBGPU_GUEST` and `OFFLOAD_FOREST_CPP_GUEST`
+//! override the components' paths.
+
+mod common;
+
+use common::forest_guest::ForestGuestFile;
+use offload_core::data::{diabetes_train_test as split, Dataset};
+use offload_core::forest::{mse, Forest, ForestParams};
+use offload_host::forest_gpu_guest::{forest_from_wit, WitFitInfo, WitForestParams, WitTree};
+use offload_host::wasi_webgpu::{Limits, WebGpuDevice, WebGpuHost, WebGpuInstance};
+
+/// The wasi:webgpu build.
+const GUEST: ForestGuestFile = ForestGuestFile {
+    label: "forest-cpp-webgpu",
+    env: "OFFLOAD_FOREST_CPP_WEBGPU_GUEST",
+    default: "build/guests/forest/forest-cpp-webgpu.wasm",
+    script: "scripts/build-cpp-guest.sh",
+};
+
+/// The wasi:gpu build of the same C++ forest.
+const GPU_GUEST: ForestGuestFile = ForestGuestFile {
+    label: "forest-cpp",
+    env: "OFFLOAD_FOREST_CPP_GUEST",
+    default: "build/guests/forest/forest-cpp.wasm",
+    script: "scripts/build-cpp-guest.sh",
+};
+
+/// A fresh instance of the guest on a fresh wasi:webgpu host, or `None` (the reason on
+/// stderr) when no adapter opens.
+fn guest(test: &str) -> Option<WebGpuInstance> {
+    let device = match WebGpuDevice::open() {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("skipping {test} (wasi:webgpu): {e}");
+            return None;
+        }
+    };
+    let path = GUEST.path();
+    assert!(
+        path.is_file(),
+        "{} is not built: run {}",
+        path.display(),
+        GUEST.script
+    );
+    let host = WebGpuHost::new(device, Limits::default()).expect("host");
+    let component = host.load(&path).expect("the guest loads");
+    Some(
+        host.instantiate(&component)
+            .expect("the guest instantiates"),
+    )
+}
+
+fn fit(i: &mut WebGpuInstance, data: &Dataset, p: &ForestParams) -> Result<WitFitInfo, String> {
+    let p = WitForestParams::from_params(p).expect("params");
+    i.call::<_, (Result<WitFitInfo, String>,)>(
+        "fit",
+        (&data.x[..], &data.y[..], data.n_features as u32, p),
+    )
+    .expect("fit does not trap")
+    .0
+}
+
+fn predict(i: &mut WebGpuInstance, x: &[f32]) -> Result<Vec<f64>, String> {
+    i.call::<_, (Result<Vec<f64>, String>,)>("predict", (x,))
+        .expect("predict does not trap")
+        .0
+}
+
+fn trees(i: &mut WebGpuInstance, n_features: usize) -> Forest {
+    let t = i
+        .call::<(), (Result<Vec<WitTree>, String>,)>("trees", ())
+        .expect("trees does not trap")
+        .0
+        .expect("trees");
+    forest_from_wit(n_features, t)
+}
+
+/// Asserts `got` equals `want` bit for bit, naming the first row that differs.
+fn assert_bits(what: &str, got: &[f64], want: &[f64]) {
+    assert_eq!(got.len(), want.len(), "{what}: lengths");
+    for (r, (a, b)) in got.iter().zip(want).enumerate() {
+        assert!(a.to_bits() == b.to_bits(), "{what}: row {r}: {a} vs {b}");
+    }
+}
+
+/// Nothing escaped an error scope, and no buffer is left.
+fn assert_clean(i: &WebGpuInstance) {
+    assert_eq!(i.uncaptured().0, 0, "uncaptured: {:?}", i.uncaptured().1);
+    assert_eq!(i.buffers(), 0, "predict left buffers behind");
+    assert_eq!(i.used_bytes(), 0);
+}
+
+/// 200 trees on the diabetes split: MSE in range, predictions equal the trees walked on
+/// the host and the wasi:gpu build's forest and predictions (cpu backend) bit for bit.
+#[test]
+fn cpp_webgpu_forest_diabetes_matches_cpu_and_wasi_gpu() {
+    let Some(mut g) = guest("cpp_webgpu_forest_diabetes_matches_cpu_and_wasi_gpu") else {
+        return;
+    };
+    let (train, test) = split();
+    let p = ForestParams::default();
+    assert_eq!(p.n_trees, 200);
+    let t0 = std::time::Instant::now();
+    let info = fit(&mut g, &train, &p).expect("fit");
+    assert_eq!(info.trees, 200);
+    assert!(info.device.starts_with("wasi-webgpu: "), "{}", info.device);
+    let forest = trees(&mut g, train.n_features);
+    assert_eq!(forest.trees.len(), 200);
+    let nodes: usize = forest.trees.iter().map(|t| t.len()).sum();
+    assert_eq!(info.nodes as usize, nodes);
+    let got = predict(&mut g, &test.x).expect("predict");
+    assert_clean(&g);
+    let walked = forest.predict(&test.x).expect("walk the guest's trees");
+    assert_bits("wasi:webgpu vs the trees walked on the host", &got, &walked);
+    let m = mse(&got, &test.y);
+    assert!(
+        (2700.0..=3300.0).contains(&m),
+        "test MSE {m:.1}, want 2700–3300 (scikit-learn: about 2966)"
+    );
+    eprintln!(
+        "forest-cpp-webgpu: test MSE {m:.1}, fit + predict {:?}",
+        t0.elapsed()
+    );
+    // Predicting again gives the same bits (the pipeline is reused).
+    assert_bits(
+        "second predict",
+        &predict(&mut g, &test.x).expect("predict"),
+        &got,
+    );
+
+    // The wasi:gpu build of the same C++ forest: the same trees; its cpu backend's f64
+    // batch-predict sums in the same order, so the same predictions.
+    let mut cpu = GPU_GUEST.on("cpu").expect("the cpu backend always starts");
+    cpu.fit(&train, &p).expect("wasi:gpu fit");
+    assert!(
+        cpu.trees().expect("trees") == forest,
+        "the wasi:gpu build grew another forest"
+    );
+    let via_gpu = cpu.predict(&test.x).expect("wasi:gpu predict");
+    assert_bits("wasi:webgpu vs wasi:gpu (cpu backend)", &got, &via_gpu);
+}
+
+/// More rows than one dispatch takes (2000 trees: 8388 rows a chunk), other
+/// hyperparameters, and rows that reach every leaf boundary case (NaN goes right).
+#[test]
+fn cpp_webgpu_forest_predicts_in_chunks() {
+    let Some(mut g) = guest("cpp_webgpu_forest_predicts_in_chunks") else {
+        return;
+    };
+    let (train, test) = split();
+    let p = ForestParams {
+        n_trees: 2000,
+        max_features: Some(4),
+        max_depth: Some(3),
+        min_samples_leaf: 2,
+        seed: 11,
+        ..ForestParams::default()
+    };
+    fit(&mut g, &train, &p).expect("fit");
+    let forest = trees(&mut g, train.n_features);
+    for t in &forest.trees {
+        assert!(t.len() <= 15, "a tree of {} nodes at max depth 3", t.len());
+    }
+    // 20 000 rows: the test rows repeated, every 7th value NaN in one row of 97.
+    let mut x: Vec<f32> = test.x.iter().copied().cycle().take(20_000 * 10).collect();
+    for r in (0..20_000).step_by(97) {
+        x[r * 10 + r % 10] = f32::NAN;
+    }
+    let got = predict(&mut g, &x).expect("predict");
+    assert_clean(&g);
+    assert_eq!(got.len(), 20_000);
+    assert_bits(
+        "chunked predict vs the trees walked on the host",
+        &got,
+        &forest.predict(&x).expect("walk"),
+    );
+}
+
+/// Bad input is `err` with a message, and the instance carries on.
+#[test]
+fn cpp_webgpu_forest_bad_input_is_an_error() {
+    let Some(mut g) = guest("cpp_webgpu_forest_bad_input_is_an_error") else {
+        return;
+    };
+    let (train, test) = split();
+    let e = predict(&mut g, &test.x).expect_err("predict before fit");
+    assert!(e.contains("no forest yet"), "{e}");
+    let small = ForestParams {
+        n_trees: 3,
+        ..ForestParams::default()
+    };
+    let e = fit(
+        &mut g,
+        &train,
+        &ForestParams {
+            n_trees: 0,
+            ..small.clone()
+        },
+    )
+    .expect_err("0 trees");
+    assert!(e.contains("n-trees"), "{e}");
+    fit(&mut g, &train, &small).expect("fit");
+    let e = predict(&mut g, &test.x[..15]).expect_err("15 values");
+    assert!(
+        e.contains("not a multiple of the forest's 10 features"),
+        "{e}"
+    );
+    let e = predict(&mut g, &[]).expect_err("no rows");
+    assert!(e.contains("no rows"), "{e}");
+    let two = predict(&mut g, &test.x[..20]).expect("two rows");
+    let walked = trees(&mut g, 10).predict(&test.x[..20]).expect("walk");
+    assert_bits("two rows", &two, &walked);
+    assert_clean(&g);
+}
+
+/// `offload forest --path wasm-cpp --via wasi-webgpu` prints the times and MSE and checks
+/// the predictions; `--via wasi-webgpu` with cuda or another path is refused.
+#[test]
+fn cli_forest_via_wasi_webgpu() {
+    if let Err(e) = WebGpuDevice::open() {
+        eprintln!("skipping cli_forest_via_wasi_webgpu (wasi:webgpu): {e}");
+        return;
+    }
+    let run = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_offload"))
+            .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
+            .arg("forest")
+            .args(args)
+            .output()
+            .expect("run offload")
+    };
+    let guest = GUEST.path();
+    let guest = guest.to_str().expect("utf-8 path");
+    let out = run(&[
+        "--path",
+        "wasm-cpp",
+        "--via",
+        "wasi-webgpu",
+        "--trees",
+        "20",
+        "--guest",
+        guest,
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for want in [
+        "forest:      wasm-cpp-wasi-webgpu-wgpu, 20 trees",
+        "train_ms:",
+        "predict_ms:",
+        "test_mse:",
+        "predictions equal the guest's trees walked on the host (bit for bit): yes",
+    ] {
+        assert!(stdout.contains(want), "missing {want:?} in:\n{stdout}");
+    }
+    for bad in [
+        &[
+            "--path",
+            "wasm-cpp",
+            "--via",
+            "wasi-webgpu",
+            "--backend",
+            "cuda",
+        ][..],
+        &["--path", "native", "--via", "wasi-webgpu"][..],
+    ] {
+        let out = run(bad);
+        assert!(!out.status.success(), "{bad:?} was accepted");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("--via wasi-webgpu"), "{bad:?}: {err}");
+    }
+}
