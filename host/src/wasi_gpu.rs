@@ -65,7 +65,7 @@ pub mod bindings {
 pub const COMPUTE_INTERFACE: &str = "wasi:gpu/compute@0.1.0";
 
 /// `n` f32 uniform in [-1, 1), the data the demo guest makes (offload-core's
-/// [`seeded_f32`](offload_core::rng::seeded_f32), which the guest library re-exports), so
+/// [`seeded_f32`], which the guest library re-exports), so
 /// that the host can check the guest's answers.
 pub use offload_core::rng::seeded_f32;
 

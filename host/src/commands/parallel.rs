@@ -50,7 +50,7 @@ pub struct ParallelCommand {
     /// memory, transfers timed) for `--device gpu`.
     #[arg(long)]
     baseline: bool,
-    /// The guest file (default: <dir>/parallel/parallel-rust.wasm).
+    /// The guest file (default: `<dir>/parallel/parallel-rust.wasm`).
     #[arg(long)]
     guest: Option<PathBuf>,
     #[command(flatten)]

@@ -15,11 +15,11 @@ use offload_host::wasi_webgpu::{Limits, WebGpuDevice, WebGpuHost, WebGpuInstance
 /// A kernel of the guest.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Kernel {
-    /// Σ a[i] (n elements).
+    /// Σ a\[i\] (n elements).
     Sum,
-    /// Σ a[i]·b[i] (n elements each).
+    /// Σ a\[i\]·b\[i\] (n elements each).
     Dot,
-    /// out[i] = a[i]·b[i] (n elements each).
+    /// out\[i\] = a\[i\]·b\[i\] (n elements each).
     Mul,
     /// C = A·B with A, B and C n×n (row-major f32).
     Sgemm,

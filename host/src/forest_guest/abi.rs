@@ -27,7 +27,7 @@ pub const ERR_DATA: i32 = -5;
 pub(super) const MAX_MESSAGE: i32 = 4096;
 
 /// Everything that can go wrong loading or calling the forest guest. None leaves the
-/// [`ForestGuest`] unusable: after [`ForestGuestError::Trap`] the instance has been
+/// [`ForestGuest`](super::ForestGuest) unusable: after [`ForestGuestError::Trap`] the instance has been
 /// rebuilt (without a forest).
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -80,7 +80,7 @@ pub enum ForestGuestError {
     },
 
     /// The guest trapped, called `proc_exit`, or ran past its deadline
-    /// ([`ForestGuest::set_deadline`]; the message then says `deadline`); the instance
+    /// ([`ForestGuest::set_deadline`](super::ForestGuest::set_deadline); the message then says `deadline`); the instance
     /// was rebuilt and holds no forest.
     #[error("guest trapped in `{op}`: {message} (instance rebuilt, forest dropped)")]
     Trap {
@@ -111,7 +111,7 @@ pub enum ForestGuestError {
     #[error("input not expressible in the forest ABI: {0}")]
     Input(String),
 
-    /// [`ForestGuest::predict`] or [`ForestGuest::node_count`] before a successful fit.
+    /// [`ForestGuest::predict`](super::ForestGuest::predict) or [`ForestGuest::node_count`](super::ForestGuest::node_count) before a successful fit.
     #[error("no forest: call fit first (or the last fit failed)")]
     NotFitted,
 
@@ -130,7 +130,7 @@ pub type Result<T, E = ForestGuestError> = std::result::Result<T, E>;
 
 /// The hyperparameters exactly as `forest_fit` receives them (`i32` each, `seed` as
 /// the `u64`'s bits): `max_features` 0 = all, `max_depth` 0 = unlimited, every tree
-/// bootstrapped. [`ForestGuest::fit_raw`] passes them unchecked, so conformance tests
+/// bootstrapped. [`ForestGuest::fit_raw`](super::ForestGuest::fit_raw) passes them unchecked, so conformance tests
 /// can hand the guest values that [`ForestParams`] cannot hold (negative ones).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RawParams {
