@@ -21,7 +21,7 @@ done
 
 offload=${OFFLOAD_BIN:-}
 if [ -z "$offload" ]; then
-  (cd "$root" && cargo build --quiet -p offload-host --bin offload)
+  (cd "$root" && cargo build --quiet --workspace --bin offload)
   offload="${CARGO_TARGET_DIR:-$root/target}/debug/offload"
 fi
 for p in cpu gpu; do

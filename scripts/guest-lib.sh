@@ -54,7 +54,9 @@ guest_offload() {
   if [ -n "${OFFLOAD_BIN:-}" ]; then
     "$OFFLOAD_BIN" "$@"
   else
-    (cd "$guest_root" && cargo run --quiet -p offload-host --bin offload -- "$@")
+    # --workspace: the feature set `cargo test --workspace` uses, so its build is shared.
+    (cd "$guest_root" && cargo build --quiet --workspace --bin offload &&
+      "${CARGO_TARGET_DIR:-$guest_root/target}/debug/offload" "$@")
   fi
 }
 

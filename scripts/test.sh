@@ -15,7 +15,9 @@ bash scripts/build-components.sh
 echo "== cargo test (workspace)"
 cargo test --workspace 2>&1
 echo "== Rust host reliability, with their figures: short fuzz pass, scaled-down soak, crowd, deadlines (issue 19)"
-cargo test -p offload-host --test fuzz_wasi_gpu --test fuzz_parsers --test soak_wasi_gpu --test crowd_wasi_gpu --test deadlines -- --nocapture --test-threads=1 2>&1
+# --workspace, as above: the same feature set, so the test binaries built there are reused
+# (with -p offload-host, features resolve differently and every one is built again).
+cargo test --workspace --test fuzz_wasi_gpu --test fuzz_parsers --test soak_wasi_gpu --test crowd_wasi_gpu --test deadlines -- --nocapture --test-threads=1 2>&1
 echo "== cargo test (offload-core GPU backends: wgpu runs on Mesa lavapipe without a GPU; cuda is skipped, with the reason, without a driver)"
 cargo test -p offload-core --features wgpu,cuda --test gpu --test ml_kernels -- --nocapture --test-threads=1 2>&1
 if [ -f go-host/go.mod ]; then
