@@ -57,22 +57,6 @@ const CHUNK: u64 = 1 << 30;
 /// Elements of the small instance's sums.
 const SMALL_N: usize = 1000;
 
-/// The files of the wasi:gpu package (`wasm-modules/wit/wasi-gpu`).
-const WASI_GPU_WIT: &[(&str, &str)] = &[
-    (
-        "compute.wit",
-        include_str!("../../wasm-modules/wit/wasi-gpu/compute.wit"),
-    ),
-    (
-        "ml-kernels.wit",
-        include_str!("../../wasm-modules/wit/wasi-gpu/ml-kernels.wit"),
-    ),
-    (
-        "worlds.wit",
-        include_str!("../../wasm-modules/wit/wasi-gpu/worlds.wit"),
-    ),
-];
-
 /// The guest's world (the wasi:gpu package is pushed first).
 const WIT: &str = r#"
 package offload:exhaust@0.1.0;
@@ -179,40 +163,8 @@ fn component(host: &GpuHost) -> Component {
         .replace("MSG_MAX", "65536")
         .replace("MSG", "4096")
         .replace("HEAP", "131072");
-    let mut core = wat::parse_str(&text).unwrap_or_else(|e| panic!("exhaust guest WAT: {e}"));
-    // The wasi:gpu WIT is compiled in, so that the test binary runs where the source tree
-    // is not (the GPU machine).
-    let mut wasi_gpu = wit_parser::SourceMap::new();
-    for (file, text) in WASI_GPU_WIT {
-        wasi_gpu.push_str(file, *text);
-    }
-    let mut resolve = wit_parser::Resolve::default();
-    resolve
-        .push_group(
-            wasi_gpu
-                .parse()
-                .unwrap_or_else(|(_, e)| panic!("wasi:gpu WIT: {e}")),
-        )
-        .expect("wasi:gpu WIT resolves");
-    let pkg = resolve
-        .push_str("exhaust.wit", WIT)
-        .expect("exhaust world parses");
-    let world = resolve
-        .select_world(&[pkg], Some("exhaust-guest"))
-        .expect("exhaust world");
-    wit_component::embed_component_metadata(
-        &mut core,
-        &resolve,
-        world,
-        wit_component::StringEncoding::UTF8,
-    )
-    .expect("embedding the component type");
-    let bytes = wit_component::ComponentEncoder::default()
-        .module(&core)
-        .expect("core module")
-        .validate(true)
-        .encode()
-        .expect("componentizing the exhaust guest");
+    let core = wat::parse_str(&text).unwrap_or_else(|e| panic!("exhaust guest WAT: {e}"));
+    let bytes = common::wasi_gpu_component::componentize(core, "exhaust.wit", WIT, "exhaust-guest");
     Component::new(host.engine(), bytes).expect("the exhaust guest compiles")
 }
 

@@ -20,7 +20,7 @@ use offload_host::forest_gpu_guest::{ForestGpuGuest, WitForestParams};
 const GUEST: ForestGuestFile = ForestGuestFile {
     label: "forest-cpp",
     env: "OFFLOAD_FOREST_CPP_GUEST",
-    default: "build/guests/forest/forest-cpp.wasm",
+    default: offload_host::forest_gpu_guest::CPP_PATH,
     script: "scripts/build-cpp-guest.sh",
 };
 

@@ -16,14 +16,14 @@ mod common;
 use common::forest_guest::ForestGuestFile;
 use offload_core::data::{diabetes_train_test as split, Dataset};
 use offload_core::forest::{mse, Forest, ForestParams};
-use offload_host::forest_gpu_guest::{forest_from_wit, WitFitInfo, WitForestParams, WitTree};
-use offload_host::wasi_webgpu::{Limits, WebGpuDevice, WebGpuHost, WebGpuInstance};
+use offload_host::forest_gpu_guest::{ForestGpuGuestError, ForestWebGpuGuest, WitFitInfo};
+use offload_host::wasi_webgpu::{Limits, WebGpuDevice};
 
 /// The wasi:webgpu build.
 const GUEST: ForestGuestFile = ForestGuestFile {
     label: "forest-cpp-webgpu",
     env: "OFFLOAD_FOREST_CPP_WEBGPU_GUEST",
-    default: "build/guests/forest/forest-cpp-webgpu.wasm",
+    default: offload_host::forest_gpu_guest::CPP_WEBGPU_PATH,
     script: "scripts/build-cpp-guest.sh",
 };
 
@@ -31,13 +31,13 @@ const GUEST: ForestGuestFile = ForestGuestFile {
 const GPU_GUEST: ForestGuestFile = ForestGuestFile {
     label: "forest-cpp",
     env: "OFFLOAD_FOREST_CPP_GUEST",
-    default: "build/guests/forest/forest-cpp.wasm",
+    default: offload_host::forest_gpu_guest::CPP_PATH,
     script: "scripts/build-cpp-guest.sh",
 };
 
 /// A fresh instance of the guest on a fresh wasi:webgpu host, or `None` (the reason on
 /// stderr) when no adapter opens.
-fn guest(test: &str) -> Option<WebGpuInstance> {
+fn guest(test: &str) -> Option<ForestWebGpuGuest> {
     let device = match WebGpuDevice::open() {
         Ok(d) => d,
         Err(e) => {
@@ -52,37 +52,30 @@ fn guest(test: &str) -> Option<WebGpuInstance> {
         path.display(),
         GUEST.script
     );
-    let host = WebGpuHost::new(device, Limits::default()).expect("host");
-    let component = host.load(&path).expect("the guest loads");
-    Some(
-        host.instantiate(&component)
-            .expect("the guest instantiates"),
-    )
+    Some(ForestWebGpuGuest::load(&path, device, Limits::default()).expect("the guest loads"))
 }
 
-fn fit(i: &mut WebGpuInstance, data: &Dataset, p: &ForestParams) -> Result<WitFitInfo, String> {
-    let p = WitForestParams::from_params(p).expect("params");
-    i.call::<_, (Result<WitFitInfo, String>,)>(
-        "fit",
-        (&data.x[..], &data.y[..], data.n_features as u32, p),
-    )
-    .expect("fit does not trap")
-    .0
+/// The guest's `err` message as `Err`; fails the test on a host error or a trap.
+fn guest_result<T>(r: Result<T, ForestGpuGuestError>) -> Result<T, String> {
+    match r {
+        Ok(v) => Ok(v),
+        Err(ForestGpuGuestError::Guest { message, .. }) => Err(message),
+        Err(e) => panic!("not the guest's err: {e}"),
+    }
 }
 
-fn predict(i: &mut WebGpuInstance, x: &[f32]) -> Result<Vec<f64>, String> {
-    i.call::<_, (Result<Vec<f64>, String>,)>("predict", (x,))
-        .expect("predict does not trap")
-        .0
+fn fit(g: &mut ForestWebGpuGuest, data: &Dataset, p: &ForestParams) -> Result<WitFitInfo, String> {
+    guest_result(g.fit(data, p))
 }
 
-fn trees(i: &mut WebGpuInstance, n_features: usize) -> Forest {
-    let t = i
-        .call::<(), (Result<Vec<WitTree>, String>,)>("trees", ())
-        .expect("trees does not trap")
-        .0
-        .expect("trees");
-    forest_from_wit(n_features, t)
+fn predict(g: &mut ForestWebGpuGuest, x: &[f32]) -> Result<Vec<f64>, String> {
+    guest_result(g.predict(x))
+}
+
+fn trees(g: &mut ForestWebGpuGuest, n_features: usize) -> Forest {
+    let f = g.trees().expect("trees");
+    assert_eq!(f.n_features, n_features);
+    f
 }
 
 /// Asserts `got` equals `want` bit for bit, naming the first row that differs.
@@ -94,10 +87,11 @@ fn assert_bits(what: &str, got: &[f64], want: &[f64]) {
 }
 
 /// Nothing escaped an error scope, and no buffer is left.
-fn assert_clean(i: &WebGpuInstance) {
-    assert_eq!(i.uncaptured().0, 0, "uncaptured: {:?}", i.uncaptured().1);
-    assert_eq!(i.buffers(), 0, "predict left buffers behind");
-    assert_eq!(i.used_bytes(), 0);
+fn assert_clean(g: &ForestWebGpuGuest) {
+    let (n, last) = g.instance().uncaptured();
+    assert_eq!(n, 0, "uncaptured: {last:?}");
+    assert_eq!(g.buffers(), 0, "predict left buffers behind");
+    assert_eq!(g.used_bytes(), 0);
 }
 
 /// 200 trees on the diabetes split: MSE in range, predictions equal the trees walked on

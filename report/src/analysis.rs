@@ -95,6 +95,13 @@ pub fn is_parallel_wasm_path(path: &str) -> bool {
     path == "wasm-rust-parallel-for"
 }
 
+/// Is this a WebAssembly path whose guest hands its work to a device through wasi:gpu or
+/// wasi:webgpu (`wasm-cpp-wasi-gpu-<backend>`, `wasm-cpp-wasi-webgpu-wgpu`)? As a path on
+/// every core, its baseline is the fastest CPU path of one thread and all cores.
+pub fn is_offloading_wasm_path(path: &str) -> bool {
+    is_wasm_path(path) && (path.contains("-wasi-gpu-") || path.contains("-wasi-webgpu-"))
+}
+
 /// Is this a GPU path (`gpu-*`)?
 pub fn is_gpu_path(path: &str) -> bool {
     path.starts_with("gpu-")

@@ -72,6 +72,8 @@ pub const KNOWN_PATHS: &[&str] = &[
     "wasm-rust",
     "wasm-c",
     "wasm-go",
+    // the C++ forest guest training inside wasm (host/benches/forest/cpp.rs)
+    "wasm-cpp",
     "wasmtime-go",
     "wazero-rust",
     "wazero-c",

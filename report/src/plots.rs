@@ -40,6 +40,7 @@ const COLORS: &[RGBColor] = &[
     RGBColor(213, 94, 0),    // wasm-rust
     RGBColor(230, 159, 0),   // wasm-c
     RGBColor(204, 121, 167), // wasm-go
+    RGBColor(90, 45, 10),    // wasm-cpp
     RGBColor(86, 180, 233),  // wasmtime-go
     RGBColor(148, 103, 189), // wazero-rust
     RGBColor(188, 189, 34),  // wazero-c

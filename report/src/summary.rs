@@ -7,8 +7,8 @@
 
 use crate::analysis::{
     by_path, crossover, fastest_at, fastest_paths, groups, is_cpu_path, is_gpu_path,
-    is_one_thread_native, is_parallel_wasm_path, is_resident, is_wasm_path, path_rank, ratio,
-    Crossover, Group, TRANSFER_OPS,
+    is_offloading_wasm_path, is_one_thread_native, is_parallel_wasm_path, is_resident,
+    is_wasm_path, path_rank, ratio, Crossover, Group, TRANSFER_OPS,
 };
 use crate::error::Result;
 use crate::format::{fmt_n, fmt_ns, fmt_ratio, NOISY_MARK};
@@ -221,7 +221,8 @@ pub fn gpu_crossovers(results: &Results, resident: bool) -> Result<Option<Summar
 
 /// Where each WebAssembly path ([`is_wasm_path`]) sits against the fastest one-thread
 /// native path ([`is_one_thread_native`]) of the same group (so the same family) and
-/// harness at the same size — a path on every core ([`is_parallel_wasm_path`]) against
+/// harness at the same size — a path on every core ([`is_parallel_wasm_path`]) or one that
+/// hands its work to a device ([`is_offloading_wasm_path`]) against
 /// the fastest CPU path of one thread and all cores ([`is_cpu_path`]): `<ratio at the
 /// smallest n> → <ratio at the largest n> (vs <path>)`. `None` when no wasm path was
 /// measured next to such a path.
@@ -232,11 +233,12 @@ pub fn wasm_vs_native(results: &Results) -> Result<Option<Summary>> {
             let by = by_path(results, &group, harness);
             for (path, pts) in by.iter().filter(|(p, _)| is_wasm_path(p)) {
                 let mut ratios: Vec<(f64, &str)> = Vec::new();
-                let baseline: fn(&str) -> bool = if is_parallel_wasm_path(path) {
-                    is_cpu_path
-                } else {
-                    is_one_thread_native
-                };
+                let baseline: fn(&str) -> bool =
+                    if is_parallel_wasm_path(path) || is_offloading_wasm_path(path) {
+                        is_cpu_path
+                    } else {
+                        is_one_thread_native
+                    };
                 for (n, r) in pts {
                     if let Some(b) = fastest_at(&by, *n, baseline) {
                         ratios.push((ratio(r, b)?, b.path.as_str()));
@@ -383,7 +385,8 @@ mod tests {
 
     /// The parallel-for guest runs on every core: it is set against the fastest CPU path
     /// of one thread and all cores (here rust-native-par), the one-thread wasm guest
-    /// against the fastest one-thread native path only.
+    /// against the fastest one-thread native path only; a wasm guest that hands its work
+    /// to a device (wasm-cpp-wasi-gpu-cuda) is set against all cores too.
     #[test]
     fn a_wasm_path_on_every_core_is_set_against_all_cores() {
         use crate::analysis::tests::rec;
@@ -398,6 +401,7 @@ mod tests {
                 rec("sum", f, "rust-native-par", 1000, 40.0, c),
                 rec("sum", f, "wasm-rust", 1000, 150.0, c),
                 rec("sum", f, "wasm-rust-parallel-for", 1000, 60.0, c),
+                rec("sum", f, "wasm-cpp-wasi-gpu-cuda", 1000, 20.0, c),
             ],
             skipped: vec![],
             devices: vec![],
@@ -405,11 +409,19 @@ mod tests {
             duplicates: vec![],
         };
         let w = wasm_vs_native(&r).unwrap().unwrap();
-        assert_eq!(w.columns, vec!["wasm-rust", "wasm-rust-parallel-for"]);
+        assert_eq!(
+            w.columns,
+            vec![
+                "wasm-rust",
+                "wasm-cpp-wasi-gpu-cuda",
+                "wasm-rust-parallel-for"
+            ]
+        );
         assert_eq!(
             w.rows[0].1,
             vec![
                 "1.50× (vs rust-native-simd)".to_string(),
+                "0.50× (vs rust-native-par)".to_string(),
                 "1.50× (vs rust-native-par)".to_string()
             ]
         );

@@ -19,10 +19,11 @@ use anyhow::Context;
 use clap::{Args, ValueEnum};
 use offload_core::gpu::BackendKind;
 use offload_host::forest_gpu_guest::{
-    forest_from_wit, ForestGpuGuest, WitFitInfo, WitForestParams, WitTree,
+    ForestGpuGuest, ForestWebGpuGuest, CPP_PATH as CPP_GUEST_PATH,
+    CPP_WEBGPU_PATH as CPP_WEBGPU_GUEST_PATH,
 };
 use offload_host::wasi_gpu::{Device, Limits};
-use offload_host::wasi_webgpu::{WebGpuDevice, WebGpuHost, WebGpuInstance};
+use offload_host::wasi_webgpu::WebGpuDevice;
 use offload_report::names;
 
 use super::{parse_backend_kind, yes_no};
@@ -58,14 +59,6 @@ enum ForestData {
     /// rows (seed 1) and `--test-rows` test rows (seed 3).
     Friedman1,
 }
-
-/// Where scripts/build-cpp-guest.sh puts the C++ forest guest (component), relative to the
-/// repository root.
-const CPP_GUEST_PATH: &str = "build/guests/forest/forest-cpp.wasm";
-
-/// Where scripts/build-cpp-webgpu-guest.sh (run by scripts/build-cpp-guest.sh) puts the
-/// C++ forest guest's wasi:webgpu build (component), relative to the repository root.
-const CPP_WEBGPU_GUEST_PATH: &str = "build/guests/forest/forest-cpp-webgpu.wasm";
 
 /// Features of the Friedman #1 rows of `--data friedman1` (as the and the benches'
 /// Friedman #1 data, and scikit-learn's `make_friedman1(n_features=10)`).
@@ -202,19 +195,6 @@ fn fit_predict_wasi_gpu(
     Ok((g, train_ns, t1.elapsed().as_nanos(), pred))
 }
 
-/// A call of the C++ guest's wasi:webgpu build that returns `result<T, string>`: the
-/// guest's `err` becomes an error naming the export.
-fn webgpu_call<P, T>(i: &mut WebGpuInstance, name: &str, params: P) -> anyhow::Result<T>
-where
-    P: wasmtime::component::ComponentNamedList + wasmtime::component::Lower + Send + Sync,
-    (Result<T, String>,):
-        wasmtime::component::ComponentNamedList + wasmtime::component::Lift + Send + Sync,
-{
-    i.call::<P, (Result<T, String>,)>(name, params)?
-        .0
-        .map_err(|e| anyhow::anyhow!("the guest's {name} returned err: {e}"))
-}
-
 /// Loads the C++ guest's wasi:webgpu build (`path`) on a fresh wasi:webgpu host (wgpu),
 /// fits `train`, predicts `test` and returns the guest's trees, the fit and predict times
 /// (ns) and the predictions.
@@ -226,25 +206,20 @@ fn fit_predict_wasi_webgpu(
 ) -> anyhow::Result<(offload_core::forest::Forest, u128, u128, Vec<f64>)> {
     let device = WebGpuDevice::open()?;
     println!("device:      {} (wasi:webgpu)", device.name());
-    let host = WebGpuHost::new(device, offload_host::wasi_webgpu::Limits::default())?;
-    let component = host.load(path).with_context(|| {
-        format!(
-            "loading {} (build it with scripts/build-cpp-guest.sh)",
-            path.display()
-        )
-    })?;
-    let mut inst = host.instantiate(&component)?;
-    let p = WitForestParams::from_params(params)?;
-    let d = u32::try_from(train.n_features).context("n_features over u32")?;
+    let mut g = ForestWebGpuGuest::load(path, device, offload_host::wasi_webgpu::Limits::default())
+        .with_context(|| {
+            format!(
+                "loading {} (build it with scripts/build-cpp-guest.sh)",
+                path.display()
+            )
+        })?;
     let t0 = Instant::now();
-    let _: WitFitInfo = webgpu_call(&mut inst, "fit", (&train.x[..], &train.y[..], d, p))?;
+    g.fit(train, params)?;
     let train_ns = t0.elapsed().as_nanos();
     let t1 = Instant::now();
-    let pred: Vec<f64> = webgpu_call(&mut inst, "predict", (&test.x[..],))?;
+    let pred = g.predict(&test.x)?;
     let predict_ns = t1.elapsed().as_nanos();
-    let trees: Vec<WitTree> = webgpu_call(&mut inst, "trees", ())?;
-    let forest = forest_from_wit(train.n_features, trees);
-    Ok((forest, train_ns, predict_ns, pred))
+    Ok((g.trees()?, train_ns, predict_ns, pred))
 }
 
 impl ForestCommand {

@@ -96,6 +96,12 @@ impl WebGpuDevice {
         format!("{} ({:?})", self.info.name, self.info.backend)
     }
 
+    /// Whether the adapter runs on the CPU (e.g. Mesa's lavapipe): timings then measure the
+    /// CPU, not a GPU.
+    pub fn is_software(&self) -> bool {
+        self.info.device_type == wgpu::DeviceType::Cpu
+    }
+
     /// The device's limits (what `gpu-device.limits` reports to guests).
     pub fn limits(&self) -> wgpu::Limits {
         self.device.limits()

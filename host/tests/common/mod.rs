@@ -11,6 +11,7 @@ use offload_host::{LoadOptions, VectorGuest};
 use wasmtime::Module;
 
 pub mod forest_guest;
+pub mod wasi_gpu_component;
 
 /// The number in environment variable `name` (the fuzz, soak and crowd tests' counts and
 /// seeds), or `default` when it is unset.

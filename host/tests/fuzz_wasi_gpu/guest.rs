@@ -9,8 +9,6 @@
 //! index in bits 32..40, message length in bits 0..32), bit 62 set is a `read` whose list
 //! length is not the length asked for.
 
-use std::path::PathBuf;
-
 use offload_host::wasi_gpu::{GpuHost, GpuInstance};
 use wasmtime::component::Component;
 
@@ -160,29 +158,8 @@ pub fn component_bytes() -> Vec<u8> {
     let text = WAT
         .replace("MEMORY_BYTES", &MEMORY_BYTES.to_string())
         .replace("HEAP", &HEAP.to_string());
-    let mut core = wat::parse_str(&text).unwrap_or_else(|e| panic!("fuzz guest WAT: {e}"));
-    let mut resolve = wit_parser::Resolve::default();
-    let wit_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../wasm-modules/wit/wasi-gpu");
-    resolve.push_dir(&wit_dir).expect("wasi:gpu WIT parses");
-    let pkg = resolve
-        .push_str("fuzz.wit", WIT)
-        .expect("fuzz world parses");
-    let world = resolve
-        .select_world(&[pkg], Some("fuzz-guest"))
-        .expect("fuzz world");
-    wit_component::embed_component_metadata(
-        &mut core,
-        &resolve,
-        world,
-        wit_component::StringEncoding::UTF8,
-    )
-    .expect("embedding the component type");
-    wit_component::ComponentEncoder::default()
-        .module(&core)
-        .expect("core module")
-        .validate(true)
-        .encode()
-        .expect("componentizing the fuzz guest")
+    let core = wat::parse_str(&text).unwrap_or_else(|e| panic!("fuzz guest WAT: {e}"));
+    crate::common::wasi_gpu_component::componentize(core, "fuzz.wit", WIT, "fuzz-guest")
 }
 
 /// The fuzz guest compiled for `host`.

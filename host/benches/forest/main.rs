@@ -29,12 +29,18 @@
 //! (else within 1e-5 relative); an unavailable device or an unbuilt guest prints
 //! `SKIP forest-train/wasi-gpu-<b>: <reason>` (and the same for forest-predict).
 //!
+//! `wasm-cpp` (training) and `wasm-cpp-wasi-gpu-<b>`, `wasm-cpp-wasi-webgpu-wgpu`
+//! (prediction, diabetes and Friedman #1 at core's `forest_gpu` sizes): the C++ forest
+//! guest, see [`cpp`].
+//!
 //! Environment: `OFFLOAD_BENCH_QUICK=1` (shorter warm-up and measurement, Friedman
 //! 1000 rows only, no criterion plots or HTML: the report draws its own),
 //! `OFFLOAD_FOREST_ROWS=1000,10000` (Friedman sizes), `OFFLOAD_FOREST_GUEST=<file>` (the
 //! guest module; default `../build/guests/forest/forest-rust.wasm` from `host/`),
 //! `OFFLOAD_FOREST_GPU_GUEST=<file>` (the forest-gpu component; default
 //! `../build/guests/forest/forest-gpu.wasm` from `host/`).
+
+mod cpp;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -315,6 +321,7 @@ fn main() {
     let mut guest = load_guest(&cfg);
     bench_diabetes(&mut c, &mut guest);
     bench_wasi_gpu(&mut c, &cfg);
+    cpp::bench(&mut c, cfg.quick);
     bench_friedman(&mut c, &cfg, &mut guest);
     c.final_summary();
 }
