@@ -42,58 +42,45 @@ pub trait ForestHost: sealed::Sealed {
     fn used_bytes(i: &Self::Instance) -> u64;
 }
 
-impl ForestHost for GpuHost {
-    type Instance = GpuInstance;
-    fn device_name(&self) -> String {
-        let info = self.device().info();
-        format!("{} ({})", info.name, info.driver)
-    }
-    fn load_component(&self, path: &Path) -> wasi_gpu::Result<Component> {
-        self.load(path)
-    }
-    fn instantiate_component(&self, component: &Component) -> wasi_gpu::Result<GpuInstance> {
-        self.instantiate(component)
-    }
-    fn call<P, R>(i: &mut GpuInstance, name: &str, params: P) -> wasi_gpu::Result<R>
-    where
-        P: ComponentNamedList + Lower + Send + Sync,
-        R: ComponentNamedList + Lift + Send + Sync,
-    {
-        i.call(name, params)
-    }
-    fn buffers(i: &GpuInstance) -> usize {
-        i.buffers()
-    }
-    fn used_bytes(i: &GpuInstance) -> u64 {
-        i.used_bytes()
-    }
+/// `impl ForestHost for $host`: the host's and its instance's own methods of the same
+/// names (both hosts have them), and the device name from `$name`.
+macro_rules! forest_host {
+    ($host:ty, $instance:ty, $name:expr) => {
+        impl ForestHost for $host {
+            type Instance = $instance;
+            fn device_name(&self) -> String {
+                $name(self)
+            }
+            fn load_component(&self, path: &Path) -> wasi_gpu::Result<Component> {
+                self.load(path)
+            }
+            fn instantiate_component(&self, c: &Component) -> wasi_gpu::Result<$instance> {
+                self.instantiate(c)
+            }
+            fn call<P, R>(i: &mut $instance, name: &str, params: P) -> wasi_gpu::Result<R>
+            where
+                P: ComponentNamedList + Lower + Send + Sync,
+                R: ComponentNamedList + Lift + Send + Sync,
+            {
+                i.call(name, params)
+            }
+            fn buffers(i: &$instance) -> usize {
+                i.buffers()
+            }
+            fn used_bytes(i: &$instance) -> u64 {
+                i.used_bytes()
+            }
+        }
+    };
 }
 
-impl ForestHost for WebGpuHost {
-    type Instance = WebGpuInstance;
-    fn device_name(&self) -> String {
-        self.device().name()
-    }
-    fn load_component(&self, path: &Path) -> wasi_gpu::Result<Component> {
-        self.load(path)
-    }
-    fn instantiate_component(&self, component: &Component) -> wasi_gpu::Result<WebGpuInstance> {
-        self.instantiate(component)
-    }
-    fn call<P, R>(i: &mut WebGpuInstance, name: &str, params: P) -> wasi_gpu::Result<R>
-    where
-        P: ComponentNamedList + Lower + Send + Sync,
-        R: ComponentNamedList + Lift + Send + Sync,
-    {
-        i.call(name, params)
-    }
-    fn buffers(i: &WebGpuInstance) -> usize {
-        i.buffers()
-    }
-    fn used_bytes(i: &WebGpuInstance) -> u64 {
-        i.used_bytes()
-    }
-}
+forest_host!(GpuHost, GpuInstance, |h: &GpuHost| {
+    let info = h.device().info();
+    format!("{} ({})", info.name, info.driver)
+});
+forest_host!(WebGpuHost, WebGpuInstance, |h: &WebGpuHost| h
+    .device()
+    .name());
 
 impl ForestComponent<GpuHost> {
     /// Loads the forest-gpu component at `path` into a new [`GpuHost`] on `device` with
