@@ -7,14 +7,18 @@
 //            packed as predict.wgsl's Node array, and opens the device and builds the
 //            pipeline once per instance;
 //   predict  uploads the packed forest and the rows to storage buffers, dispatches
-//            predict.wgsl (one invocation per row: every tree's leaf value), reads the
-//            leaves back through a mapped buffer and takes each row's mean in f64 in tree
-//            order, the order of Forest::predict_cpu, so the answer is the CPU walk's bit
-//            for bit; rows go in chunks that fit the device's buffer and dispatch limits;
-//            every buffer it creates is destroyed before it returns;
+//            predict.wgsl (one invocation per row: the exact integer sum of the row's leaf
+//            values, see predict.wgsl), reads the 16-byte sums back through a mapped buffer
+//            and forms each row's mean in f64, so the answer is Forest::predict_cpu's bit
+//            for bit; rows the shader flags (leaves too far apart in exponent for an exact
+//            sum in 53 bits, or not finite) are walked on the CPU here; rows go in chunks
+//            that fit the device's buffer and dispatch limits; every buffer it creates is
+//            destroyed before it returns;
+//   predict-stats  how many rows the last predict summed on the device and walked here;
 //   trees    copies the forest out as the world's tree records.
 // Every failure is err(one line): a bad argument, "<step>: <gpu-error kind>: <message>",
 // "out of guest memory". Exceptions are off; nothing here traps on bad input.
+#include <cmath>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
@@ -71,6 +75,8 @@ struct Gpu {
 Forest g_forest;
 Packed g_packed;
 Gpu g_gpu;
+// Rows of the last successful predict summed on the device / walked on the CPU.
+uint64_t g_summed = 0, g_walked = 0;
 
 using Usage = wasi_webgpu_webgpu_gpu_buffer_usage_t;
 constexpr Usage kStorage = WASI_WEBGPU_WEBGPU_GPU_BUFFER_USAGE_STORAGE;
@@ -266,11 +272,14 @@ std::string pack(const Forest& f, Packed* out) {
 
 using cppguest::bytes_of;
 
-// Rows per dispatch: the leaf and row buffers within the binding limit and kMaxChunkBytes,
+// Bytes of one row's sum in predict.wgsl's `sums` (a vec4<u32>).
+constexpr uint64_t kSumBytes = 16;
+
+// Rows per dispatch: the sum and row buffers within the binding limit and kMaxChunkBytes,
 // the workgroups within the dispatch limit.
-uint64_t chunk_rows(uint64_t rows, uint64_t trees, uint64_t d) {
+uint64_t chunk_rows(uint64_t rows, uint64_t d) {
   const uint64_t cap = g_gpu.max_binding < kMaxChunkBytes ? g_gpu.max_binding : kMaxChunkBytes;
-  const uint64_t per_row = 4 * (trees > d ? trees : d);
+  const uint64_t per_row = 4 * d > kSumBytes ? 4 * d : kSumBytes;
   uint64_t chunk = cap / per_row;
   const uint64_t by_groups = static_cast<uint64_t>(g_gpu.max_groups) * kGroup;
   if (chunk > by_groups) chunk = by_groups;
@@ -278,23 +287,38 @@ uint64_t chunk_rows(uint64_t rows, uint64_t trees, uint64_t d) {
   return chunk;
 }
 
-// The leaves of `rows` rows of x through predict.wgsl, averaged into out (rows doubles).
+// One row's mean from predict.wgsl's sum (lo, hi, e_lo, flag), or from a walk of the
+// trees on the CPU when the row is flagged; counts which in n[0] (summed) or n[1] (walked).
+double row_mean(const uint32_t* sum, const float* row, uint32_t trees, uint64_t n[2]) {
+  if (sum[3] != 0) {
+    ++n[1];
+    return g_forest.predict_cpu(row, 1)[0];
+  }
+  ++n[0];
+  const uint64_t bits = (static_cast<uint64_t>(sum[1]) << 32) | sum[0];
+  const int64_t k = static_cast<int64_t>(bits);  // |k| < 2^53: exact as a double
+  const double total = std::ldexp(static_cast<double>(k), static_cast<int32_t>(sum[2]));
+  return total / static_cast<double>(trees);
+}
+
+// `rows` rows of x through predict.wgsl, their means into out (rows doubles).
 std::string predict_on_gpu(const float* x, size_t rows, double* out) {
   const uint32_t d = g_forest.n_features();
   const uint32_t trees = static_cast<uint32_t>(g_packed.tree_start.size());
-  const uint64_t chunk = chunk_rows(rows, trees, d);
+  const uint64_t chunk = chunk_rows(rows, d);
   if (chunk == 0)
-    return "one row's " + std::to_string(trees) + " leaves do not fit the device's " +
+    return "one row's " + std::to_string(d) + " features do not fit the device's " +
            std::to_string(g_gpu.max_binding) + "-byte buffer binding";
-  std::vector<float> leaves;
-  leaves.resize(chunk * trees);
+  uint64_t counts[2] = {0, 0};
+  std::vector<uint32_t> sums;
+  sums.resize(chunk * 4);
   Buffer nodes, starts, xb, leaf, readback, params;
   open_scopes();
   nodes.create(bytes_of(g_packed.nodes), kStorage | kCopyDst, "forest-nodes");
   starts.create(bytes_of(g_packed.tree_start), kStorage | kCopyDst, "forest-tree-start");
   xb.create(chunk * d * 4, kStorage | kCopyDst, "forest-rows");
-  leaf.create(chunk * trees * 4, kStorage | kCopySrc, "forest-leaves");
-  readback.create(chunk * trees * 4, kMapRead | kCopyDst, "forest-readback");
+  leaf.create(chunk * kSumBytes, kStorage | kCopySrc, "forest-sums");
+  readback.create(chunk * kSumBytes, kMapRead | kCopyDst, "forest-readback");
   params.create(16, kStorage | kCopyDst, "forest-params");
   std::string err = write(nodes, g_packed.nodes.data(), bytes_of(g_packed.nodes), "nodes");
   if (err.empty()) err = write(starts, g_packed.tree_start.data(), bytes_of(g_packed.tree_start), "tree-start");
@@ -332,7 +356,7 @@ std::string predict_on_gpu(const float* x, size_t rows, double* out) {
       wasi_webgpu_webgpu_method_gpu_compute_pass_encoder_dispatch_workgroups(bpass, (n + kGroup - 1) / kGroup, nullptr, nullptr);
       wasi_webgpu_webgpu_method_gpu_compute_pass_encoder_end(bpass);
       wasi_webgpu_webgpu_gpu_compute_pass_encoder_drop_own(pass);
-      uint64_t zero = 0, bytes = static_cast<uint64_t>(n) * trees * 4;
+      uint64_t zero = 0, bytes = static_cast<uint64_t>(n) * kSumBytes;
       wasi_webgpu_webgpu_method_gpu_command_encoder_copy_buffer_to_buffer(benc, leaf.borrow(), &zero, readback.borrow(), &zero, &bytes);
       auto cmd = wasi_webgpu_webgpu_method_gpu_command_encoder_finish(benc, nullptr);
       wasi_webgpu_webgpu_gpu_command_encoder_drop_own(enc);
@@ -343,16 +367,16 @@ std::string predict_on_gpu(const float* x, size_t rows, double* out) {
     }
     const std::string dispatched = close_scopes("dispatch");
     if (err.empty()) err = dispatched;
-    if (err.empty()) err = read(readback, leaves.data(), static_cast<size_t>(n) * trees * 4);
-    // Each row's mean in f64, tree order: Forest::predict_cpu's sum, bit for bit.
-    for (uint32_t r = 0; err.empty() && r < n; ++r) {
-      const float* v = leaves.data() + static_cast<size_t>(r) * trees;
-      double s = 0;
-      for (uint32_t t = 0; t < trees; ++t) s += v[t];
-      out[start + r] = s / static_cast<double>(trees);
-    }
+    if (err.empty()) err = read(readback, sums.data(), static_cast<size_t>(n) * kSumBytes);
+    // Each row's mean: Forest::predict_cpu's, bit for bit.
+    for (uint32_t r = 0; err.empty() && r < n; ++r)
+      out[start + r] = row_mean(sums.data() + 4 * static_cast<size_t>(r), x + (start + r) * d, trees, counts);
   }
   wasi_webgpu_webgpu_gpu_bind_group_drop_own(group);
+  if (err.empty()) {
+    g_summed = counts[0];
+    g_walked = counts[1];
+  }
   return err;
 }
 
@@ -382,6 +406,11 @@ extern "C" bool exports_forest_webgpu_fit(forest_webgpu_list_f32_t* x, forest_we
 extern "C" bool exports_forest_webgpu_predict(forest_webgpu_list_f32_t* x, forest_webgpu_list_f64_t* ret,
                                               forest_webgpu_string_t* err) {
   return cppguest::predict_export(g_forest, x, ret, err, forest_webgpu_list_f32_free, set_err, predict_on_gpu);
+}
+
+extern "C" void exports_forest_webgpu_predict_stats(forest_webgpu_predict_stats_t* ret) {
+  ret->summed = g_summed;
+  ret->walked = g_walked;
 }
 
 extern "C" bool exports_forest_webgpu_trees(forest_webgpu_list_tree_t* ret, forest_webgpu_string_t* err) {

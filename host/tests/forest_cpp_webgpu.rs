@@ -3,9 +3,10 @@
 //! webgpu_predict.cpp and its own WGSL predict.wgsl, world
 //! `offload:forest-webgpu/forest-webgpu@0.1.0`) on the Rust host's wasi:webgpu (wgpu; Mesa
 //! lavapipe without a GPU), each test skipped by name, with wgpu's reason, where no adapter
-//! opens. The guest trains its own forest inside wasm; its WGSL gives every tree's f32 leaf
-//! per row and the guest averages them in f64 in tree order, so its predictions equal its
-//! trees walked on the host (offload-core's `Forest::predict`) bit for bit; the test MSE on
+//! opens. The guest trains its own forest inside wasm; its WGSL sums every row's f32 leaves
+//! exactly in integers (rows an f64 sum in tree order would round are walked in wasm), so
+//! its predictions equal its trees walked on the host (offload-core's `Forest::predict`) bit
+//! for bit, on both of those routes (`predict-stats` counts them); the test MSE on
 //! the diabetes split lies in 2700–3300; its forest and predictions equal the wasi:gpu build
 //! of the same C++ guest (forest-cpp.wasm) on the cpu backend (f64 batch-predict, the same
 //! order: bit for bit). `OFFLOAD_FOREST_CPP_WEBGPU_GUEST` and `OFFLOAD_FOREST_CPP_GUEST`
@@ -114,6 +115,9 @@ fn cpp_webgpu_forest_diabetes_matches_cpu_and_wasi_gpu() {
     assert_eq!(info.nodes as usize, nodes);
     let got = predict(&mut g, &test.x).expect("predict");
     assert_clean(&g);
+    // Diabetes leaves lie within a few binades: every row is summed on the device.
+    let stats = g.predict_stats().expect("predict-stats");
+    assert_eq!((stats.summed, stats.walked), (89, 0));
     let walked = forest.predict(&test.x).expect("walk the guest's trees");
     assert_bits("wasi:webgpu vs the trees walked on the host", &got, &walked);
     let m = mse(&got, &test.y);
@@ -178,6 +182,51 @@ fn cpp_webgpu_forest_predicts_in_chunks() {
         &got,
         &forest.predict(&x).expect("walk"),
     );
+}
+
+/// Leaves whose exponents lie too far apart for an exact 53-bit sum (targets from 1e-30 to
+/// 1e30) are walked on the CPU, the others summed on the device, and every prediction is
+/// still the bits of the trees walked on the host; signed leaves are summed exactly too.
+#[test]
+fn cpp_webgpu_forest_sums_exactly_or_walks_on_the_cpu() {
+    let Some(mut g) = guest("cpp_webgpu_forest_sums_exactly_or_walks_on_the_cpu") else {
+        return;
+    };
+    let (train, test) = split();
+    let p = ForestParams {
+        n_trees: 50,
+        ..ForestParams::default()
+    };
+    for what in ["wide", "signed"] {
+        let scale = |i: usize, y: f64| match what {
+            // Every fifth target tiny, every seventh huge: many rows mix them.
+            "wide" if i % 5 == 0 => y * 1e-30,
+            "wide" if i % 7 == 0 => y * 1e30,
+            "wide" => y,
+            // Centred targets: leaves of both signs, sums that cancel.
+            _ => y - 150.0,
+        };
+        let y: Vec<f64> = train
+            .y
+            .iter()
+            .enumerate()
+            .map(|(i, &v)| scale(i, v))
+            .collect();
+        let data = Dataset { y, ..train.clone() };
+        fit(&mut g, &data, &p).expect("fit");
+        let forest = trees(&mut g, data.n_features);
+        let got = predict(&mut g, &test.x).expect("predict");
+        assert_clean(&g);
+        assert_bits(what, &got, &forest.predict(&test.x).expect("walk"));
+        let stats = g.predict_stats().expect("predict-stats");
+        assert_eq!(stats.summed + stats.walked, 89, "{what}: {stats:?}");
+        if what == "wide" {
+            assert!(stats.walked > 0 && stats.summed > 0, "{what}: {stats:?}");
+        } else {
+            assert_eq!(stats.walked, 0, "{what}: {stats:?}");
+        }
+        eprintln!("forest-cpp-webgpu, {what} targets: {stats:?}");
+    }
 }
 
 /// Bad input is `err` with a message, and the instance carries on.

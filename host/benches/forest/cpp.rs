@@ -11,7 +11,8 @@
 //! Paths: `wasm-cpp-wasi-gpu-<b>` (build/guests/forest/forest-cpp.wasm: wasi:gpu's
 //! `kernel-batch-predict` on the host's cpu, wgpu or cuda device) and
 //! `wasm-cpp-wasi-webgpu-wgpu` (build/guests/forest/forest-cpp-webgpu.wasm: the guest's own
-//! WGSL through wasi:webgpu; it reads back each tree's f32 leaf per row and adds them in f64).
+//! WGSL through wasi:webgpu; it sums each row's f32 leaves exactly in integers on the device,
+//! 16 bytes a row come back, and walks on the CPU the rows an f64 sum would round).
 //! Every predict time includes lowering the rows into linear memory, the guest's uploads,
 //! dispatches and readbacks, and lifting the predictions out.
 //!
@@ -101,7 +102,18 @@ pub fn bench(c: &mut Criterion, quick: bool) {
             let software = dev.is_software();
             let limits = offload_host::wasi_webgpu::Limits::default();
             match ForestWebGpuGuest::load(repo_path(CPP_WEBGPU_PATH), dev, limits) {
-                Ok(mut g) => bench_predict(c, path, &mut g, software, Match::Bits, quick),
+                Ok(mut g) => {
+                    bench_predict(c, path, &mut g, software, Match::Bits, quick);
+                    // Rows its WGSL summed exactly vs rows walked on the CPU in wasm.
+                    match g.predict_stats() {
+                        Ok(st) => println!(
+                            "forest-predict/{path}: last predict: {} rows summed on the \
+                             device, {} walked in wasm",
+                            st.summed, st.walked
+                        ),
+                        Err(e) => println!("forest-predict/{path}: predict-stats: {e}"),
+                    }
+                }
                 Err(e) => skip(
                     path,
                     &format!("{e} (build it with scripts/build-cpp-guest.sh)"),

@@ -350,8 +350,8 @@ impl ForestCommand {
             ForestPath::WasmCpp if self.via == ForestVia::WasiWebgpu => {
                 let (trees, train_ns, predict_ns, pred) =
                     fit_predict_wasi_webgpu(&guest_path, &train, &test, &params)?;
-                // The WGSL gives each tree's f32 leaf, the guest sums them in f64 in tree
-                // order: the same bits as the guest's trees walked here.
+                // The WGSL sums each row's f32 leaves exactly (rows an f64 sum would round
+                // are walked in wasm): the same bits as the guest's trees walked here.
                 let walked = trees.predict(&test.x)?;
                 exported = Some(trees);
                 let same = pred.len() == walked.len()

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use wasmtime::component::{Component, ComponentNamedList, Lift, Lower};
 
-use super::{ForestComponent, ForestGpuGuestError, Result};
+use super::{ForestComponent, ForestGpuGuestError, Result, WitPredictStats};
 #[cfg(doc)]
 use super::{ForestGpuGuest, ForestWebGpuGuest};
 use crate::wasi_gpu::{self, Device, GpuHost, GpuInstance};
@@ -123,5 +123,16 @@ impl ForestComponent<WebGpuHost> {
     /// The shared wgpu device the guest's shaders run on.
     pub fn device(&self) -> &Arc<WebGpuDevice> {
         self.host.device()
+    }
+
+    /// How the last successful `predict` formed its rows: summed on the device, or walked
+    /// on the CPU in wasm (export `predict-stats` of world forest-webgpu; both 0 before any
+    /// predict).
+    ///
+    /// # Errors
+    /// [`ForestGpuGuestError::Host`] for a component without the export;
+    /// [`ForestGpuGuestError::Trap`].
+    pub fn predict_stats(&mut self) -> Result<WitPredictStats> {
+        Ok(self.call::<(), (WitPredictStats,)>("predict-stats", ())?.0)
     }
 }

@@ -50,7 +50,7 @@ use wasmtime::component::{Component, Lift, Lower};
 
 pub use error::{ForestGpuGuestError, Result};
 pub use hosts::ForestHost;
-pub use wit::{forest_from_wit, WitFitInfo, WitForestParams, WitTree};
+pub use wit::{forest_from_wit, WitFitInfo, WitForestParams, WitPredictStats, WitTree};
 
 use crate::wasi_gpu;
 #[cfg(doc)]
@@ -184,9 +184,9 @@ impl<H: ForestHost> ForestComponent<H> {
 
     /// Predicts `x` (f32 `n × n_features`, row-major) on the device: `n` values. The Rust
     /// forest-gpu guest's equal [`Forest::predict`] bit for bit where the device has f64
-    /// (else they are summed in f32); the C++ guest's wasi:webgpu build reads each tree's
-    /// f32 leaf from its WGSL and adds them in f64 in tree order, so they equal its trees
-    /// walked on the host bit for bit.
+    /// (else they are summed in f32); the C++ guest's wasi:webgpu build sums each row's f32
+    /// leaves exactly on the device (and walks in wasm the rows an f64 sum would round), so
+    /// they equal its trees walked on the host bit for bit.
     ///
     /// # Errors
     /// The guest's `err` (no forest yet, a width that is not a multiple of the forest's

@@ -110,3 +110,17 @@ pub struct WitFitInfo {
     #[component(name = "device")]
     pub device: String,
 }
+
+/// The forest-webgpu world's `predict-stats` record: how the last successful `predict` of
+/// the C++ guest's wasi:webgpu build formed its rows.
+#[derive(ComponentType, Lift, Clone, Copy, Debug, PartialEq, Eq)]
+#[component(record)]
+pub struct WitPredictStats {
+    /// Rows whose leaf values the device summed exactly (in integers).
+    #[component(name = "summed")]
+    pub summed: u64,
+    /// Rows the guest walked on the CPU in wasm (leaves too far apart in exponent for an
+    /// exact sum in 53 bits, or not finite).
+    #[component(name = "walked")]
+    pub walked: u64,
+}
