@@ -200,8 +200,8 @@ fn cpp_webgpu_forest_sums_exactly_or_walks_on_the_cpu() {
     for what in ["wide", "signed"] {
         let scale = |i: usize, y: f64| match what {
             // Every fifth target tiny, every seventh huge: many rows mix them.
-            "wide" if i % 5 == 0 => y * 1e-30,
-            "wide" if i % 7 == 0 => y * 1e30,
+            "wide" if i.is_multiple_of(5) => y * 1e-30,
+            "wide" if i.is_multiple_of(7) => y * 1e30,
             "wide" => y,
             // Centred targets: leaves of both signs, sums that cancel.
             _ => y - 150.0,
