@@ -306,6 +306,7 @@ fn cli_forest_via_wasi_webgpu() {
         "predict_ms:",
         "test_mse:",
         "predictions equal the guest's trees walked on the host (bit for bit): yes",
+        "rows:        89 summed exactly on the device, 0 walked in wasm",
     ] {
         assert!(stdout.contains(want), "missing {want:?} in:\n{stdout}");
     }

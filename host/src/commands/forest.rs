@@ -219,6 +219,11 @@ fn fit_predict_wasi_webgpu(
     let t1 = Instant::now();
     let pred = g.predict(&test.x)?;
     let predict_ns = t1.elapsed().as_nanos();
+    let st = g.predict_stats()?;
+    println!(
+        "rows:        {} summed exactly on the device, {} walked in wasm",
+        st.summed, st.walked
+    );
     Ok((g.trees()?, train_ns, predict_ns, pred))
 }
 
