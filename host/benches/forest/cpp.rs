@@ -22,6 +22,8 @@
 //! on other f64 devices and 1e-5 in f32. A device that does not open or a guest that is not
 //! built prints `SKIP <group>/<path>: <reason>`; on a software device (the cpu backend,
 //! lavapipe) sizes above [`SOFTWARE_MAX_ROWS`] are skipped by name.
+//! `OFFLOAD_FOREST_CPP_GUEST` and `OFFLOAD_FOREST_CPP_WEBGPU_GUEST` override the two
+//! components' paths (as in host/tests/forest_cpp_*.rs).
 
 use criterion::{BenchmarkId, Criterion, SamplingMode, Throughput};
 use offload_core::data::{diabetes_train_test, friedman1};
@@ -38,11 +40,25 @@ pub const SOFTWARE_MAX_ROWS: usize = 100_000;
 /// Features of the Friedman #1 rows.
 const D: usize = 10;
 
-/// The component at `rel` (relative to the repository root).
-fn repo_path(rel: &str) -> std::path::PathBuf {
-    std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("..")
-        .join(rel)
+/// The component in environment variable `env` (for a bench binary run away from this
+/// checkout, e.g. on the GPU machine), else at `rel` relative to the repository root.
+fn guest_path(env: &str, rel: &str) -> std::path::PathBuf {
+    match std::env::var_os(env) {
+        Some(p) if !p.is_empty() => std::path::PathBuf::from(p),
+        _ => std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("..")
+            .join(rel),
+    }
+}
+
+/// The wasi:gpu build: `OFFLOAD_FOREST_CPP_GUEST`, else [`CPP_PATH`].
+fn cpp_path() -> std::path::PathBuf {
+    guest_path("OFFLOAD_FOREST_CPP_GUEST", CPP_PATH)
+}
+
+/// The wasi:webgpu build: `OFFLOAD_FOREST_CPP_WEBGPU_GUEST`, else [`CPP_WEBGPU_PATH`].
+fn cpp_webgpu_path() -> std::path::PathBuf {
+    guest_path("OFFLOAD_FOREST_CPP_WEBGPU_GUEST", CPP_WEBGPU_PATH)
 }
 
 /// How a path's predictions must match the trees walked on the host.
@@ -87,7 +103,7 @@ pub fn bench(c: &mut Criterion, quick: bool) {
             (_, true) => Match::Rel(1e-9),
             _ => Match::Rel(1e-5),
         };
-        match ForestGpuGuest::load(repo_path(CPP_PATH), dev, Limits::default()) {
+        match ForestGpuGuest::load(cpp_path(), dev, Limits::default()) {
             Ok(mut g) => bench_predict(c, &path, &mut g, software, m, quick),
             Err(e) => skip(
                 &path,
@@ -101,7 +117,7 @@ pub fn bench(c: &mut Criterion, quick: bool) {
         Ok(dev) => {
             let software = dev.is_software();
             let limits = offload_host::wasi_webgpu::Limits::default();
-            match ForestWebGpuGuest::load(repo_path(CPP_WEBGPU_PATH), dev, limits) {
+            match ForestWebGpuGuest::load(cpp_webgpu_path(), dev, limits) {
                 Ok(mut g) => {
                     bench_predict(c, path, &mut g, software, Match::Bits, quick);
                     // Rows its WGSL summed exactly vs rows walked on the CPU in wasm.
@@ -130,7 +146,7 @@ fn skip(path: &str, why: &str) {
 /// `forest-train/wasm-cpp/353`: training inside wasm (the wasi:gpu build on the cpu device).
 fn bench_train(c: &mut Criterion) {
     let dev = Device::open("cpu").expect("the cpu backend always opens");
-    let mut g = match ForestGpuGuest::load(repo_path(CPP_PATH), dev, Limits::default()) {
+    let mut g = match ForestGpuGuest::load(cpp_path(), dev, Limits::default()) {
         Ok(g) => g,
         Err(e) => {
             println!("SKIP forest-train/wasm-cpp: {e} (build it with scripts/build-cpp-guest.sh)");
