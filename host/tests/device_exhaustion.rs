@@ -50,6 +50,8 @@ use offload_core::gpu::policy::ErrorCase;
 use offload_host::wasi_gpu::{seeded_f32, Device, GpuHost, GpuInstance, Limits};
 use wasmtime::component::Component;
 
+use common::wasi_gpu_component::bump_realloc_wat;
+
 /// Guest instances that fill the device together.
 const HOGS: usize = 4;
 /// Size of each buffer a hog creates (unless the device's largest buffer is smaller).
@@ -90,18 +92,7 @@ const WAT: &str = r#"
   (import "wasi:gpu/compute@0.1.0" "buffer-destroy" (func $destroy (param i32 i32)))
   (import "wasi:gpu/ml-kernels@0.1.0" "kernel-reduce" (func $reduce (param i32 i32 i32 i64 i32)))
   (memory (export "memory") 128 128)
-  (global $heap (mut i32) (i32.const HEAP))
-
-  (func (export "cabi_realloc") (param $old i32) (param $old_size i32) (param $align i32)
-      (param $size i32) (result i32) (local $p i32)
-    (if (local.get $old) (then unreachable))
-    (local.set $p (i32.and (i32.add (global.get $heap) (i32.sub (local.get $align) (i32.const 1)))
-                           (i32.sub (i32.const 0) (local.get $align))))
-    (if (i64.gt_u (i64.add (i64.extend_i32_u (local.get $p)) (i64.extend_i32_u (local.get $size)))
-                  (i64.const 8388608))
-      (then unreachable))
-    (global.set $heap (i32.add (local.get $p) (local.get $size)))
-    (local.get $p))
+  BUMP_REALLOC
 
   ;; The gpu-error at $at (case u8, message pointer, length): keeps the message for
   ;; last-error and returns the error code.
@@ -160,6 +151,7 @@ const WAT: &str = r#"
 /// The guest as a component compiled for `host`.
 fn component(host: &GpuHost) -> Component {
     let text = WAT
+        .replace("BUMP_REALLOC", &bump_realloc_wat(8 << 20))
         .replace("MSG_MAX", "65536")
         .replace("MSG", "4096")
         .replace("HEAP", "131072");

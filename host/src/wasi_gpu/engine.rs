@@ -51,21 +51,24 @@ impl Drop for Ticker {
     }
 }
 
-/// An engine for components (Cranelift optimised for speed, epoch interruption) and a
-/// linker of `T`'s imports (WASI preview 2 and the host's own): what a host needs to load
-/// components and instantiate them, each in a fresh store.
+/// An engine for components (Cranelift optimised for speed, epoch interruption), its epoch
+/// [`Ticker`] and a linker of `T`'s imports (WASI preview 2 and the host's own): what a host
+/// needs to load components and instantiate them, each in a fresh store.
 pub(crate) struct Runtime<T: 'static> {
     pub(crate) engine: Engine,
     linker: Linker<T>,
     /// Whether guests write to this process's stdout/stderr (else discarded).
     pub(crate) inherit_stdio: bool,
+    _ticker: Ticker,
 }
 
 impl<T: WasiView + 'static> Runtime<T> {
-    /// The engine, and a linker with WASI preview 2 (synchronous) to which `add_imports`
-    /// adds the host's own imports.
-    /// Errors: [`Error::Setup`] when wasmtime cannot build the engine or link an import.
+    /// The engine, its epoch ticker (a thread named `ticker`), and a linker with WASI
+    /// preview 2 (synchronous) to which `add_imports` adds the host's own imports.
+    /// Errors: [`Error::Setup`] when wasmtime cannot build the engine or link an import, or
+    /// the ticker thread cannot be spawned.
     pub(crate) fn new(
+        ticker: &str,
         add_imports: impl FnOnce(&mut Linker<T>) -> wasmtime::Result<()>,
     ) -> Result<Runtime<T>> {
         let mut config = Config::new();
@@ -77,10 +80,12 @@ impl<T: WasiView + 'static> Runtime<T> {
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(setup)?;
         add_imports(&mut linker).map_err(setup)?;
+        let ticker = Ticker::start(engine.clone(), ticker).map_err(setup)?;
         Ok(Runtime {
             engine,
             linker,
             inherit_stdio: false,
+            _ticker: ticker,
         })
     }
 

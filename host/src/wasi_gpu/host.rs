@@ -10,7 +10,7 @@ use wasmtime::Engine;
 
 use super::compute::add_zero_copy;
 use super::device::GpuCtx;
-use super::engine::{Runtime, Ticker};
+use super::engine::Runtime;
 #[cfg(doc)]
 use super::Error;
 use super::{bindings, Device, GpuInstance, GuestState, Limits, Result};
@@ -20,28 +20,20 @@ pub struct GpuHost {
     rt: Runtime<GuestState>,
     device: Arc<Device>,
     limits: Limits,
-    _ticker: Ticker,
 }
 
 impl GpuHost {
     /// A host on `device` with `limits` for every instance.
-    /// Errors: [`Error::Setup`] when the engine or linker cannot be built.
+    /// Errors: [`Error::Setup`] when the engine, linker or epoch ticker cannot be made.
     pub fn new(device: Arc<Device>, limits: Limits) -> Result<GpuHost> {
-        let rt = Runtime::new(|linker| {
+        let rt = Runtime::new("wasi-gpu-epoch", |linker| {
             bindings::MlCompute::add_to_linker::<_, wasmtime::component::HasSelf<GuestState>>(
                 linker,
                 |s| s,
             )?;
             add_zero_copy(linker)
         })?;
-        let ticker = Ticker::start(rt.engine.clone(), "wasi-gpu-epoch")
-            .expect("spawning the epoch ticker thread");
-        Ok(GpuHost {
-            rt,
-            device,
-            limits,
-            _ticker: ticker,
-        })
+        Ok(GpuHost { rt, device, limits })
     }
 
     /// Lets guests write to this process's stdout/stderr (off by default: discarded).

@@ -10,36 +10,29 @@ use wasmtime::Store;
 
 use super::state::Ctx;
 use super::{bindings, Limits, WebGpuDevice, WebGpuState};
-use crate::wasi_gpu::engine::{self, Runtime, Ticker};
+use crate::wasi_gpu::engine::{self, Runtime};
 #[cfg(doc)]
 use crate::wasi_gpu::Error;
-use crate::wasi_gpu::{setup, Result};
+use crate::wasi_gpu::Result;
 
 /// A host for wasi:webgpu components: engine, linker, shared [`WebGpuDevice`], [`Limits`].
 pub struct WebGpuHost {
     rt: Runtime<WebGpuState>,
     device: Arc<WebGpuDevice>,
     limits: Limits,
-    _ticker: Ticker,
 }
 
 impl WebGpuHost {
     /// A host on `device` with `limits` for every instance.
     /// Errors: [`Error::Setup`] when the engine, linker or ticker cannot be made.
     pub fn new(device: Arc<WebGpuDevice>, limits: Limits) -> Result<WebGpuHost> {
-        let rt = Runtime::new(|linker| {
+        let rt = Runtime::new("wasi-webgpu-epoch", |linker| {
             bindings::Imports::add_to_linker::<_, wasmtime::component::HasSelf<WebGpuState>>(
                 linker,
                 |s| s,
             )
         })?;
-        let ticker = Ticker::start(rt.engine.clone(), "wasi-webgpu-epoch").map_err(setup)?;
-        Ok(WebGpuHost {
-            rt,
-            device,
-            limits,
-            _ticker: ticker,
-        })
+        Ok(WebGpuHost { rt, device, limits })
     }
 
     /// Lets guests write to this process's stdout/stderr (off by default: discarded).

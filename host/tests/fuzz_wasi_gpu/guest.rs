@@ -12,6 +12,8 @@
 use offload_host::wasi_gpu::{GpuHost, GpuInstance};
 use wasmtime::component::Component;
 
+use crate::common::wasi_gpu_component::bump_realloc_wat;
+
 /// The world of the fuzz guest (the wasi:gpu package is pushed first).
 const WIT: &str = r#"
 package offload:fuzz@0.1.0;
@@ -56,18 +58,7 @@ const WAT: &str = r#"
   (import "wasi:gpu/ml-kernels@0.1.0" "kernel-matmul"
     (func $matmul (param i32 i32 i32 i32 i32 i32 i32 i32)))
   (memory (export "memory") 64 64)
-  (global $heap (mut i32) (i32.const HEAP))
-
-  (func (export "cabi_realloc") (param $old i32) (param $old_size i32) (param $align i32)
-      (param $size i32) (result i32) (local $p i32)
-    (if (local.get $old) (then unreachable))
-    (local.set $p (i32.and (i32.add (global.get $heap) (i32.sub (local.get $align) (i32.const 1)))
-                           (i32.sub (i32.const 0) (local.get $align))))
-    (if (i64.gt_u (i64.add (i64.extend_i32_u (local.get $p)) (i64.extend_i32_u (local.get $size)))
-                  (i64.const MEMORY_BYTES))
-      (then unreachable))
-    (global.set $heap (i32.add (local.get $p) (local.get $size)))
-    (local.get $p))
+  BUMP_REALLOC
 
   ;; result<_, gpu-error> (or any ok payload of up to 4 bytes) at 0: 0 or the error code.
   (func $outcome (param $at i32) (result i64)
@@ -156,7 +147,7 @@ const WAT: &str = r#"
 /// The fuzz guest as component bytes.
 pub fn component_bytes() -> Vec<u8> {
     let text = WAT
-        .replace("MEMORY_BYTES", &MEMORY_BYTES.to_string())
+        .replace("BUMP_REALLOC", &bump_realloc_wat(MEMORY_BYTES))
         .replace("HEAP", &HEAP.to_string());
     let core = wat::parse_str(&text).unwrap_or_else(|e| panic!("fuzz guest WAT: {e}"));
     crate::common::wasi_gpu_component::componentize(core, "fuzz.wit", WIT, "fuzz-guest")
