@@ -16,8 +16,19 @@
 #             rows with offload's exported forest (.wheels/models/forest-friedman-1000.json, from
 #             `offload forest --data friedman1 --rows 1000 --export-xgboost`) and with
 #             scikit-learn's forest, each layout and precision checked before timing.
-# Here: cargo build --release -p offload-host --bin offload; cp target/release/offload
-# .device/; strip .device/offload; the exported forest into .wheels/models/; the wheels
+#   xgbcuda   XGBoost's random-forest mode on the GPU (xgboost-rf-hist-cuda: device="cuda",
+#             hist; xgboost-cu13 3.2.0 unpacked and xz-packed into .wheels/xgb-cu13.tar.xz,
+#             ~50 MB, since its 59 MB wheel and the working tree pass the 64 MiB carry),
+#             training 200 trees at 1e3 … 1e6 Friedman rows, two runs each (the first
+#             includes creating the CUDA context).
+#   cpp       issue #16's rows: host/benches/forest (the C++ guest's train and predict on
+#             every route beside native, the Rust guest and the forest-gpu guest; predict up
+#             to 1e6 Friedman rows on hardware devices) and core's forest_gpu bench
+#             (native gpu-wgpu and gpu-cuda batch-predict at 1e3 and 1e6 rows, same data),
+#             then `offload forest --path wasm-cpp` on each route (train ms, test MSE).
+#             Binaries from scripts/device-pack.sh (carry .device .gl build/guests).
+# Here: bash scripts/device-pack.sh (the CLI and the bench binaries into .device/bin.tar.xz,
+# unpacked there by scripts/device-env.sh); the exported forest into .wheels/models/; the wheels
 # (for the GPU machine's Python 3.12), e.g.
 #   pip download --no-deps --only-binary=:all: --python-version 3.12 \
 #     --platform manylinux_2_28_x86_64 xgboost-cpu==3.2.0 -d .wheels/xgbcpu
@@ -28,10 +39,12 @@
 #   run: bash scripts/device-forest.sh offload   carry: .device .gl
 #   run: bash scripts/device-forest.sh sklearn   carry: .wheels/xgbcpu
 #   run: bash scripts/device-forest.sh nvforest  carry: .wheels/nvf .wheels/models
+#   run: bash scripts/device-forest.sh xgbcuda   carry: .wheels/xgb-cu13.tar.xz
+#   run: bash scripts/device-forest.sh cpp       carry: .device .gl build/guests
 set -u
-part=${1:?usage: scripts/device-forest.sh offload|sklearn|nvforest}
+part=${1:?usage: scripts/device-forest.sh offload|sklearn|nvforest|xgbcuda|cpp}
 source scripts/device-env.sh
-B=${OFFLOAD_BIN:-.device/offload}
+B=${OFFLOAD_BIN:-.device/bin/offload}
 OUT=${OUT:-bench-results/device-forest}
 W=/tmp/device-forest/$part
 rm -rf "$W"; mkdir -p "$W" "$OUT"
@@ -72,6 +85,27 @@ case "$part" in
     export PYTHONPATH=/tmp/nvf${PYTHONPATH:+:$PYTHONPATH}
     timeout 400 python3 scripts/nvforest_peer.py --offload-model .wheels/models/forest-friedman-1000.json \
       --train-rows 1000 --predict-rows 1000,10000,100000,1000000,10000000 --repeat 5 > "$W/nvforest.jsonl" 2>&1 ;;
-  *) echo "scripts/device-forest.sh: offload, sklearn or nvforest, not $part" >&2; exit 2 ;;
+  xgbcuda)
+    mkdir -p /tmp/xgbcuda && tar xJf .wheels/xgb-cu13.tar.xz -C /tmp/xgbcuda
+    export PYTHONPATH=/tmp/xgbcuda${PYTHONPATH:+:$PYTHONPATH}
+    timeout 300 python3 scripts/sklearn_forest.py --data friedman1 --sizes 1000,10000,100000,1000000 \
+      --peers xgboost-rf-hist-cuda --repeat 2 > "$W/xgboost-cuda.jsonl" 2>&1 ;;
+  cpp)
+    G=$PWD/build/guests/forest
+    export OFFLOAD_FOREST_GUEST=$G/forest-rust.wasm OFFLOAD_FOREST_GPU_GUEST=$G/forest-gpu.wasm \
+      OFFLOAD_FOREST_CPP_GUEST=$G/forest-cpp.wasm OFFLOAD_FOREST_CPP_WEBGPU_GUEST=$G/forest-cpp-webgpu.wasm \
+      OFFLOAD_FOREST_ROWS=1000 CRITERION_HOME=$W/criterion
+    C="--warm-up-time 0.5 --measurement-time 2"
+    timeout 330 .device/bin/forest-bench --bench $C > "$W/host-forest-bench.txt" 2>&1
+    OFFLOAD_BENCH_ONLY=forest-predict OFFLOAD_BENCH_SIZES=1000,1000000 \
+      timeout 120 .device/bin/forest-gpu-bench --bench $C > "$W/core-forest-gpu-bench.txt" 2>&1
+    for r in "--backend cpu" "--backend wgpu" "--backend cuda" "--via wasi-webgpu --backend wgpu"; do
+      timeout 60 .device/bin/offload forest --path wasm-cpp $r > "$W/cli-wasm-cpp-${r//[ -]/_}.txt" 2>&1
+    done
+    for r in "--path native" "--path wasm"; do
+      timeout 60 .device/bin/offload forest $r > "$W/cli-${r//[ -]/_}.txt" 2>&1
+    done
+    ;;
+  *) echo "scripts/device-forest.sh: offload, sklearn, nvforest, xgbcuda or cpp, not $part" >&2; exit 2 ;;
 esac
 tar czf "$OUT/forest-$part.tar.gz" -C /tmp/device-forest "$part"

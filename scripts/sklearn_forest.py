@@ -41,14 +41,18 @@ each line's "differences": XGBoost samples rows WITHOUT replacement (subsample=0
 about the share of distinct rows in a bootstrap sample) where offload and scikit-learn
 draw a bootstrap sample, and its depth is capped (max_depth=--xgb-max-depth, default 20)
 where theirs is unlimited; "hist" also bins every feature into 256 bins (an approximate
-split rule). A peer that cannot run prints `SKIP <peer>: <reason>` (the report lists it).
+split rule). `xgboost-rf-hist-cuda` is the same hist model trained and predicting on the
+GPU (device="cuda"; the full xgboost or xgboost-cu13 wheel): its first fit includes
+creating the CUDA context, so give it --repeat 2 and read the later lines. A peer that
+cannot run prints `SKIP <peer>: <reason>` (the report lists it).
 
 Usage:
   python3 scripts/sklearn_forest.py [--data diabetes,friedman1] [--sizes 1000,10000]
                                     [--trees 200] [--seed 42] [--repeat 1]
                                     [--noise 1.0] [--test-rows 1000]
                                     [--predict-rows 10000,100000] [--n-jobs 1,-1]
-                                    [--peers scikit-learn,xgboost-rf-hist,xgboost-rf-exact]
+                                    [--peers scikit-learn,xgboost-rf-hist,xgboost-rf-exact,
+                                             xgboost-rf-hist-cuda]
 Needs scikit-learn (and numpy): pip install scikit-learn; xgboost for its peers
 (pip install xgboost-cpu)
 """
@@ -146,8 +150,10 @@ def run_xgb(peer, name, split, args, rep):
     import xgboost as xgb
 
     x_tr, y_tr, x_te, y_te = split
+    method = peer.split("-")[2]  # xgboost-rf-<hist|exact>[-cuda]
+    device = "cuda" if peer.endswith("-cuda") else "cpu"
     model = xgb.XGBRFRegressor(
-        n_estimators=args.trees, tree_method=peer.rsplit("-", 1)[1], n_jobs=1,
+        n_estimators=args.trees, tree_method=method, device=device, n_jobs=1,
         random_state=args.seed, subsample=0.632, colsample_bynode=1.0, reg_lambda=0.0,
         min_child_weight=1.0, learning_rate=1.0, max_depth=args.xgb_max_depth)
     t0 = time.perf_counter_ns()
@@ -157,7 +163,7 @@ def run_xgb(peer, name, split, args, rep):
     t2 = time.perf_counter_ns()
     emit(peer, name, split, args, rep, (t0, t1, t2), pred,
          {"max_depth": args.xgb_max_depth, "differences": XGB_DIFFERENCES,
-          "xgboost": xgb.__version__})
+          "device": device, "xgboost": xgb.__version__})
 
 
 def run_predict(model, n_train, args):
@@ -234,13 +240,13 @@ def main():
                     help="n_jobs values for scikit-learn's training on friedman1 (default 1; "
                          "-1 = all cores; the report reads the n_jobs=1 lines only)")
     ap.add_argument("--peers", default="scikit-learn",
-                    help="comma-separated: scikit-learn, xgboost-rf-hist, xgboost-rf-exact "
-                         "(default scikit-learn)")
+                    help="comma-separated: scikit-learn, xgboost-rf-hist, xgboost-rf-exact, "
+                         "xgboost-rf-hist-cuda (default scikit-learn)")
     ap.add_argument("--xgb-max-depth", type=int, default=20,
                     help="XGBoost's depth cap (default 20; offload's depth is unlimited)")
     args = ap.parse_args()
     peers = [p.strip() for p in args.peers.split(",") if p.strip()]
-    known = ("scikit-learn", "xgboost-rf-hist", "xgboost-rf-exact")
+    known = ("scikit-learn", "xgboost-rf-hist", "xgboost-rf-exact", "xgboost-rf-hist-cuda")
     if not peers or any(p not in known for p in peers):
         ap.error(f"--peers: {peers}; use {', '.join(known)}")
     xgb_peers = [p for p in peers if p != "scikit-learn"]
