@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Issue #18's rows on the lent GPU machine (16-core host, one GPU), from the binaries of
 # scripts/device-pack.sh (carry .device .gl build/guests build/components). Each step
-# writes its own file under /tmp/device-boundary/, packed into $OUT/boundary.tar.gz at the
-# end (every step runs under `timeout`, so the tarball is always written):
+# writes its own file under /tmp/device-boundary/, packed into $OUT/boundary.tar.gz after
+# each step (every step runs under `timeout`, so a call cut short keeps the steps before):
 #   check     scripts/device-check.sh with DEVICE_CHECK_BOUNDARY=1: SGEMM 4096³ on cuda
 #             (FP32, TF32) and wgpu, h2d/d2h 1 GiB, and the same through PyTorch
 #   wasi-gpu  host/benches/wasi_gpu.rs: one wasi:gpu import call (cpu backend), SGEMM 1024
@@ -27,22 +27,22 @@ C="--warm-up-time 0.5 --measurement-time 2"
 for step in ${steps//,/ }; do
   case "$step" in
     check)
-      OUT=$W/check DEVICE_CHECK_BOUNDARY=1 OFFLOAD_BENCH_TIME_MS=1500 timeout 240 bash scripts/device-check.sh > "$W/check.txt" 2>&1 ;;
+      OUT=$W/check DEVICE_CHECK_BOUNDARY=1 OFFLOAD_BENCH_TIME_MS=1000 timeout 150 bash scripts/device-check.sh > "$W/check.txt" 2>&1 ;;
     wasi-gpu)
       OFFLOAD_GPU_GUEST=$R/build/guests/gpu-guest.wasm CRITERION_HOME=$W/criterion \
-        timeout 150 "$B/wasi-gpu-bench" --bench $C 'wasi-gpu-call|sgemm' > "$W/wasi-gpu-bench.txt" 2>&1 ;;
+        timeout 90 "$B/wasi-gpu-bench" --bench $C 'wasi-gpu-call|sgemm' > "$W/wasi-gpu-bench.txt" 2>&1 ;;
     compose)
       OFFLOAD_COMPONENTS_DIR=$R/build/components OFFLOAD_GUESTS_DIR=$R/build/guests \
-        CRITERION_HOME=$W/criterion timeout 120 "$B/compose-bench" --bench $C > "$W/compose-bench.txt" 2>&1 ;;
+        CRITERION_HOME=$W/criterion timeout 60 "$B/compose-bench" --bench $C > "$W/compose-bench.txt" 2>&1 ;;
     go)
       cd go-host || exit 1
-      timeout 60 "$B/go-host.test" -test.run '^$' -test.bench 'BenchmarkEmptyCall/path=(rust-cgo|wasm-rust|wasm-rust-batch|wazero-rust)$' \
+      timeout 30 "$B/go-host.test" -test.run '^$' -test.bench 'BenchmarkEmptyCall/path=(rust-cgo|wasm-rust|wasm-rust-batch|wazero-rust)$' \
         -test.benchtime 1000000x -test.count 5 > "$W/go-empty-call.txt" 2>&1
-      OFFLOAD_BENCH_N=100000 timeout 60 "$B/go-host.test" -test.run '^$' \
+      OFFLOAD_BENCH_N=100000 timeout 30 "$B/go-host.test" -test.run '^$' \
         -test.bench 'BenchmarkSumResident/family=fast/path=(rust-cgo|rust-cgo-par|wasm-rust|wasm-c)/' -test.count 5 > "$W/go-sum-resident.txt" 2>&1
-      timeout 60 "$B/go-host.test" -test.run '^$' -test.bench BenchmarkWasiGPUCall -test.count 5 > "$W/go-wasi-gpu-call.txt" 2>&1
+      timeout 30 "$B/go-host.test" -test.run '^$' -test.bench BenchmarkWasiGPUCall -test.count 5 > "$W/go-wasi-gpu-call.txt" 2>&1
       cd "$R" ;;
     *) echo "scripts/device-boundary.sh: steps are check, wasi-gpu, compose, go; not $step" >&2; exit 2 ;;
   esac
+  tar czf "$OUT/boundary.tar.gz" -C /tmp device-boundary
 done
-tar czf "$OUT/boundary.tar.gz" -C /tmp device-boundary

@@ -22,7 +22,8 @@ print(":".join(sorted(d)))' 2>/dev/null || true)
 export LD_LIBRARY_PATH="${_offload_cuda_libs}${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 export XDG_RUNTIME_DIR=${XDG_RUNTIME_DIR:-/tmp/offload-xdg}
 mkdir -p "$XDG_RUNTIME_DIR" && chmod 700 "$XDG_RUNTIME_DIR"
-# The binaries scripts/device-pack.sh packed here (carry .device): unpacked into .device/bin/.
-if [ -f .device/bin.tar.xz ] && [ ! -x .device/bin/forest-bench ]; then
-  tar xJf .device/bin.tar.xz -C .device
-fi
+# The binaries scripts/device-pack.sh packed (carry .device, or .device/cli.tar.xz alone):
+# unpacked into .device/bin/.
+for _offload_tar in .device/cli.tar.xz .device/bench.tar.xz; do
+  [ -f "$_offload_tar" ] && tar xJf "$_offload_tar" -C .device
+done

@@ -17,8 +17,10 @@
 #             `offload forest --data friedman1 --rows 1000 --export-xgboost`) and with
 #             scikit-learn's forest, each layout and precision checked before timing.
 #   xgbcuda   XGBoost's random-forest mode on the GPU (xgboost-rf-hist-cuda: device="cuda",
-#             hist; xgboost-cu13 3.2.0 unpacked and xz-packed into .wheels/xgb-cu13.tar.xz,
-#             ~50 MB, since its 59 MB wheel and the working tree pass the 64 MiB carry),
+#             hist; xgboost-cu13 3.2.0, its wheel unpacked and xz-packed, 55 MiB: with the
+#             16 MB working tree that passes one call's 64 MiB carry, so it travels in two
+#             halves, `split -b 30M xgb-cu13.tar.xz .wheels/xgb-cu13.part.`, .part.aa
+#             carried by an earlier call on the same warm machine, .part.ab by this one),
 #             training 200 trees at 1e3 … 1e6 Friedman rows, two runs each (the first
 #             includes creating the CUDA context).
 #   cpp       issue #16's rows: host/benches/forest (the C++ guest's train and predict on
@@ -36,10 +38,10 @@
 #     'librmm-cu13==26.4.*' 'pylibraft-cu13==26.4.*' 'rmm-cu13==26.4.*' \
 #     'rapids-logger==0.2.*' treelite -d .wheels/nvf          (about 45 MB)
 # (.wheels/ is git-ignored). Then, e.g.
-#   run: bash scripts/device-forest.sh offload   carry: .device .gl
+#   run: bash scripts/device-forest.sh offload   carry: .device/cli.tar.xz .gl
 #   run: bash scripts/device-forest.sh sklearn   carry: .wheels/xgbcpu
-#   run: bash scripts/device-forest.sh nvforest  carry: .wheels/nvf .wheels/models
-#   run: bash scripts/device-forest.sh xgbcuda   carry: .wheels/xgb-cu13.tar.xz
+#   run: bash scripts/device-forest.sh nvforest  carry: .wheels/nvf .wheels/models/forest-friedman-1000.json.xz
+#   run: bash scripts/device-forest.sh xgbcuda   carry: .wheels/xgb-cu13.part.ab (.aa earlier)
 #   run: bash scripts/device-forest.sh cpp       carry: .device .gl build/guests
 set -u
 part=${1:?usage: scripts/device-forest.sh offload|sklearn|nvforest|xgbcuda|cpp}
@@ -82,11 +84,16 @@ case "$part" in
       --peers xgboost-rf-hist,xgboost-rf-exact > "$W/xgboost-cpu.jsonl" 2>&1 ;;
   nvforest)
     pip install --no-deps --no-index --target /tmp/nvf .wheels/nvf/*.whl > "$W/pip.txt" 2>&1
+    # The 12 MB model travels xz-packed (carry .wheels/models/forest-friedman-1000.json.xz).
+    m=.wheels/models/forest-friedman-1000.json
+    [ -f "$m" ] || xz -dk "$m.xz"
     export PYTHONPATH=/tmp/nvf${PYTHONPATH:+:$PYTHONPATH}
     timeout 400 python3 scripts/nvforest_peer.py --offload-model .wheels/models/forest-friedman-1000.json \
       --train-rows 1000 --predict-rows 1000,10000,100000,1000000,10000000 --repeat 5 > "$W/nvforest.jsonl" 2>&1 ;;
   xgbcuda)
-    mkdir -p /tmp/xgbcuda && tar xJf .wheels/xgb-cu13.tar.xz -C /tmp/xgbcuda
+    ls .wheels/xgb-cu13.part.* > "$W/parts.txt" 2>&1
+    mkdir -p /tmp/xgbcuda && cat .wheels/xgb-cu13.part.* | tar xJf - -C /tmp/xgbcuda \
+      || echo "SKIP xgboost-rf-hist-cuda: its wheel did not arrive whole (see parts.txt)" > "$W/xgboost-cuda.jsonl"
     export PYTHONPATH=/tmp/xgbcuda${PYTHONPATH:+:$PYTHONPATH}
     timeout 300 python3 scripts/sklearn_forest.py --data friedman1 --sizes 1000,10000,100000,1000000 \
       --peers xgboost-rf-hist-cuda --repeat 2 > "$W/xgboost-cuda.jsonl" 2>&1 ;;
@@ -95,15 +102,18 @@ case "$part" in
     export OFFLOAD_FOREST_GUEST=$G/forest-rust.wasm OFFLOAD_FOREST_GPU_GUEST=$G/forest-gpu.wasm \
       OFFLOAD_FOREST_CPP_GUEST=$G/forest-cpp.wasm OFFLOAD_FOREST_CPP_WEBGPU_GUEST=$G/forest-cpp-webgpu.wasm \
       OFFLOAD_FOREST_ROWS=1000 CRITERION_HOME=$W/criterion
-    C="--warm-up-time 0.5 --measurement-time 2"
-    timeout 330 .device/bin/forest-bench --bench $C > "$W/host-forest-bench.txt" 2>&1
+    # Diabetes (353/89 rows) and the C++ guest's Friedman predict sizes; not the Friedman
+    # training rows of the other paths (device-forest.sh offload has those).
+    C="--warm-up-time 0.3 --measurement-time 1"
+    F='^forest-(train/[a-z0-9-]+/353|predict/[a-z0-9-]+/(89|1000|10000|100000|1000000))$'
+    timeout 240 .device/bin/forest-bench --bench $C "$F" > "$W/host-forest-bench.txt" 2>&1
     OFFLOAD_BENCH_ONLY=forest-predict OFFLOAD_BENCH_SIZES=1000,1000000 \
-      timeout 120 .device/bin/forest-gpu-bench --bench $C > "$W/core-forest-gpu-bench.txt" 2>&1
+      timeout 60 .device/bin/forest-gpu-bench --bench $C > "$W/core-forest-gpu-bench.txt" 2>&1
     for r in "--backend cpu" "--backend wgpu" "--backend cuda" "--via wasi-webgpu --backend wgpu"; do
-      timeout 60 .device/bin/offload forest --path wasm-cpp $r > "$W/cli-wasm-cpp-${r//[ -]/_}.txt" 2>&1
+      timeout 20 .device/bin/offload forest --path wasm-cpp $r > "$W/cli-wasm-cpp-${r//[ -]/_}.txt" 2>&1
     done
     for r in "--path native" "--path wasm"; do
-      timeout 60 .device/bin/offload forest $r > "$W/cli-${r//[ -]/_}.txt" 2>&1
+      timeout 20 .device/bin/offload forest $r > "$W/cli-${r//[ -]/_}.txt" 2>&1
     done
     ;;
   *) echo "scripts/device-forest.sh: offload, sklearn, nvforest, xgbcuda or cpp, not $part" >&2; exit 2 ;;

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Builds here (release, the workspace's own target dir) the binaries that the lent GPU
 # machine runs for scripts/device-forest.sh (part cpp) and scripts/device-boundary.sh, and
-# packs them into .device/bin.tar.xz (git-ignored; about a quarter of their stripped size,
-# so that they fit the device call's 64 MiB carry beside the working tree):
+# packs them into .device/cli.tar.xz (the CLI) and .device/bench.tar.xz (the rest; both
+# git-ignored, xz, about a quarter of their stripped size, so that they fit the device
+# call's 64 MiB carry beside the working tree; a call that needs the CLI alone carries
+# .device/cli.tar.xz):
 #   forest-bench      host/benches/forest (the C++ and Rust guests beside native)
 #   wasi-gpu-bench    host/benches/wasi_gpu.rs (one import call; sgemm through wasi:gpu)
 #   compose-bench     host/benches/compose.rs (sgemm through the composed provider)
@@ -11,8 +13,8 @@
 #   offload           the CLI
 #   go-host.test      the Go host's tests and benchmarks, with liboffload_capi.so beside it
 # The guests and components they load live in build/ (carry build/guests and
-# build/components). There: `source scripts/device-env.sh` unpacks the tarball into
-# .device/bin/ when it is carried.
+# build/components). There: `source scripts/device-env.sh` unpacks the tarballs carried
+# into .device/bin/.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -43,6 +45,7 @@ cp target/release/liboffload_capi.so $stage/
 strip $stage/*-bench $stage/offload $stage/liboffload_capi.so
 git rev-parse HEAD > $stage/commit.txt
 git status --short | grep -q . && echo "(plus uncommitted changes)" >> $stage/commit.txt
-tar cf - -C .device bin | xz -6 -T2 > .device/bin.tar.xz
-rm -rf "$stage"
-ls -la .device/bin.tar.xz
+tar cf - -C .device bin/offload bin/commit.txt | xz -6 -T2 > .device/cli.tar.xz
+tar cf - -C .device --exclude bin/offload bin | xz -6 -T2 > .device/bench.tar.xz
+rm -rf "$stage" .device/bin.tar.xz
+ls -la .device/*.tar.xz
