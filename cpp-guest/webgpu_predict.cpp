@@ -12,8 +12,10 @@
 //            and forms each row's mean in f64, so the answer is Forest::predict_cpu's bit
 //            for bit; rows the shader flags (leaves too far apart in exponent for an exact
 //            sum in 53 bits, or not finite) are walked on the CPU here; rows go in chunks
-//            that fit the device's buffer and dispatch limits; every buffer it creates is
-//            destroyed before it returns;
+//            that fit the device's buffer and dispatch limits; the forest stays uploaded
+//            and the row, sum and read-back buffers are kept for the next predict (made
+//            again only for a larger chunk), until the next fit or a failed predict, which
+//            destroy them all (see Kept);
 //   predict-stats  how many rows the last predict summed on the device and walked here;
 //   trees    copies the forest out as the world's tree records.
 // Every failure is err(one line): a bad argument, "<step>: <gpu-error kind>: <message>",
@@ -192,19 +194,22 @@ std::string open_gpu() {
   return "";
 }
 
-// A buffer this call owns, destroyed and dropped when it goes out of scope.
+// A device buffer, destroyed and dropped by reset() or when it goes out of scope.
 class Buffer {
  public:
   Buffer() = default;
   Buffer(const Buffer&) = delete;
   Buffer& operator=(const Buffer&) = delete;
-  ~Buffer() {
+  ~Buffer() { reset(); }
+  void reset() {
     if (!live_) return;
     wasi_webgpu_webgpu_method_gpu_buffer_destroy(borrow());
     wasi_webgpu_webgpu_gpu_buffer_drop_own(own_);
+    live_ = false;
   }
-  // bytes is rounded up to a multiple of 4 (and at least 4).
+  // Replaces the buffer by one of `bytes` (rounded up to a multiple of 4, at least 4).
   void create(uint64_t bytes, Usage usage, const char* label) {
+    reset();
     wasi_webgpu_webgpu_gpu_buffer_descriptor_t d{};
     d.size = bytes < 4 ? 4 : (bytes + 3) / 4 * 4;
     d.usage = usage;
@@ -218,6 +223,34 @@ class Buffer {
   wasi_webgpu_webgpu_own_gpu_buffer_t own_{};
   bool live_ = false;
 };
+
+// The buffers predict keeps between calls, as a WebGPU application keeps its staging
+// buffers: the packed forest (uploaded by the first predict after a fit), and the row,
+// sum, read-back and parameter buffers with their bind group, made for `rows` rows and
+// made again only for a larger chunk. A fit, and any predict that fails, destroys them all.
+struct Kept {
+  Buffer nodes, starts, xb, leaf, readback, params;
+  bool forest = false;  // nodes and starts hold g_packed
+  uint64_t rows = 0;    // rows xb, leaf and readback hold (0: none made yet)
+  bool grouped = false;
+  wasi_webgpu_webgpu_own_gpu_bind_group_t group{};
+  void drop_group() {
+    if (grouped) wasi_webgpu_webgpu_gpu_bind_group_drop_own(group);
+    grouped = false;
+  }
+  void clear() {
+    drop_group();
+    nodes.reset();
+    starts.reset();
+    xb.reset();
+    leaf.reset();
+    readback.reset();
+    params.reset();
+    forest = false;
+    rows = 0;
+  }
+};
+Kept g_kept;
 
 std::string write(const Buffer& b, const void* data, size_t bytes, const char* what) {
   if (bytes == 0) return "";
@@ -310,32 +343,48 @@ std::string predict_on_gpu(const float* x, size_t rows, double* out) {
     return "one row's " + std::to_string(d) + " features do not fit the device's " +
            std::to_string(g_gpu.max_binding) + "-byte buffer binding";
   uint64_t counts[2] = {0, 0};
-  std::vector<uint32_t> sums;
-  sums.resize(chunk * 4);
-  Buffer nodes, starts, xb, leaf, readback, params;
+  static std::vector<uint32_t> sums;  // the read-back sums, kept as the buffers are
+  if (sums.size() < chunk * 4) sums.resize(chunk * 4);
+  Kept& k = g_kept;
+  std::string err;
   open_scopes();
-  nodes.create(bytes_of(g_packed.nodes), kStorage | kCopyDst, "forest-nodes");
-  starts.create(bytes_of(g_packed.tree_start), kStorage | kCopyDst, "forest-tree-start");
-  xb.create(chunk * d * 4, kStorage | kCopyDst, "forest-rows");
-  leaf.create(chunk * kSumBytes, kStorage | kCopySrc, "forest-sums");
-  readback.create(chunk * kSumBytes, kMapRead | kCopyDst, "forest-readback");
-  params.create(16, kStorage | kCopyDst, "forest-params");
-  std::string err = write(nodes, g_packed.nodes.data(), bytes_of(g_packed.nodes), "nodes");
-  if (err.empty()) err = write(starts, g_packed.tree_start.data(), bytes_of(g_packed.tree_start), "tree-start");
-  wasi_webgpu_webgpu_gpu_bind_group_entry_t entries[5];
-  const Buffer* bound[5] = {&nodes, &starts, &xb, &leaf, &params};
-  for (uint32_t i = 0; i < 5; ++i) {
-    entries[i].binding = i;
-    entries[i].resource.tag = WASI_WEBGPU_WEBGPU_GPU_BINDING_RESOURCE_GPU_BUFFER;
-    entries[i].resource.val.gpu_buffer = bound[i]->borrow();
+  if (!k.forest) {
+    k.drop_group();
+    k.nodes.create(bytes_of(g_packed.nodes), kStorage | kCopyDst, "forest-nodes");
+    k.starts.create(bytes_of(g_packed.tree_start), kStorage | kCopyDst, "forest-tree-start");
+    err = write(k.nodes, g_packed.nodes.data(), bytes_of(g_packed.nodes), "nodes");
+    if (err.empty()) err = write(k.starts, g_packed.tree_start.data(), bytes_of(g_packed.tree_start), "tree-start");
+    k.forest = true;
   }
-  wasi_webgpu_webgpu_gpu_bind_group_descriptor_t bd{};
-  bd.layout = wasi_webgpu_webgpu_borrow_gpu_bind_group_layout(g_gpu.layout);
-  bd.entries = {entries, 5};
-  bd.label = {true, str("forest-predict")};
-  auto group = wasi_webgpu_webgpu_method_gpu_device_create_bind_group(dev(), &bd);
+  if (k.rows < chunk) {
+    k.drop_group();
+    k.xb.create(chunk * d * 4, kStorage | kCopyDst, "forest-rows");
+    k.leaf.create(chunk * kSumBytes, kStorage | kCopySrc, "forest-sums");
+    k.readback.create(chunk * kSumBytes, kMapRead | kCopyDst, "forest-readback");
+    k.params.create(16, kStorage | kCopyDst, "forest-params");
+    k.rows = chunk;
+  }
+  if (!k.grouped) {
+    wasi_webgpu_webgpu_gpu_bind_group_entry_t entries[5];
+    const Buffer* bound[5] = {&k.nodes, &k.starts, &k.xb, &k.leaf, &k.params};
+    for (uint32_t i = 0; i < 5; ++i) {
+      entries[i].binding = i;
+      entries[i].resource.tag = WASI_WEBGPU_WEBGPU_GPU_BINDING_RESOURCE_GPU_BUFFER;
+      entries[i].resource.val.gpu_buffer = bound[i]->borrow();
+    }
+    wasi_webgpu_webgpu_gpu_bind_group_descriptor_t bd{};
+    bd.layout = wasi_webgpu_webgpu_borrow_gpu_bind_group_layout(g_gpu.layout);
+    bd.entries = {entries, 5};
+    bd.label = {true, str("forest-predict")};
+    k.group = wasi_webgpu_webgpu_method_gpu_device_create_bind_group(dev(), &bd);
+    k.grouped = true;
+  }
   const std::string setup = close_scopes("upload");
   if (err.empty()) err = setup;
+  Buffer& xb = k.xb;
+  Buffer& leaf = k.leaf;
+  Buffer& readback = k.readback;
+  Buffer& params = k.params;
   for (size_t start = 0; err.empty() && start < rows; start += chunk) {
     const uint32_t n = static_cast<uint32_t>(rows - start < chunk ? rows - start : chunk);
     const uint32_t p[4] = {n, trees, d, static_cast<uint32_t>(g_packed.nodes.size())};
@@ -349,7 +398,7 @@ std::string predict_on_gpu(const float* x, size_t rows, double* out) {
       auto bpass = wasi_webgpu_webgpu_borrow_gpu_compute_pass_encoder(pass);
       wasi_webgpu_webgpu_method_gpu_compute_pass_encoder_set_pipeline(
           bpass, wasi_webgpu_webgpu_borrow_gpu_compute_pipeline(g_gpu.pipeline));
-      auto bgroup = wasi_webgpu_webgpu_borrow_gpu_bind_group(group);
+      auto bgroup = wasi_webgpu_webgpu_borrow_gpu_bind_group(k.group);
       wasi_webgpu_webgpu_set_bind_group_error_t se;
       if (!wasi_webgpu_webgpu_method_gpu_compute_pass_encoder_set_bind_group(bpass, 0, &bgroup, nullptr, nullptr, nullptr, &se))
         err = "set-bind-group: " + take(&se.message);
@@ -372,10 +421,11 @@ std::string predict_on_gpu(const float* x, size_t rows, double* out) {
     for (uint32_t r = 0; err.empty() && r < n; ++r)
       out[start + r] = row_mean(sums.data() + 4 * static_cast<size_t>(r), x + (start + r) * d, trees, counts);
   }
-  wasi_webgpu_webgpu_gpu_bind_group_drop_own(group);
   if (err.empty()) {
     g_summed = counts[0];
     g_walked = counts[1];
+  } else {
+    k.clear();
   }
   return err;
 }
@@ -385,6 +435,7 @@ std::string predict_on_gpu(const float* x, size_t rows, double* out) {
 extern "C" bool exports_forest_webgpu_fit(forest_webgpu_list_f32_t* x, forest_webgpu_list_f64_t* y,
                                           uint32_t n_features, forest_webgpu_forest_params_t* params,
                                           forest_webgpu_fit_info_t* ret, forest_webgpu_string_t* err) {
+  g_kept.clear();
   g_packed.clear();
   std::string msg = cppguest::fit_forest(&g_forest, x, y, n_features, params, forest_webgpu_list_f32_free,
                                          forest_webgpu_list_f64_free);

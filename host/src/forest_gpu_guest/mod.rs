@@ -128,8 +128,10 @@ impl<H: ForestHost> ForestComponent<H> {
         &self.instance
     }
 
-    /// Device buffers the instance holds now (0 between calls: the guests free every buffer
-    /// a call creates).
+    /// Device buffers the instance holds now: 0 between calls for the wasi:gpu guests (they
+    /// free every buffer a call creates); the wasi:webgpu guest keeps six after a successful
+    /// `predict` (its forest, row, sum, read-back and parameter buffers) until the next
+    /// `fit` or a failed `predict`.
     pub fn buffers(&self) -> usize {
         H::buffers(&self.instance)
     }
