@@ -6,7 +6,8 @@
 //   fit      trains inside wasm on the CPU (Forest::fit, as guest.cpp), keeps the forest
 //            packed as predict.wgsl's Node array, and opens the device and builds the
 //            pipeline once per instance;
-//   predict  uploads the packed forest and the rows to storage buffers, dispatches
+//   predict  uploads the packed forest and the rows (in write-buffer pieces of at most
+//            4 MiB) to storage buffers, dispatches
 //            predict.wgsl (one invocation per row: the exact integer sum of the row's leaf
 //            values, see predict.wgsl), reads the 16-byte sums back through a mapped buffer
 //            and forms each row's mean in f64, so the answer is Forest::predict_cpu's bit
@@ -252,18 +253,29 @@ struct Kept {
 };
 Kept g_kept;
 
+// Bytes of one write-buffer call at most (a multiple of 4): larger writes go in pieces.
+constexpr size_t kWritePiece = size_t{4} << 20;
+
+// Writes `bytes` of data at the start of `b` (bytes a multiple of 4), in pieces of
+// kWritePiece: the host stages each write-buffer in a fresh allocation of its size, and
+// pieces of a few MiB are carved from memory the allocator keeps, where one of tens of
+// MiB is mapped anew on every call.
 std::string write(const Buffer& b, const void* data, size_t bytes, const char* what) {
-  if (bytes == 0) return "";
-  forest_webgpu_list_u8_t l{static_cast<uint8_t*>(const_cast<void*>(data)), bytes};
-  wasi_webgpu_webgpu_write_buffer_error_t e;
-  if (!wasi_webgpu_webgpu_method_gpu_queue_write_buffer_with_copy(
-          wasi_webgpu_webgpu_borrow_gpu_queue(g_gpu.queue), b.borrow(), 0, &l, nullptr, nullptr, &e))
-    return std::string("write-buffer ") + what + ": " + take(&e.message);
+  for (size_t off = 0; off < bytes; off += kWritePiece) {
+    const size_t n = bytes - off < kWritePiece ? bytes - off : kWritePiece;
+    forest_webgpu_list_u8_t l{static_cast<uint8_t*>(const_cast<void*>(data)) + off, n};
+    wasi_webgpu_webgpu_write_buffer_error_t e;
+    if (!wasi_webgpu_webgpu_method_gpu_queue_write_buffer_with_copy(
+            wasi_webgpu_webgpu_borrow_gpu_queue(g_gpu.queue), b.borrow(), off, &l, nullptr, nullptr, &e))
+      return std::string("write-buffer ") + what + ": " + take(&e.message);
+  }
   return "";
 }
 
-// Maps `b` for reading, copies its first `bytes` bytes to dst and unmaps it.
-std::string read(const Buffer& b, void* dst, size_t bytes) {
+// Maps `b` for reading, copies its first `bytes` bytes into *got (guest memory the caller
+// frees with forest_webgpu_list_u8_free; left empty on an error) and unmaps it.
+std::string read(const Buffer& b, size_t bytes, forest_webgpu_list_u8_t* got) {
+  *got = forest_webgpu_list_u8_t{nullptr, 0};
   uint64_t off = 0, size = bytes;
   wasi_webgpu_webgpu_map_async_error_t me;
   if (!wasi_webgpu_webgpu_method_gpu_buffer_map_async(b.borrow(), WASI_WEBGPU_WEBGPU_GPU_MAP_MODE_READ, &off, &size, &me))
@@ -273,17 +285,18 @@ std::string read(const Buffer& b, void* dst, size_t bytes) {
   std::string err;
   if (!wasi_webgpu_webgpu_method_gpu_buffer_get_mapped_range_get_with_copy(b.borrow(), &off, &size, &l, &ge)) {
     err = "get-mapped-range: " + take(&ge.message);
-  } else {
-    if (l.len != bytes)
-      err = "get-mapped-range: " + std::to_string(l.len) + " bytes, asked for " + std::to_string(bytes);
-    else
-      std::memcpy(dst, l.ptr, bytes);
+  } else if (l.len != bytes) {
+    err = "get-mapped-range: " + std::to_string(l.len) + " bytes, asked for " + std::to_string(bytes);
     forest_webgpu_list_u8_free(&l);
+  } else {
+    *got = l;
   }
   wasi_webgpu_webgpu_unmap_error_t ue;
   if (!wasi_webgpu_webgpu_method_gpu_buffer_unmap(b.borrow(), &ue)) {
     if (err.empty()) err = "unmap: " + take(&ue.message);
     else forest_webgpu_string_free(&ue.message);
+    if (got->ptr != nullptr) forest_webgpu_list_u8_free(got);
+    *got = forest_webgpu_list_u8_t{nullptr, 0};
   }
   return err;
 }
@@ -320,9 +333,12 @@ uint64_t chunk_rows(uint64_t rows, uint64_t d) {
   return chunk;
 }
 
-// One row's mean from predict.wgsl's sum (lo, hi, e_lo, flag), or from a walk of the
-// trees on the CPU when the row is flagged; counts which in n[0] (summed) or n[1] (walked).
-double row_mean(const uint32_t* sum, const float* row, uint32_t trees, uint64_t n[2]) {
+// One row's mean from predict.wgsl's sum (lo, hi, e_lo, flag; 16 bytes at `at`, any
+// alignment), or from a walk of the trees on the CPU when the row is flagged; counts which
+// in n[0] (summed) or n[1] (walked).
+double row_mean(const uint8_t* at, const float* row, uint32_t trees, uint64_t n[2]) {
+  uint32_t sum[4];
+  std::memcpy(sum, at, sizeof sum);
   if (sum[3] != 0) {
     ++n[1];
     return g_forest.predict_cpu(row, 1)[0];
@@ -343,8 +359,6 @@ std::string predict_on_gpu(const float* x, size_t rows, double* out) {
     return "one row's " + std::to_string(d) + " features do not fit the device's " +
            std::to_string(g_gpu.max_binding) + "-byte buffer binding";
   uint64_t counts[2] = {0, 0};
-  static std::vector<uint32_t> sums;  // the read-back sums, kept as the buffers are
-  if (sums.size() < chunk * 4) sums.resize(chunk * 4);
   Kept& k = g_kept;
   std::string err;
   open_scopes();
@@ -416,10 +430,12 @@ std::string predict_on_gpu(const float* x, size_t rows, double* out) {
     }
     const std::string dispatched = close_scopes("dispatch");
     if (err.empty()) err = dispatched;
-    if (err.empty()) err = read(readback, sums.data(), static_cast<size_t>(n) * kSumBytes);
+    forest_webgpu_list_u8_t sums{nullptr, 0};
+    if (err.empty()) err = read(readback, static_cast<size_t>(n) * kSumBytes, &sums);
     // Each row's mean: Forest::predict_cpu's, bit for bit.
     for (uint32_t r = 0; err.empty() && r < n; ++r)
-      out[start + r] = row_mean(sums.data() + 4 * static_cast<size_t>(r), x + (start + r) * d, trees, counts);
+      out[start + r] = row_mean(sums.ptr + kSumBytes * r, x + (start + r) * d, trees, counts);
+    if (sums.ptr != nullptr) forest_webgpu_list_u8_free(&sums);
   }
   if (err.empty()) {
     g_summed = counts[0];

@@ -161,8 +161,8 @@ fn cpp_webgpu_forest_diabetes_matches_cpu_and_wasi_gpu() {
     assert_bits("wasi:webgpu vs wasi:gpu (cpu backend)", &got, &via_gpu);
 }
 
-/// More rows than one dispatch takes (2000 trees: 8388 rows a chunk), other
-/// hyperparameters, and rows that reach every leaf boundary case (NaN goes right).
+/// Many trees (2000), other hyperparameters, and rows that reach every leaf boundary case
+/// (NaN goes right).
 #[test]
 fn cpp_webgpu_forest_predicts_in_chunks() {
     let Some(mut g) = guest("cpp_webgpu_forest_predicts_in_chunks") else {
@@ -195,6 +195,32 @@ fn cpp_webgpu_forest_predicts_in_chunks() {
         &got,
         &forest.predict(&x).expect("walk"),
     );
+}
+
+/// The kept buffers are made again, larger, for more rows than they hold, and rows over
+/// 4 MiB go to the device in several write-buffer pieces: 110 000 rows (4.4 MB) after 1000.
+#[test]
+fn cpp_webgpu_forest_grows_its_buffers_and_writes_in_pieces() {
+    let Some(mut g) = guest("cpp_webgpu_forest_grows_its_buffers_and_writes_in_pieces") else {
+        return;
+    };
+    let (train, test) = split();
+    let p = ForestParams {
+        n_trees: 5,
+        ..ForestParams::default()
+    };
+    fit(&mut g, &train, &p).expect("fit");
+    let forest = trees(&mut g, train.n_features);
+    for rows in [1000, 110_000] {
+        let x: Vec<f32> = test.x.iter().copied().cycle().take(rows * 10).collect();
+        let got = predict(&mut g, &x).expect("predict");
+        assert_clean(&g);
+        assert_bits(
+            &format!("{rows} rows vs the trees walked on the host"),
+            &got,
+            &forest.predict(&x).expect("walk"),
+        );
+    }
 }
 
 /// Leaves whose exponents lie too far apart for an exact 53-bit sum (targets from 1e-30 to
