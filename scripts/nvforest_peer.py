@@ -15,7 +15,10 @@ brings the predictions back: as offload's `gpu-cuda` batch-predict is timed
 --layouts) is checked before it is timed, on the first 10,000 rows: the offload forest
 against treelite's CPU reference (treelite.gtil.predict on the same file, the reader
 nvForest uses), the scikit-learn forest against its own predict; within 1e-9 relative in
-double precision, 1e-5 in single. A forest that fails the check is not timed (a FAIL
+double precision, 1e-5 in single — except the offload forest in double, held to 1e-5 too:
+its XGBoost JSON stores f32 thresholds and leaves and treelite's reference returns an f32
+sum, which an f64 sum of the same leaves misses by f32 rounding (1.7e-6 relative on the
+H200 run of 2026-12-07, where 1e-9 failed it). A forest that fails the check is not timed (a FAIL
 line). Prints one JSON line per forest, precision, layout, rows and repeat, after one
 warm-up call.
 
@@ -93,7 +96,7 @@ def main():
 
     for name, load, want in forests:
         for prec in a.precisions.split(","):
-            tol = 1e-9 if prec == "double" else 1e-5
+            tol = 1e-9 if prec == "double" and name != "offload" else 1e-5
             for layout in a.layouts.split(","):
                 try:
                     fm = load(prec, layout)
