@@ -1,6 +1,10 @@
 #!/usr/bin/env bash
 # Issue #18's rows on the lent GPU machine (16-core host, one GPU), from the binaries of
-# scripts/device-pack.sh (carry .device .gl build/guests build/components). Each step
+# scripts/device-pack.sh. The carry that fits beside the working tree (about 44 MB of carry
+# did on 2026-12-07; all of build/guests did not): .device .gl build/guests/gpu-guest.wasm
+# build/guests/gpu-guest.core.wasm build/guests/wasm-rust.wasm build/guests/wasm-c.wasm
+# build/components/composed-gpu.wasm (with build/guests/forest for device-forest.sh cpp in
+# the same call). Each step
 # writes its own file under /tmp/device-boundary/, packed into $OUT/boundary.tar.gz after
 # each step (every step runs under `timeout`, so a call cut short keeps the steps before):
 #   check     scripts/device-check.sh with DEVICE_CHECK_BOUNDARY=1: SGEMM 4096³ on cuda
