@@ -395,16 +395,12 @@ std::string predict_on_gpu(const float* x, size_t rows, double* out) {
   }
   const std::string setup = close_scopes("upload");
   if (err.empty()) err = setup;
-  Buffer& xb = k.xb;
-  Buffer& leaf = k.leaf;
-  Buffer& readback = k.readback;
-  Buffer& params = k.params;
   for (size_t start = 0; err.empty() && start < rows; start += chunk) {
     const uint32_t n = static_cast<uint32_t>(rows - start < chunk ? rows - start : chunk);
     const uint32_t p[4] = {n, trees, d, static_cast<uint32_t>(g_packed.nodes.size())};
     open_scopes();
-    err = write(xb, x + start * d, static_cast<size_t>(n) * d * 4, "rows");
-    if (err.empty()) err = write(params, p, sizeof p, "params");
+    err = write(k.xb, x + start * d, static_cast<size_t>(n) * d * 4, "rows");
+    if (err.empty()) err = write(k.params, p, sizeof p, "params");
     if (err.empty()) {
       auto enc = wasi_webgpu_webgpu_method_gpu_device_create_command_encoder(dev(), nullptr);
       auto benc = wasi_webgpu_webgpu_borrow_gpu_command_encoder(enc);
@@ -420,7 +416,7 @@ std::string predict_on_gpu(const float* x, size_t rows, double* out) {
       wasi_webgpu_webgpu_method_gpu_compute_pass_encoder_end(bpass);
       wasi_webgpu_webgpu_gpu_compute_pass_encoder_drop_own(pass);
       uint64_t zero = 0, bytes = static_cast<uint64_t>(n) * kSumBytes;
-      wasi_webgpu_webgpu_method_gpu_command_encoder_copy_buffer_to_buffer(benc, leaf.borrow(), &zero, readback.borrow(), &zero, &bytes);
+      wasi_webgpu_webgpu_method_gpu_command_encoder_copy_buffer_to_buffer(benc, k.leaf.borrow(), &zero, k.readback.borrow(), &zero, &bytes);
       auto cmd = wasi_webgpu_webgpu_method_gpu_command_encoder_finish(benc, nullptr);
       wasi_webgpu_webgpu_gpu_command_encoder_drop_own(enc);
       auto bcmd = wasi_webgpu_webgpu_borrow_gpu_command_buffer(cmd);
@@ -431,7 +427,7 @@ std::string predict_on_gpu(const float* x, size_t rows, double* out) {
     const std::string dispatched = close_scopes("dispatch");
     if (err.empty()) err = dispatched;
     forest_webgpu_list_u8_t sums{nullptr, 0};
-    if (err.empty()) err = read(readback, static_cast<size_t>(n) * kSumBytes, &sums);
+    if (err.empty()) err = read(k.readback, static_cast<size_t>(n) * kSumBytes, &sums);
     // Each row's mean: Forest::predict_cpu's, bit for bit.
     for (uint32_t r = 0; err.empty() && r < n; ++r)
       out[start + r] = row_mean(sums.ptr + kSumBytes * r, x + (start + r) * d, trees, counts);

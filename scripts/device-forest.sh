@@ -28,9 +28,9 @@
 #             to 1e6 Friedman rows on hardware devices) and core's forest_gpu bench
 #             (native gpu-wgpu and gpu-cuda batch-predict at 1e3 and 1e6 rows, same data),
 #             then `offload forest --path wasm-cpp` on each route (train ms, test MSE).
-#             Binaries from scripts/device-pack.sh (carry .device .gl build/guests).
-# Here: bash scripts/device-pack.sh (the CLI and the bench binaries into .device/bin.tar.xz,
-# unpacked there by scripts/device-env.sh); the exported forest into .wheels/models/; the wheels
+#             Binaries from scripts/device-pack.sh (carry .device .gl build/guests/forest).
+# Here: bash scripts/device-pack.sh (the CLI into .device/cli.tar.xz, the bench binaries
+# into .device/bench.tar.xz, unpacked there by scripts/device-env.sh); the exported forest into .wheels/models/; the wheels
 # (for the GPU machine's Python 3.12), e.g.
 #   pip download --no-deps --only-binary=:all: --python-version 3.12 \
 #     --platform manylinux_2_28_x86_64 xgboost-cpu==3.2.0 -d .wheels/xgbcpu
@@ -42,7 +42,7 @@
 #   run: bash scripts/device-forest.sh sklearn   carry: .wheels/xgbcpu
 #   run: bash scripts/device-forest.sh nvforest  carry: .wheels/nvf.tar.xz .wheels/models/forest-friedman-1000.json.xz
 #   run: bash scripts/device-forest.sh xgbcuda   carry: .wheels/xgb-cu13.part.ab (.aa earlier)
-#   run: bash scripts/device-forest.sh cpp       carry: .device .gl build/guests
+#   run: bash scripts/device-forest.sh cpp       carry: .device .gl build/guests/forest
 set -u
 part=${1:?usage: scripts/device-forest.sh offload|sklearn|nvforest|xgbcuda|cpp}
 source scripts/device-env.sh

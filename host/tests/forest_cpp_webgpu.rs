@@ -102,6 +102,15 @@ fn assert_clean(g: &ForestWebGpuGuest) {
     );
 }
 
+/// Predicts `x`, then asserts the instance is clean and the predictions equal `forest`
+/// walked on the host bit for bit; returns them.
+fn predict_checked(g: &mut ForestWebGpuGuest, forest: &Forest, x: &[f32], what: &str) -> Vec<f64> {
+    let got = predict(g, x).expect(what);
+    assert_clean(g);
+    assert_bits(what, &got, &forest.predict(x).expect("walk"));
+    got
+}
+
 /// 200 trees on the diabetes split: MSE in range, predictions equal the trees walked on
 /// the host and the wasi:gpu build's forest and predictions (cpu backend) bit for bit.
 #[test]
@@ -187,14 +196,13 @@ fn cpp_webgpu_forest_predicts_in_chunks() {
     for r in (0..20_000).step_by(97) {
         x[r * 10 + r % 10] = f32::NAN;
     }
-    let got = predict(&mut g, &x).expect("predict");
-    assert_clean(&g);
-    assert_eq!(got.len(), 20_000);
-    assert_bits(
-        "chunked predict vs the trees walked on the host",
-        &got,
-        &forest.predict(&x).expect("walk"),
+    let got = predict_checked(
+        &mut g,
+        &forest,
+        &x,
+        "20 000 rows vs the trees walked on the host",
     );
+    assert_eq!(got.len(), 20_000);
 }
 
 /// The kept buffers are made again, larger, for more rows than they hold, and rows over
@@ -213,12 +221,11 @@ fn cpp_webgpu_forest_grows_its_buffers_and_writes_in_pieces() {
     let forest = trees(&mut g, train.n_features);
     for rows in [1000, 110_000] {
         let x: Vec<f32> = test.x.iter().copied().cycle().take(rows * 10).collect();
-        let got = predict(&mut g, &x).expect("predict");
-        assert_clean(&g);
-        assert_bits(
+        predict_checked(
+            &mut g,
+            &forest,
+            &x,
             &format!("{rows} rows vs the trees walked on the host"),
-            &got,
-            &forest.predict(&x).expect("walk"),
         );
     }
 }
@@ -259,9 +266,7 @@ fn cpp_webgpu_forest_sums_exactly_or_walks_on_the_cpu() {
             "a fit destroys the buffers the last predict kept"
         );
         let forest = trees(&mut g, data.n_features);
-        let got = predict(&mut g, &test.x).expect("predict");
-        assert_clean(&g);
-        assert_bits(what, &got, &forest.predict(&test.x).expect("walk"));
+        predict_checked(&mut g, &forest, &test.x, what);
         let stats = g.predict_stats().expect("predict-stats");
         assert_eq!(stats.summed + stats.walked, 89, "{what}: {stats:?}");
         if what == "wide" {
