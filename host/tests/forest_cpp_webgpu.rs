@@ -39,6 +39,11 @@ const GPU_GUEST: ForestGuestFile = ForestGuestFile {
 /// A fresh instance of the guest on a fresh wasi:webgpu host, or `None` (the reason on
 /// stderr) when no adapter opens.
 fn guest(test: &str) -> Option<ForestWebGpuGuest> {
+    guest_with(test, Limits::default())
+}
+
+/// As [`guest`], with the instance's quotas `limits`.
+fn guest_with(test: &str, limits: Limits) -> Option<ForestWebGpuGuest> {
     let device = match WebGpuDevice::open() {
         Ok(d) => d,
         Err(e) => {
@@ -53,7 +58,7 @@ fn guest(test: &str) -> Option<ForestWebGpuGuest> {
         path.display(),
         GUEST.script
     );
-    Some(ForestWebGpuGuest::load(&path, device, Limits::default()).expect("the guest loads"))
+    Some(ForestWebGpuGuest::load(&path, device, limits).expect("the guest loads"))
 }
 
 /// The guest's `err` message as `Err`; fails the test on a host error or a trap.
@@ -228,6 +233,45 @@ fn cpp_webgpu_forest_grows_its_buffers_and_writes_in_pieces() {
             &format!("{rows} rows vs the trees walked on the host"),
         );
     }
+}
+
+/// A predict whose larger buffers pass the instance's byte quota is an error naming the
+/// out-of-memory error, destroys every kept buffer (nothing is left held), and the next
+/// predict that fits works: 2 MB of quota, 1000 rows (about 0.1 MB kept), then 110 000
+/// rows (about 8 MB), then 1000 rows again.
+#[test]
+fn cpp_webgpu_forest_over_quota_keeps_nothing_and_recovers() {
+    let limits = Limits {
+        max_bytes: 2 << 20,
+        ..Limits::default()
+    };
+    let Some(mut g) = guest_with(
+        "cpp_webgpu_forest_over_quota_keeps_nothing_and_recovers",
+        limits,
+    ) else {
+        return;
+    };
+    let (train, test) = split();
+    let p = ForestParams {
+        n_trees: 5,
+        ..ForestParams::default()
+    };
+    fit(&mut g, &train, &p).expect("fit");
+    let forest = trees(&mut g, train.n_features);
+    let rows = |n: usize| -> Vec<f32> { test.x.iter().copied().cycle().take(n * 10).collect() };
+    let small = rows(1000);
+    let want = predict_checked(&mut g, &forest, &small, "1000 rows under the quota");
+    let e = predict(&mut g, &rows(110_000)).expect_err("110 000 rows over a 2 MB quota");
+    assert!(e.contains("out-of-memory-error"), "{e}");
+    let (n, last) = g.instance().uncaptured();
+    assert_eq!(n, 0, "uncaptured: {last:?}");
+    assert_eq!(
+        (g.buffers(), g.used_bytes()),
+        (0, 0),
+        "the failed predict kept buffers"
+    );
+    let again = predict_checked(&mut g, &forest, &small, "1000 rows after the failure");
+    assert_bits("1000 rows before and after the failure", &again, &want);
 }
 
 /// Leaves whose exponents lie too far apart for an exact 53-bit sum (targets from 1e-30 to
