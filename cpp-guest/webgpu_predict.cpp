@@ -333,6 +333,18 @@ uint64_t chunk_rows(uint64_t rows, uint64_t d) {
   return chunk;
 }
 
+// k·2^e rounded once, as std::ldexp(k, e): for e in [-1022, 1023] 2^e is a normal double
+// and one product rounds as ldexp does (the product is exact unless it over- or
+// underflows); other e go through ldexp. wasi-libc's ldexp (scalbn) costs several times the
+// product, and the guest forms one mean a row.
+inline double scaled(int64_t k, int32_t e) {
+  if (e < -1022 || e > 1023) return std::ldexp(static_cast<double>(k), e);
+  const uint64_t bits = static_cast<uint64_t>(e + 1023) << 52;
+  double p;
+  std::memcpy(&p, &bits, sizeof p);
+  return static_cast<double>(k) * p;
+}
+
 // One row's mean from predict.wgsl's sum (lo, hi, e_lo, flag; 16 bytes at `at`, any
 // alignment), or from a walk of the trees on the CPU when the row is flagged; counts which
 // in n[0] (summed) or n[1] (walked).
@@ -346,8 +358,7 @@ double row_mean(const uint8_t* at, const float* row, uint32_t trees, uint64_t n[
   ++n[0];
   const uint64_t bits = (static_cast<uint64_t>(sum[1]) << 32) | sum[0];
   const int64_t k = static_cast<int64_t>(bits);  // |k| < 2^53: exact as a double
-  const double total = std::ldexp(static_cast<double>(k), static_cast<int32_t>(sum[2]));
-  return total / static_cast<double>(trees);
+  return scaled(k, static_cast<int32_t>(sum[2])) / static_cast<double>(trees);
 }
 
 // `rows` rows of x through predict.wgsl, their means into out (rows doubles).
