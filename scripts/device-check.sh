@@ -64,7 +64,7 @@ rm -rf "$CRITERION_HOME"
 bench() { # group list, sizes
   log "bench ${1} at ${2}${OFFLOAD_WGPU_WAIT:+ (OFFLOAD_WGPU_WAIT=$OFFLOAD_WGPU_WAIT)}"
   OFFLOAD_BENCH_ONLY=$1 OFFLOAD_BENCH_SIZES=$2 timeout 150 "./$bin/gpu-bench" --bench --noplot 2>&1 | tee -a "$OUT/bench.log" \
-    | grep -E '^(SKIP|gpu-|kernel-time|latency|sgemm|h2d|d2h|sum|dot|mul|scale)|time:' >> "$OUT/summary.log"
+    | grep -E '^(SKIP|gpu-|kernel-time|queued-time|latency|sgemm|h2d|d2h|sum|dot|mul|scale)|time:' >> "$OUT/summary.log"
 }
 if [ -n "${DEVICE_CHECK_BOUNDARY:-}" ]; then
   bench sgemm 4096
@@ -93,6 +93,15 @@ def timed(f, reps):
     for _ in range(reps): f()
     e.record(); e.synchronize()
     return s.elapsed_time(e) / reps * 1e-3
+def synced(f, reps):
+    # As offload's criterion sgemm ids: wait for the device after every call (wall clock).
+    import time
+    for _ in range(3): f()
+    torch.cuda.synchronize()
+    t = time.perf_counter()
+    for _ in range(reps):
+        f(); torch.cuda.synchronize()
+    return (time.perf_counter() - t) / reps
 n = 4096
 a = torch.rand(n, n, device=dev) - 0.5
 b = torch.rand(n, n, device=dev) - 0.5
@@ -101,6 +110,7 @@ torch.backends.cuda.matmul.allow_tf32 = False
 r["sgemm_fp32_tflops"] = 2 * n**3 / timed(lambda: a @ b, 20) / 1e12
 torch.backends.cuda.matmul.allow_tf32 = True
 r["sgemm_tf32_tflops"] = 2 * n**3 / timed(lambda: a @ b, 20) / 1e12
+r["sgemm_tf32_synced_tflops"] = 2 * n**3 / synced(lambda: a @ b, 20) / 1e12
 torch.backends.cuda.matmul.allow_tf32 = False
 nbytes = 1 << 30
 h = torch.empty(nbytes, dtype=torch.uint8, pin_memory=True)
@@ -118,7 +128,7 @@ print("TORCH " + json.dumps(r))
 EOF
 
 log "table"
-python3 - "$CRITERION_HOME" "$OUT/torch.json.log" <<'EOF' | tee "$OUT/table.md" | tee -a "$OUT/summary.log"
+python3 - "$CRITERION_HOME" "$OUT/torch.json.log" "$OUT/bench.log" <<'EOF' | tee "$OUT/table.md" | tee -a "$OUT/summary.log"
 import json, os, sys
 crit, torch_log = sys.argv[1], sys.argv[2]
 t = {}
@@ -135,6 +145,16 @@ def fmt(v, unit):
     return "not run" if v is None else f"{v:.1f} {unit}"
 n = 4096
 fl = 2 * n**3
+# `queued-time sgemm/<path>/4096: <ns> ns per call, …` lines of the gpu bench (calls queued,
+# one sync: PyTorch's timing), from its output ($OUT/bench.log).
+queued = {}
+try:
+    for line in open(sys.argv[3]):
+        if line.startswith("queued-time sgemm/") and " ns per call" in line:
+            key, rest = line[len("queued-time "):].split(":", 1)
+            queued[key] = fl / float(rest.split()[0]) / 1e3
+except OSError:
+    pass
 tf = lambda path: None if ns("sgemm", path, n) is None else fl / ns("sgemm", path, n) / 1e3
 def gb(g, path, n, b):
     t = ns(g, path, n)
@@ -148,7 +168,8 @@ def row(name, ours, theirs, unit):
     ratio = f"{ours / theirs:.2f}" if ours and theirs else "-"
     print(f"| {name} | {fmt(ours, unit)} | {fmt(theirs, unit)} | {ratio} |")
 row("SGEMM 4096³ cuda FP32", tf("gpu-cuda"), t.get("sgemm_fp32_tflops"), "TFLOP/s")
-row("SGEMM 4096³ cuda TF32", tf("gpu-cuda-tf32"), t.get("sgemm_tf32_tflops"), "TFLOP/s")
+row("SGEMM 4096³ cuda TF32, 20 queued, one sync (as torch's)", queued.get(f"sgemm/gpu-cuda-tf32/{n}"), t.get("sgemm_tf32_tflops"), "TFLOP/s")
+row("SGEMM 4096³ cuda TF32, sync after each (both)", tf("gpu-cuda-tf32"), t.get("sgemm_tf32_synced_tflops"), "TFLOP/s")
 row("SGEMM 4096³ wgpu (vs torch FP32)", tf("gpu-wgpu"), t.get("sgemm_fp32_tflops"), "TFLOP/s")
 row("H2D 1 GiB cuda (pageable src, vs torch pinned)", gb("h2d", "gpu-cuda", G, G), t.get("h2d_pinned_gbs"), "GB/s")
 row("H2D 1 GiB wgpu (pageable src, vs torch pinned)", gb("h2d", "gpu-wgpu", G, G), t.get("h2d_pinned_gbs"), "GB/s")

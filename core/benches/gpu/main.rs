@@ -100,6 +100,42 @@ fn print_kernel_time(
     let _ = dev.set_kernel_timing(false);
 }
 
+/// Prints `queued-time <id>: <ns> ns per call, <reps> queued before one sync (<rate> <unit>)`:
+/// `f` runs 3 times, the device syncs, then `f` runs `reps` times back to back and the
+/// device syncs once; the wall time over `reps`. This is how PyTorch's figures in
+/// scripts/device-check.sh are timed (calls queued on the stream, one wait at the end),
+/// while the criterion id beside it waits for the device after every call; each is
+/// compared with the peer timed the same way.
+fn print_queued_time(
+    dev: &mut dyn GpuBackend,
+    id: &str,
+    work: f64,
+    unit: &str,
+    reps: u32,
+    mut f: impl FnMut(&mut dyn GpuBackend),
+) {
+    for _ in 0..3 {
+        f(dev);
+    }
+    if let Err(e) = dev.sync() {
+        println!("queued-time {id}: not measured ({e})");
+        return;
+    }
+    let t = std::time::Instant::now();
+    for _ in 0..reps {
+        f(dev);
+    }
+    if let Err(e) = dev.sync() {
+        println!("queued-time {id}: not measured ({e})");
+        return;
+    }
+    let ns = t.elapsed().as_nanos() as f64 / f64::from(reps);
+    println!(
+        "queued-time {id}: {ns:.0} ns per call, {reps} queued before one sync ({:.1} {unit})",
+        work / ns
+    );
+}
+
 fn main() {
     let cfg = Cfg::from_env();
     let mut c = Criterion::default()

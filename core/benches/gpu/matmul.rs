@@ -2,7 +2,7 @@
 
 use crate::cfg::{host_fits, mem_available, software_skip, Cfg, SOFTWARE_MAX_SGEMM};
 use crate::elem::gen;
-use crate::print_kernel_time;
+use crate::{print_kernel_time, print_queued_time};
 use criterion::{BenchmarkId, Criterion, Throughput};
 use offload_core::gpu::cpu::{matmul_ref, CpuBackend};
 use offload_core::gpu::{Backend, GpuBackend, GpuError, MatmulPrecision};
@@ -116,6 +116,16 @@ pub(crate) fn bench_sgemm(c: &mut Criterion, cfg: &Cfg, devs: &mut [(&'static st
                         &format!("sgemm/{path}/{n}"),
                         2.0 * (n * n * n) as f64 / 1e3,
                         "TFLOP/s",
+                        |d| {
+                            let _ = d.matmul(prec, ids[0], ids[1], ids[2], n, n, n);
+                        },
+                    );
+                    print_queued_time(
+                        dev,
+                        &format!("sgemm/{path}/{n}"),
+                        2.0 * (n * n * n) as f64 / 1e3,
+                        "TFLOP/s",
+                        20,
                         |d| {
                             let _ = d.matmul(prec, ids[0], ids[1], ids[2], n, n, n);
                         },

@@ -12,8 +12,12 @@
 //! (`Forest::fit_parallel`, one tree per rayon task on every core; it grows the same
 //! forest), `wasm-rust` (the forest guest `build/guests/forest/forest-rust.wasm` in
 //! wasmtime through `ForestGuest`; the times include copying the inputs into linear
-//! memory and the predictions out). `forest-predict/rust-native-rayon` is
-//! `Forest::predict_par` (rows over every core).
+//! memory and the predictions out; every call runs under a deadline, so the engine's
+//! compiled code checks the epoch at each function entry and loop header),
+//! `wasm-rust-nodeadline` (the same guest on the engine without epoch interruption,
+//! `offload_host::guest::no_deadline_engine`: no deadline, no checks: what the guest's code
+//! costs by itself). `forest-predict/rust-native-rayon` is `Forest::predict_par` (rows over
+//! every core).
 //!
 //! Before anything is timed each path's answer is checked: the diabetes test MSE must lie
 //! in 2700–3300 (where a correct 200-tree forest lands; scikit-learn gets about 2966),
@@ -50,12 +54,15 @@ use offload_core::data::{diabetes_train_test, friedman1, Dataset};
 use offload_core::forest::{mse, r2, Forest, ForestParams};
 use offload_host::forest_gpu_guest::ForestGpuGuest;
 use offload_host::forest_guest::{ForestGuest, DEFAULT_PATH};
+use offload_host::guest::{compile_file, default_engine, no_deadline_engine};
 use offload_host::wasi_gpu::{Device, Limits};
 
 const TREES: usize = 200;
 const NATIVE: &str = "rust-native";
 const RAYON: &str = "rust-native-rayon";
 const WASM: &str = "wasm-rust";
+/// The same guest compiled without epoch checks: no deadline, the guest's raw speed.
+const WASM_RAW: &str = "wasm-rust-nodeadline";
 
 struct Cfg {
     quick: bool,
@@ -107,16 +114,30 @@ fn params() -> ForestParams {
     }
 }
 
-/// Loads the guest, or prints why it cannot and returns `None`.
-fn load_guest(cfg: &Cfg) -> Option<ForestGuest> {
-    match ForestGuest::load(&cfg.guest) {
-        Ok(g) => Some(g),
-        Err(e) => {
-            println!("SKIP forest-train/{WASM}: {e} (build it with scripts/build-forest-guest.sh)");
-            println!("SKIP forest-predict/{WASM}: {e}");
-            None
+/// The guest under each of its path names (`wasm-rust` on the deadline engine,
+/// `wasm-rust-nodeadline` on the one without epoch checks); a path that cannot load prints
+/// why and is left out.
+fn load_guests(cfg: &Cfg) -> Vec<(&'static str, ForestGuest)> {
+    let mut out = Vec::new();
+    for (path, engine) in [(WASM, default_engine()), (WASM_RAW, no_deadline_engine())] {
+        let g = engine
+            .map_err(|e| e.to_string())
+            .and_then(|en| compile_file(&en, &cfg.guest).map_err(|e| e.to_string()))
+            .and_then(|m| {
+                ForestGuest::from_module(&m, &cfg.guest.display().to_string())
+                    .map_err(|e| e.to_string())
+            });
+        match g {
+            Ok(g) => out.push((path, g)),
+            Err(e) => {
+                println!(
+                    "SKIP forest-train/{path}: {e} (build it with scripts/build-forest-guest.sh)"
+                );
+                println!("SKIP forest-predict/{path}: {e}");
+            }
         }
     }
+    out
 }
 
 /// Panics unless `a` and `b` are equal bit for bit.
@@ -131,7 +152,7 @@ fn check_same(what: &str, a: &[f64], b: &[f64]) {
     }
 }
 
-fn bench_diabetes(c: &mut Criterion, guest: &mut Option<ForestGuest>) {
+fn bench_diabetes(c: &mut Criterion, guests: &mut [(&'static str, ForestGuest)]) {
     let (train, test) = diabetes_train_test();
     let p = params();
     let n_train = train.n_rows;
@@ -146,10 +167,10 @@ fn bench_diabetes(c: &mut Criterion, guest: &mut Option<ForestGuest>) {
     );
     let par = Forest::fit_parallel(&train, &p).expect("rayon fit");
     assert!(par == native, "{RAYON}: the forest differs from {NATIVE}'s");
-    if let Some(g) = guest.as_mut() {
+    for (path, g) in guests.iter_mut() {
         g.fit(&train, &p).expect("wasm fit");
         check_same(
-            WASM,
+            path,
             &g.predict(&test.x).expect("wasm predict"),
             &native_pred,
         );
@@ -169,8 +190,8 @@ fn bench_diabetes(c: &mut Criterion, guest: &mut Option<ForestGuest>) {
     g.bench_function(BenchmarkId::new(RAYON, n_train), |b| {
         b.iter(|| Forest::fit_parallel(&train, &p).expect("fit"))
     });
-    if let Some(gu) = guest.as_mut() {
-        g.bench_function(BenchmarkId::new(WASM, n_train), |b| {
+    for (path, gu) in guests.iter_mut() {
+        g.bench_function(BenchmarkId::new(*path, n_train), |b| {
             b.iter(|| gu.fit(&train, &p).expect("fit"))
         });
     }
@@ -189,10 +210,10 @@ fn bench_diabetes(c: &mut Criterion, guest: &mut Option<ForestGuest>) {
     g.bench_function(BenchmarkId::new(RAYON, n_test), |b| {
         b.iter(|| native.predict_par(&test.x).expect("predict_par"))
     });
-    if let Some(gu) = guest.as_mut() {
+    for (path, gu) in guests.iter_mut() {
         // The guest holds the diabetes forest from the last timed fit.
-        check_same(WASM, &gu.predict(&test.x).expect("predict"), &native_pred);
-        g.bench_function(BenchmarkId::new(WASM, n_test), |b| {
+        check_same(path, &gu.predict(&test.x).expect("predict"), &native_pred);
+        g.bench_function(BenchmarkId::new(*path, n_test), |b| {
             b.iter(|| gu.predict(&test.x).expect("predict"))
         });
     }
@@ -276,7 +297,7 @@ fn variance(y: &[f64]) -> f64 {
     y.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / y.len() as f64
 }
 
-fn bench_friedman(c: &mut Criterion, cfg: &Cfg, guest: &mut Option<ForestGuest>) {
+fn bench_friedman(c: &mut Criterion, cfg: &Cfg, guests: &mut [(&'static str, ForestGuest)]) {
     let probe = friedman1(1000, 10, 1.0, 43);
     let p = params();
     let mut g = c.benchmark_group("forest-train");
@@ -297,10 +318,10 @@ fn bench_friedman(c: &mut Criterion, cfg: &Cfg, guest: &mut Option<ForestGuest>)
         g.bench_function(BenchmarkId::new(RAYON, rows), |b| {
             b.iter(|| Forest::fit_parallel(&data, &p).expect("fit"))
         });
-        if let Some(gu) = guest.as_mut() {
+        for (path, gu) in guests.iter_mut() {
             gu.fit(&data, &p).expect("wasm fit");
-            check_same(WASM, &gu.predict(&probe.x).expect("wasm predict"), &pred);
-            g.bench_function(BenchmarkId::new(WASM, rows), |b| {
+            check_same(path, &gu.predict(&probe.x).expect("wasm predict"), &pred);
+            g.bench_function(BenchmarkId::new(*path, rows), |b| {
                 b.iter(|| gu.fit(&data, &p).expect("fit"))
             });
         }
@@ -318,10 +339,10 @@ fn main() {
         c = c.without_plots();
     }
     let mut c = c.configure_from_args();
-    let mut guest = load_guest(&cfg);
-    bench_diabetes(&mut c, &mut guest);
+    let mut guests = load_guests(&cfg);
+    bench_diabetes(&mut c, &mut guests);
     bench_wasi_gpu(&mut c, &cfg);
     cpp::bench(&mut c, cfg.quick);
-    bench_friedman(&mut c, &cfg, &mut guest);
+    bench_friedman(&mut c, &cfg, &mut guests);
     c.final_summary();
 }
