@@ -359,6 +359,21 @@ fn dispatch_over_the_device_limit_is_a_validation_error() {
 }
 
 #[test]
+fn write_buffer_ranges_are_checked_and_a_partial_write_lands_where_asked() {
+    let Some(r) = bad_input("write-ranges", Limits::default()) else {
+        return;
+    };
+    assert_eq!(value(&r, "zero"), "ok");
+    assert_eq!(value(&r, "past-list"), "operation-error");
+    assert_eq!(value(&r, "misaligned"), "validation-error");
+    assert_eq!(value(&r, "past-buffer"), "validation-error");
+    assert_eq!(value(&r, "into-mapped"), "validation-error");
+    assert_eq!(value(&r, "part"), "ok");
+    // Bytes 4..12 of the list (values 5..=12) at offset 8; the zeros before them.
+    assert_eq!(value(&r, "written"), "0,0,0,0,0,0,0,0,5,6,7,8,9,10,11,12");
+}
+
+#[test]
 fn use_after_destroy_is_an_error_every_way() {
     let Some(r) = bad_input("use-after-destroy", Limits::default()) else {
         return;

@@ -8,8 +8,9 @@ use std::sync::Arc;
 use wasmtime::component::{Component, Instance, ResourceTable};
 use wasmtime::Store;
 
+use super::impls::write_buffer_from_guest;
 use super::state::Ctx;
-use super::{bindings, Limits, WebGpuDevice, WebGpuState};
+use super::{bindings, Limits, WebGpuDevice, WebGpuState, WEBGPU_INTERFACE};
 use crate::wasi_gpu::engine::{self, Runtime};
 #[cfg(doc)]
 use crate::wasi_gpu::Error;
@@ -30,7 +31,16 @@ impl WebGpuHost {
             bindings::Imports::add_to_linker::<_, wasmtime::component::HasSelf<WebGpuState>>(
                 linker,
                 |s| s,
-            )
+            )?;
+            // write-buffer-with-copy again, in place of the bindings' one: the guest's
+            // bytes go from its linear memory to wgpu's staging memory in one copy.
+            linker.allow_shadowing(true);
+            linker.instance(WEBGPU_INTERFACE)?.func_wrap(
+                "[method]gpu-queue.write-buffer-with-copy",
+                write_buffer_from_guest,
+            )?;
+            linker.allow_shadowing(false);
+            Ok(())
         })?;
         Ok(WebGpuHost { rt, device, limits })
     }

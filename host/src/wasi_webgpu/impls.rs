@@ -47,6 +47,8 @@ mod errors;
 mod gpu_device;
 mod pipelines;
 mod queue;
+
+pub(super) use queue::write_buffer_from_guest;
 mod records;
 
 /// Alignment of mapped sizes and of queue writes (bytes).

@@ -23,6 +23,7 @@ pub(super) fn run(gpu: &mut Gpu, name: &str) -> Result<String, String> {
         "read-unmapped" => read_unmapped(gpu),
         "dispatch-over-limit" => dispatch_over_limit(gpu)?,
         "use-after-destroy" => use_after_destroy(gpu)?,
+        "write-ranges" => write_ranges(gpu),
         "quota" => quota(gpu),
         "objects" => objects(gpu),
         _ => return Err(format!("unknown probe '{name}'")),
@@ -184,6 +185,63 @@ fn read_unmapped(gpu: &mut Gpu) -> Vec<String> {
         format!("mapped={mapped}"),
         format!("outside={outside}"),
         format!("after-unmap={unmapped}"),
+        after(gpu),
+    ]
+}
+
+fn write_result(r: Result<(), g::WriteBufferError>) -> String {
+    match r {
+        Ok(()) => "ok".to_string(),
+        Err(e) => match e.kind {
+            g::WriteBufferErrorKind::OperationError => "operation-error".to_string(),
+        },
+    }
+}
+
+/// write-buffer's ranges: a data range past the end of the list is refused
+/// (operation-error, nothing written); a buffer offset that is not a multiple of 4, a range
+/// past the end of the buffer and a write into a mapped buffer raise validation errors;
+/// then a write of bytes 4..12 of a 16-byte list (data offset 4, size 8) at buffer offset
+/// 8 of a zeroed 16-byte buffer, read back as `written` (bytes 5..=12 after eight zeros).
+fn write_ranges(gpu: &mut Gpu) -> Vec<String> {
+    let data: Vec<u8> = (1..=16).collect();
+    let usage = g::GpuBufferUsage::COPY_SRC | g::GpuBufferUsage::COPY_DST;
+    let dst = gpu.buffer(16, usage, "write-dst");
+    let (q, d) = (&gpu.queue, &gpu.device);
+    let zero = write_result(q.write_buffer_with_copy(&dst, 0, &[0u8; 16], None, None));
+    let past_list = write_result(q.write_buffer_with_copy(&dst, 0, &data, Some(8), Some(12)));
+    let misaligned = caught(d, g::GpuErrorFilter::Validation, || {
+        let _ = q.write_buffer_with_copy(&dst, 2, &data[..4], None, None);
+    });
+    let past_buffer = caught(d, g::GpuErrorFilter::Validation, || {
+        let _ = q.write_buffer_with_copy(&dst, 8, &data, None, None);
+    });
+    let rb = map_buffer(gpu);
+    let _ = rb.map_async(g::GpuMapMode::READ, None, None);
+    let into_mapped = caught(d, g::GpuErrorFilter::Validation, || {
+        let _ = q.write_buffer_with_copy(&rb, 0, &data[..4], None, None);
+    });
+    let _ = rb.unmap();
+    let part = write_result(q.write_buffer_with_copy(&dst, 8, &data, Some(4), Some(8)));
+    let enc = d.create_command_encoder(None);
+    enc.copy_buffer_to_buffer(&dst, Some(0), &rb, Some(0), Some(16));
+    q.submit(&[&enc.finish(None)]);
+    let written = match rb.map_async(g::GpuMapMode::READ, None, None) {
+        Err(e) => format!("map-failed({})", e.message),
+        Ok(()) => match rb.get_mapped_range_get_with_copy(None, None) {
+            Ok(v) => v.iter().map(u8::to_string).collect::<Vec<_>>().join(","),
+            Err(e) => format!("read-failed({})", e.message),
+        },
+    };
+    let _ = rb.unmap();
+    vec![
+        format!("zero={zero}"),
+        format!("past-list={past_list}"),
+        format!("misaligned={misaligned}"),
+        format!("past-buffer={past_buffer}"),
+        format!("into-mapped={into_mapped}"),
+        format!("part={part}"),
+        format!("written={written}"),
         after(gpu),
     ]
 }
