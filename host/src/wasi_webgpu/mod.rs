@@ -32,8 +32,10 @@
 //!   (caught at the boundary). A trapped instance cannot be entered again; the host and
 //!   every other instance carry on.
 //!
-//! Everything a guest maps is copied: `write-buffer-with-copy` and
-//! `get-mapped-range-get-with-copy` move bytes between the guest's list and wgpu.
+//! Everything a guest maps is copied: `write-buffer-with-copy` copies the guest's list once,
+//! from its linear memory into wgpu's staging memory (the linker runs the host's own
+//! function for it, see `impls/queue.rs`); `get-mapped-range-get-with-copy` copies the
+//! mapped range into a list the canonical ABI lowers into the guest.
 
 mod device;
 mod host;
