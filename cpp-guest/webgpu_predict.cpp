@@ -9,10 +9,11 @@
 //   predict  uploads the packed forest and the rows (in write-buffer pieces of at most
 //            4 MiB) to storage buffers, dispatches
 //            predict.wgsl (one invocation per row: the exact integer sum of the row's leaf
-//            values, see predict.wgsl), reads the 16-byte sums back through a mapped buffer
-//            and forms each row's mean in f64, so the answer is Forest::predict_cpu's bit
-//            for bit; rows the shader flags (leaves too far apart in exponent for an exact
-//            sum in 53 bits, or not finite) are walked on the CPU here; rows go in chunks
+//            values divided by the tree count with f64 rounding, see predict.wgsl), reads
+//            the 8-byte means back through a mapped buffer, so the answer is
+//            Forest::predict_cpu's bit for bit; rows the shader flags (leaves too far apart
+//            in exponent for an exact sum in 53 bits, not finite, or a subnormal mean) are
+//            walked on the CPU here; rows go in chunks
 //            that fit the device's buffer and dispatch limits; the forest stays uploaded
 //            and the row, sum and read-back buffers are kept for the next predict (made
 //            again only for a larger chunk), until the next fit or a failed predict, which
@@ -318,8 +319,8 @@ std::string pack(const Forest& f, Packed* out) {
 
 using cppguest::bytes_of;
 
-// Bytes of one row's sum in predict.wgsl's `sums` (a vec4<u32>).
-constexpr uint64_t kSumBytes = 16;
+// Bytes of one row's mean in predict.wgsl's `sums` (a vec2<u32>: the f64's bits).
+constexpr uint64_t kSumBytes = 8;
 
 // Rows per dispatch: the sum and row buffers within the binding limit and kMaxChunkBytes,
 // the workgroups within the dispatch limit.
@@ -333,32 +334,22 @@ uint64_t chunk_rows(uint64_t rows, uint64_t d) {
   return chunk;
 }
 
-// k·2^e rounded once, as std::ldexp(k, e): for e in [-1022, 1023] 2^e is a normal double
-// and one product rounds as ldexp does (the product is exact unless it over- or
-// underflows); other e go through ldexp. wasi-libc's ldexp (scalbn) costs several times the
-// product, and the guest forms one mean a row.
-inline double scaled(int64_t k, int32_t e) {
-  if (e < -1022 || e > 1023) return std::ldexp(static_cast<double>(k), e);
-  const uint64_t bits = static_cast<uint64_t>(e + 1023) << 52;
-  double p;
-  std::memcpy(&p, &bits, sizeof p);
-  return static_cast<double>(k) * p;
-}
-
-// One row's mean from predict.wgsl's sum (lo, hi, e_lo, flag; 16 bytes at `at`, any
-// alignment), or from a walk of the trees on the CPU when the row is flagged; counts which
-// in n[0] (summed) or n[1] (walked).
-double row_mean(const uint8_t* at, const float* row, uint32_t trees, uint64_t n[2]) {
-  uint32_t sum[4];
-  std::memcpy(sum, at, sizeof sum);
-  if (sum[3] != 0) {
-    ++n[1];
-    return g_forest.predict_cpu(row, 1)[0];
+// Copies predict.wgsl's means of `n` rows (8 bytes each at `sums`, any alignment) into out
+// and walks on the CPU the rows it flagged (a NaN: no finite mean is one, see predict.wgsl);
+// counts the rows summed on the device in c[0] and walked in c[1].
+void take_means(const uint8_t* sums, uint32_t n, const float* x, uint32_t d, double* out, uint64_t c[2]) {
+  std::memcpy(out, sums, static_cast<size_t>(n) * kSumBytes);
+  uint64_t walked = 0;
+  for (uint32_t r = 0; r < n; ++r) {
+    uint32_t hi;
+    std::memcpy(&hi, sums + kSumBytes * r + 4, sizeof hi);
+    if ((hi & 0x7ff00000u) == 0x7ff00000u) {
+      out[r] = g_forest.predict_cpu(x + static_cast<size_t>(r) * d, 1)[0];
+      ++walked;
+    }
   }
-  ++n[0];
-  const uint64_t bits = (static_cast<uint64_t>(sum[1]) << 32) | sum[0];
-  const int64_t k = static_cast<int64_t>(bits);  // |k| < 2^53: exact as a double
-  return scaled(k, static_cast<int32_t>(sum[2])) / static_cast<double>(trees);
+  c[0] += n - walked;
+  c[1] += walked;
 }
 
 // `rows` rows of x through predict.wgsl, their means into out (rows doubles).
@@ -440,8 +431,7 @@ std::string predict_on_gpu(const float* x, size_t rows, double* out) {
     forest_webgpu_list_u8_t sums{nullptr, 0};
     if (err.empty()) err = read(k.readback, static_cast<size_t>(n) * kSumBytes, &sums);
     // Each row's mean: Forest::predict_cpu's, bit for bit.
-    for (uint32_t r = 0; err.empty() && r < n; ++r)
-      out[start + r] = row_mean(sums.ptr + kSumBytes * r, x + (start + r) * d, trees, counts);
+    if (err.empty()) take_means(sums.ptr, n, x + start * d, d, out + start, counts);
     if (sums.ptr != nullptr) forest_webgpu_list_u8_free(&sums);
   }
   if (err.empty()) {
