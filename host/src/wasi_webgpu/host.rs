@@ -8,7 +8,7 @@ use std::sync::Arc;
 use wasmtime::component::{Component, Instance, ResourceTable};
 use wasmtime::Store;
 
-use super::impls::write_buffer_from_guest;
+use super::impls::{get_mapped_range_into_guest, write_buffer_from_guest};
 use super::state::Ctx;
 use super::{bindings, Limits, WebGpuDevice, WebGpuState, WEBGPU_INTERFACE};
 use crate::wasi_gpu::engine::{self, Runtime};
@@ -32,12 +32,18 @@ impl WebGpuHost {
                 linker,
                 |s| s,
             )?;
-            // write-buffer-with-copy again, in place of the bindings' one: the guest's
-            // bytes go from its linear memory to wgpu's staging memory in one copy.
+            // write-buffer-with-copy and get-mapped-range-get-with-copy again, in place of
+            // the bindings' ones: each copies the bytes once, between the guest's linear
+            // memory and wgpu's staging or mapped memory.
             linker.allow_shadowing(true);
-            linker.instance(WEBGPU_INTERFACE)?.func_wrap(
+            let mut inst = linker.instance(WEBGPU_INTERFACE)?;
+            inst.func_wrap(
                 "[method]gpu-queue.write-buffer-with-copy",
                 write_buffer_from_guest,
+            )?;
+            inst.func_wrap(
+                "[method]gpu-buffer.get-mapped-range-get-with-copy",
+                get_mapped_range_into_guest,
             )?;
             linker.allow_shadowing(false);
             Ok(())

@@ -45,9 +45,11 @@ mod buffers;
 mod commands;
 mod errors;
 mod gpu_device;
+mod mapped;
 mod pipelines;
 mod queue;
 
+pub(super) use mapped::get_mapped_range_into_guest;
 pub(super) use queue::write_buffer_from_guest;
 mod records;
 

@@ -32,10 +32,10 @@
 //!   (caught at the boundary). A trapped instance cannot be entered again; the host and
 //!   every other instance carry on.
 //!
-//! Everything a guest maps is copied: `write-buffer-with-copy` copies the guest's list once,
-//! from its linear memory into wgpu's staging memory (the linker runs the host's own
-//! function for it, see `impls/queue.rs`); `get-mapped-range-get-with-copy` copies the
-//! mapped range into a list the canonical ABI lowers into the guest.
+//! Everything a guest maps is copied, once: `write-buffer-with-copy` from its linear memory
+//! into wgpu's staging memory, `get-mapped-range-get-with-copy` from the mapped range into
+//! the guest's list (the linker runs the host's own functions for both, see
+//! `impls/queue.rs` and `impls/mapped.rs`).
 
 mod device;
 mod host;

@@ -113,40 +113,12 @@ impl Ctx {
         self.scopes.pop().map(|s| s.error)
     }
 
-    /// Runs `f` on the device inside wgpu error scopes of all three kinds, with the device
-    /// locked, and returns its result with the errors wgpu raised. A panic in wgpu becomes
-    /// an error (the caller's trap).
+    /// [`capture_on`] this instance's device.
     pub(super) fn capture<R>(
         &self,
         f: impl FnOnce(&WebGpuDevice) -> R,
     ) -> wasmtime::Result<(R, Vec<ErrorObject>)> {
-        let dev = &*self.device;
-        let _guard = dev.enter();
-        let out = std::panic::catch_unwind(AssertUnwindSafe(|| {
-            let v = dev.device.push_error_scope(wgpu::ErrorFilter::Validation);
-            let m = dev.device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
-            let i = dev.device.push_error_scope(wgpu::ErrorFilter::Internal);
-            let r = f(dev);
-            let mut errors = Vec::new();
-            for e in [i.pop(), m.pop(), v.pop()]
-                .into_iter()
-                .filter_map(pollster::block_on)
-            {
-                errors.push(from_wgpu(e));
-            }
-            (r, errors)
-        }));
-        match out {
-            Ok(v) => Ok(v),
-            Err(p) => {
-                let msg = p
-                    .downcast_ref::<String>()
-                    .map(String::as_str)
-                    .or_else(|| p.downcast_ref::<&str>().copied())
-                    .unwrap_or("(no message)");
-                wasmtime::bail!("wasi:webgpu: wgpu panicked: {msg}")
-            }
-        }
+        capture_on(&self.device, f)
     }
 
     /// [`Ctx::capture`], then raises the errors wgpu raised; `f`'s result either way.
@@ -271,5 +243,40 @@ impl WebGpuState {
         let v = self.table.delete(r)?;
         self.gpu.objects -= 1;
         Ok(v)
+    }
+}
+
+/// Runs `f` on the device inside wgpu error scopes of all three kinds, with the device
+/// locked, and returns its result with the errors wgpu raised. A panic in wgpu becomes
+/// an error (the caller's trap).
+pub(super) fn capture_on<R>(
+    dev: &WebGpuDevice,
+    f: impl FnOnce(&WebGpuDevice) -> R,
+) -> wasmtime::Result<(R, Vec<ErrorObject>)> {
+    let _guard = dev.enter();
+    let out = std::panic::catch_unwind(AssertUnwindSafe(|| {
+        let v = dev.device.push_error_scope(wgpu::ErrorFilter::Validation);
+        let m = dev.device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
+        let i = dev.device.push_error_scope(wgpu::ErrorFilter::Internal);
+        let r = f(dev);
+        let mut errors = Vec::new();
+        for e in [i.pop(), m.pop(), v.pop()]
+            .into_iter()
+            .filter_map(pollster::block_on)
+        {
+            errors.push(from_wgpu(e));
+        }
+        (r, errors)
+    }));
+    match out {
+        Ok(v) => Ok(v),
+        Err(p) => {
+            let msg = p
+                .downcast_ref::<String>()
+                .map(String::as_str)
+                .or_else(|| p.downcast_ref::<&str>().copied())
+                .unwrap_or("(no message)");
+            wasmtime::bail!("wasi:webgpu: wgpu panicked: {msg}")
+        }
     }
 }

@@ -9,6 +9,9 @@ use super::super::objects::*;
 use super::super::WebGpuState;
 use super::{COPY_ALIGN, R};
 
+/// A mapped range to copy out: the wgpu buffer and the byte range.
+pub(super) type MappedTarget = (wgpu::Buffer, std::ops::Range<u64>);
+
 /// Alignment of a mapped range's offset (bytes), as WebGPU and wgpu require.
 const MAP_OFFSET_ALIGN: u64 = 8;
 
@@ -77,6 +80,56 @@ impl WebGpuState {
             return None;
         }
         b.inner.as_ref()
+    }
+
+    /// The checks of `get-mapped-range-get-with-copy`: `Ok(Err(..))` the published error
+    /// (not mapped, destroyed, a range outside the mapped one or misaligned),
+    /// `Ok(Ok(None))` an empty range, else the wgpu buffer and the byte range to copy.
+    /// Errors (traps): a handle the table does not hold.
+    pub(super) fn mapped_range(
+        &self,
+        this: &Resource<Buffer>,
+        offset: Option<u64>,
+        size: Option<u64>,
+    ) -> R<Result<Option<MappedTarget>, w::GetMappedRangeError>> {
+        use w::GetMappedRangeErrorKind as K;
+        let b = self.table.get(this)?;
+        let (m_off, m_size) = match b.map {
+            MapState::Mapped(o, s) => (o, s),
+            MapState::Unmapped => {
+                return Ok(Err(range_err(
+                    K::OperationError,
+                    format!("get-mapped-range: buffer '{}' is not mapped", b.label),
+                )))
+            }
+        };
+        let Some(inner) = self.live(b).cloned() else {
+            return Ok(Err(range_err(
+                K::OperationError,
+                format!("get-mapped-range: buffer '{}' is destroyed", b.label),
+            )));
+        };
+        let offset = offset.unwrap_or(0);
+        let size = range_size(offset, size, b.size);
+        if !offset.is_multiple_of(MAP_OFFSET_ALIGN)
+            || !size.is_multiple_of(COPY_ALIGN)
+            || offset < m_off
+            || offset
+                .checked_add(size)
+                .is_none_or(|end| end > m_off + m_size)
+        {
+            return Ok(Err(range_err(
+                K::OperationError,
+                format!(
+                    "get-mapped-range: range {offset}+{size} is not inside the mapped range \
+                     {m_off}+{m_size} (offset a multiple of 8, size of 4)"
+                ),
+            )));
+        }
+        if size == 0 {
+            return Ok(Ok(None));
+        }
+        Ok(Ok(Some((inner, offset..offset + size))))
     }
 
     /// The wgpu buffer behind `r` for use in a command, or a validation error naming
@@ -251,6 +304,8 @@ impl w::HostGpuBuffer for WebGpuState {
         Ok(Ok(()))
     }
 
+    /// The linker runs `impls::mapped::get_mapped_range_into_guest` for this import (one
+    /// copy, straight into the guest's list); this serves other callers of the bindings.
     fn get_mapped_range_get_with_copy(
         &mut self,
         this: Resource<Buffer>,
@@ -258,48 +313,14 @@ impl w::HostGpuBuffer for WebGpuState {
         size: Option<u64>,
     ) -> R<Result<Vec<u8>, w::GetMappedRangeError>> {
         use w::GetMappedRangeErrorKind as K;
-        let b = self.table.get(&this)?;
-        let (m_off, m_size) = match b.map {
-            MapState::Mapped(o, s) => (o, s),
-            MapState::Unmapped => {
-                return Ok(Err(range_err(
-                    K::OperationError,
-                    format!("get-mapped-range: buffer '{}' is not mapped", b.label),
-                )))
-            }
+        let (inner, range) = match self.mapped_range(&this, offset, size)? {
+            Ok(Some(t)) => t,
+            Ok(None) => return Ok(Ok(Vec::new())),
+            Err(e) => return Ok(Err(e)),
         };
-        let Some(inner) = self.live(b).cloned() else {
-            return Ok(Err(range_err(
-                K::OperationError,
-                format!("get-mapped-range: buffer '{}' is destroyed", b.label),
-            )));
-        };
-        let offset = offset.unwrap_or(0);
-        let size = range_size(offset, size, b.size);
-        if !offset.is_multiple_of(MAP_OFFSET_ALIGN)
-            || !size.is_multiple_of(COPY_ALIGN)
-            || offset < m_off
-            || offset
-                .checked_add(size)
-                .is_none_or(|end| end > m_off + m_size)
-        {
-            return Ok(Err(range_err(
-                K::OperationError,
-                format!(
-                    "get-mapped-range: range {offset}+{size} is not inside the mapped range \
-                     {m_off}+{m_size} (offset a multiple of 8, size of 4)"
-                ),
-            )));
-        }
-        if size == 0 {
-            return Ok(Ok(Vec::new()));
-        }
-        let copy = self.gpu.raising(|_| {
-            inner
-                .slice(offset..offset + size)
-                .get_mapped_range()
-                .map(|v| v.to_vec())
-        })?;
+        let copy = self
+            .gpu
+            .raising(|_| inner.slice(range).get_mapped_range().map(|v| v.to_vec()))?;
         Ok(copy.map_err(|e| range_err(K::OperationError, format!("get-mapped-range: {e}"))))
     }
 
