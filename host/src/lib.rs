@@ -34,6 +34,7 @@ pub mod error;
 pub mod forest_gpu_guest;
 pub mod forest_guest;
 pub mod guest;
+mod guest_bytes;
 pub mod guests;
 pub mod parallel;
 pub mod wasi_gpu;
