@@ -70,6 +70,8 @@ pub const KNOWN_PATHS: &[&str] = &[
     "go-par",
     "cpu",
     "wasm-rust",
+    // the forest guest on the engine without epoch checks (no deadline; host/benches/forest)
+    "wasm-rust-nodeadline",
     "wasm-c",
     "wasm-go",
     // the C++ forest guest training inside wasm (host/benches/forest/cpp.rs)

@@ -38,6 +38,7 @@ const COLORS: &[RGBColor] = &[
     RGBColor(120, 200, 160), // go-par
     RGBColor(140, 86, 75),   // cpu
     RGBColor(213, 94, 0),    // wasm-rust
+    RGBColor(240, 150, 90),  // wasm-rust-nodeadline
     RGBColor(230, 159, 0),   // wasm-c
     RGBColor(204, 121, 167), // wasm-go
     RGBColor(90, 45, 10),    // wasm-cpp
