@@ -11,8 +11,9 @@
 //! Paths: `wasm-cpp-wasi-gpu-<b>` (build/guests/forest/forest-cpp.wasm: wasi:gpu's
 //! `kernel-batch-predict` on the host's cpu, wgpu or cuda device) and
 //! `wasm-cpp-wasi-webgpu-wgpu` (build/guests/forest/forest-cpp-webgpu.wasm: the guest's own
-//! WGSL through wasi:webgpu; it sums each row's f32 leaves exactly in integers on the device,
-//! 16 bytes a row come back, and walks on the CPU the rows an f64 sum would round).
+//! WGSL through wasi:webgpu; it sums each row's f32 leaves exactly in integers on the device
+//! and divides by the tree count with f64 rounding there, 8 bytes a row come back, and walks
+//! on the CPU the rows an f64 sum would round).
 //! Every predict time includes lowering the rows into linear memory, the guest's uploads,
 //! dispatches and readbacks, and lifting the predictions out.
 //!
