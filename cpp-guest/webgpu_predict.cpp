@@ -22,7 +22,6 @@
 //   trees    copies the forest out as the world's tree records.
 // Every failure is err(one line): a bad argument, "<step>: <gpu-error kind>: <message>",
 // "out of guest memory". Exceptions are off; nothing here traps on bad input.
-#include <cmath>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>

@@ -4,7 +4,8 @@
 //! `offload:forest-webgpu/forest-webgpu@0.1.0`) on the Rust host's wasi:webgpu (wgpu; Mesa
 //! lavapipe without a GPU), each test skipped by name, with wgpu's reason, where no adapter
 //! opens. The guest trains its own forest inside wasm; its WGSL sums every row's f32 leaves
-//! exactly in integers (rows an f64 sum in tree order would round are walked in wasm), so
+//! exactly in integers and divides by the tree count with f64 rounding (rows an f64 sum in
+//! tree order would round, or with a subnormal mean, are walked in wasm), so
 //! its predictions equal its trees walked on the host (offload-core's `Forest::predict`) bit
 //! for bit, on both of those routes (`predict-stats` counts them); the test MSE on
 //! the diabetes split lies in 2700–3300; its forest and predictions equal the wasi:gpu build
@@ -90,6 +91,24 @@ fn assert_bits(what: &str, got: &[f64], want: &[f64]) {
     for (r, (a, b)) in got.iter().zip(want).enumerate() {
         assert!(a.to_bits() == b.to_bits(), "{what}: row {r}: {a} vs {b}");
     }
+}
+
+/// `n` rows of diabetes features (10 a row): the rows of `x` repeated.
+fn repeated(x: &[f32], n: usize) -> Vec<f32> {
+    x.iter().copied().cycle().take(n * 10).collect()
+}
+
+/// `n_trees` trees fitted on the diabetes training split; the test split and the guest's
+/// trees.
+fn fitted(g: &mut ForestWebGpuGuest, n_trees: usize) -> (Dataset, Forest) {
+    let (train, test) = split();
+    let p = ForestParams {
+        n_trees,
+        ..ForestParams::default()
+    };
+    fit(g, &train, &p).expect("fit");
+    let forest = trees(g, train.n_features);
+    (test, forest)
 }
 
 /// Buffers the guest keeps after a successful predict (webgpu_predict.cpp's `Kept`: the
@@ -197,7 +216,7 @@ fn cpp_webgpu_forest_predicts_in_chunks() {
         assert!(t.len() <= 15, "a tree of {} nodes at max depth 3", t.len());
     }
     // 20 000 rows: the test rows repeated, every 7th value NaN in one row of 97.
-    let mut x: Vec<f32> = test.x.iter().copied().cycle().take(20_000 * 10).collect();
+    let mut x = repeated(&test.x, 20_000);
     for r in (0..20_000).step_by(97) {
         x[r * 10 + r % 10] = f32::NAN;
     }
@@ -217,15 +236,9 @@ fn cpp_webgpu_forest_grows_its_buffers_and_writes_in_pieces() {
     let Some(mut g) = guest("cpp_webgpu_forest_grows_its_buffers_and_writes_in_pieces") else {
         return;
     };
-    let (train, test) = split();
-    let p = ForestParams {
-        n_trees: 5,
-        ..ForestParams::default()
-    };
-    fit(&mut g, &train, &p).expect("fit");
-    let forest = trees(&mut g, train.n_features);
+    let (test, forest) = fitted(&mut g, 5);
     for rows in [1000, 110_000] {
-        let x: Vec<f32> = test.x.iter().copied().cycle().take(rows * 10).collect();
+        let x = repeated(&test.x, rows);
         predict_checked(
             &mut g,
             &forest,
@@ -251,17 +264,11 @@ fn cpp_webgpu_forest_over_quota_keeps_nothing_and_recovers() {
     ) else {
         return;
     };
-    let (train, test) = split();
-    let p = ForestParams {
-        n_trees: 5,
-        ..ForestParams::default()
-    };
-    fit(&mut g, &train, &p).expect("fit");
-    let forest = trees(&mut g, train.n_features);
-    let rows = |n: usize| -> Vec<f32> { test.x.iter().copied().cycle().take(n * 10).collect() };
-    let small = rows(1000);
+    let (test, forest) = fitted(&mut g, 5);
+    let small = repeated(&test.x, 1000);
     let want = predict_checked(&mut g, &forest, &small, "1000 rows under the quota");
-    let e = predict(&mut g, &rows(110_000)).expect_err("110 000 rows over a 2 MB quota");
+    let e =
+        predict(&mut g, &repeated(&test.x, 110_000)).expect_err("110 000 rows over a 2 MB quota");
     assert!(e.contains("out-of-memory-error"), "{e}");
     let (n, last) = g.instance().uncaptured();
     assert_eq!(n, 0, "uncaptured: {last:?}");
