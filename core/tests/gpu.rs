@@ -403,3 +403,47 @@ fn cuda_bad_input() {
         bad_input(&mut b);
     }
 }
+
+/// A transfer longer than two of the wgpu backend's staging buffers (64 MiB each; as long
+/// as the device's largest buffer where that is less: lavapipe's 128 MiB, two chunks),
+/// read back byte for byte; every 4-byte word differs from its neighbours, so a chunk
+/// copied to or from the wrong place fails. Then an unaligned read of more than one chunk
+/// that starts just before a chunk boundary.
+fn transfers_span_staging_chunks(dev: &mut Backend) {
+    let stage = offload_core::gpu::wgpu::STAGE_BYTES as usize;
+    let max = dev.info().max_buffer_bytes as usize;
+    let words = (2 * stage + (3 << 20) + 12).min(max) / 4;
+    let data: Vec<u32> = (0..words as u32)
+        .map(|i| i.wrapping_mul(2_654_435_761))
+        .collect();
+    let bytes: &[u8] = bytemuck::cast_slice(&data);
+    let id = dev.create_buffer(bytes.len() as u64).unwrap();
+    dev.write(id, 0, bytes).unwrap();
+    let mut back = vec![0u8; bytes.len()];
+    dev.read(id, 0, &mut back).unwrap();
+    if let Some(i) = back.iter().zip(bytes).position(|(a, b)| a != b) {
+        panic!("byte {i} of {} read back wrong", bytes.len());
+    }
+    let at = stage - 5;
+    let mut part = vec![0u8; (stage + 11).min(bytes.len() - at)];
+    dev.read(id, at as u64, &mut part).unwrap();
+    assert!(
+        part == bytes[at..at + part.len()],
+        "unaligned read across a chunk"
+    );
+    dev.destroy_buffer(id).unwrap();
+}
+
+#[test]
+fn wgpu_transfers_span_staging_chunks() {
+    if let Some(mut b) = open(BackendKind::Wgpu) {
+        transfers_span_staging_chunks(&mut b);
+    }
+}
+
+#[test]
+fn cuda_transfers_span_staging_chunks() {
+    if let Some(mut b) = open(BackendKind::Cuda) {
+        transfers_span_staging_chunks(&mut b);
+    }
+}

@@ -131,7 +131,7 @@ impl WgpuBackend {
         let bs = self.bind(&scan, &pick(&[0, 1, 2, 3, 4, 5, 7, 8, 9, 10]));
         let br = self.bind(&reduce, &pick(&[5, 6, 7, 8, 9]));
         let status_off = 2 * a.n_nodes as u64 * 4;
-        let down = self.down.clone();
+        let down = self.down[0].clone();
         let idx = self.run_pass(
             &[
                 (&init, &bi, grid(pairs.max(a.n_nodes as u64))?),

@@ -1,6 +1,6 @@
 //! Transfers of the wgpu backend: uploads through the two `MAP_WRITE` staging buffers in
-//! turn, downloads through the `MAP_READ` one, each mapping filled or emptied on several
-//! threads (rayon).
+//! turn, downloads through the two `MAP_READ` ones in turn, each mapping filled or emptied
+//! on several threads (rayon).
 
 use super::{map_err, WgpuBackend};
 use crate::gpu::{BufferId, Result};
@@ -59,7 +59,10 @@ impl WgpuBackend {
         self.check_uncaptured()
     }
 
-    /// Download of an aligned range through the staging buffer.
+    /// Download of an aligned range through the two staging buffers in turn: the copy of
+    /// chunk i + 1 is submitted before chunk i is copied out, so the device's copy and the
+    /// host's overlap. On an error the pending copy is waited for by the next map of its
+    /// buffer (wgpu orders the map after the submission), so no buffer is left mapped.
     pub(super) fn read_aligned(
         &mut self,
         src: BufferId,
@@ -67,26 +70,38 @@ impl WgpuBackend {
         out: &mut [u8],
     ) -> Result<()> {
         let stage = self.stage as usize;
-        for (i, chunk) in out.chunks_mut(stage).enumerate() {
-            let len = chunk.len() as u64;
-            let mut enc = self.device.create_command_encoder(&Default::default());
+        let total = out.len();
+        let n = total.div_ceil(stage);
+        // Submits the device copy of chunk `i` into staging buffer `i % 2`.
+        let submit = |me: &Self, i: usize| -> Result<wgpu::SubmissionIndex> {
+            let len = (total - i * stage).min(stage) as u64;
+            let mut enc = me.device.create_command_encoder(&Default::default());
             enc.copy_buffer_to_buffer(
-                &self.buf(src)?.buf,
+                &me.buf(src)?.buf,
                 offset + (i * stage) as u64,
-                &self.down,
+                &me.down[i % 2],
                 0,
                 len,
             );
-            let idx = self.queue.submit([enc.finish()]);
-            self.map(&self.down, len, wgpu::MapMode::Read, Some(idx))?;
+            Ok(me.queue.submit([enc.finish()]))
+        };
+        let mut next = if n > 0 { Some(submit(self, 0)?) } else { None };
+        for (i, chunk) in out.chunks_mut(stage).enumerate() {
+            let len = chunk.len() as u64;
+            let idx = next.take();
+            if i + 1 < n {
+                next = Some(submit(self, i + 1)?);
+            }
+            let down = &self.down[i % 2];
+            self.map(down, len, wgpu::MapMode::Read, idx)?;
             {
-                let view = self.down.slice(..len).get_mapped_range().map_err(map_err)?;
+                let view = down.slice(..len).get_mapped_range().map_err(map_err)?;
                 chunk
                     .par_chunks_mut(PAR_CHUNK)
                     .zip(view.par_chunks(PAR_CHUNK))
                     .for_each(|(d, src)| d.copy_from_slice(src));
             }
-            self.down.unmap();
+            down.unmap();
         }
         self.check_uncaptured()
     }

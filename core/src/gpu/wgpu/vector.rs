@@ -14,12 +14,17 @@ impl WgpuBackend {
     /// Reads one scalar of `dtype` from the start of `self.result` (after `idx`).
     pub(super) fn read_result(&mut self, dtype: DType) -> Result<f64> {
         let mut enc = self.device.create_command_encoder(&Default::default());
-        enc.copy_buffer_to_buffer(&self.result, 0, &self.down, 0, 8);
+        enc.copy_buffer_to_buffer(&self.result, 0, &self.down[0], 0, 8);
         let idx = self.queue.submit([enc.finish()]);
-        self.map(&self.down, 8, wgpu::MapMode::Read, Some(idx))?;
+        self.map(&self.down[0], 8, wgpu::MapMode::Read, Some(idx))?;
         let mut w = [0u8; 8];
-        w.copy_from_slice(&self.down.slice(..8).get_mapped_range().map_err(map_err)?);
-        self.down.unmap();
+        w.copy_from_slice(
+            &self.down[0]
+                .slice(..8)
+                .get_mapped_range()
+                .map_err(map_err)?,
+        );
+        self.down[0].unmap();
         Ok(match dtype {
             DType::F32 => f32::from_le_bytes([w[0], w[1], w[2], w[3]]) as f64,
             DType::F64 => f64::from_le_bytes(w),
