@@ -2,9 +2,12 @@
 //! through wgpu 30; Mesa's lavapipe (software Vulkan) where there is no GPU.
 //!
 //! - Buffers are `STORAGE | COPY_SRC | COPY_DST` device buffers, rounded up to 4 bytes.
-//! - Uploads go through two persistent `MAP_WRITE` staging buffers of [`STAGE_BYTES`] used in
-//!   turn, so that the host fills one while the device copies from the other
-//!   (`queue.write_buffer` moved only about 6 GB/s on an H200); the host fills a mapping
+//! - Uploads go through two staging buffers used in turn, so that the host fills one while
+//!   the device copies from the other (`queue.write_buffer` moved only about 6 GB/s on an
+//!   H200): on Vulkan, buffers in host memory made through wgpu's HAL interop
+//!   (`host_stage.rs`: wgpu prefers host-visible *device* memory for a `MAP_WRITE`
+//!   buffer, which the CPU fills across PCIe); elsewhere, or with `OFFLOAD_WGPU_STAGING=mapped`,
+//!   persistent `MAP_WRITE` buffers of [`STAGE_BYTES`]. The host fills a staging buffer
 //!   on several threads (rayon). Downloads go through two `MAP_READ` staging buffers in
 //!   turn, so that the device copies the next chunk into one while the host copies the
 //!   last one out of the other on several threads (rayon). Transfers whose offset or length
@@ -44,11 +47,14 @@ use std::sync::{Arc, Mutex};
 use std::vec::Vec;
 
 mod custom;
+mod host_stage;
 mod matmul;
 mod ml;
 mod transfer;
 mod vector;
 
+use host_stage::HostStage;
+pub use host_stage::STAGING_ENV;
 use transfer::aligned;
 use vector::REDUCE_GROUPS;
 
@@ -85,6 +91,8 @@ pub struct WgpuBackend {
     pipelines: HashMap<String, wgpu::ComputePipeline>,
     up: [wgpu::Buffer; 2],
     up_last: [Option<wgpu::SubmissionIndex>; 2],
+    /// Host-memory upload staging (see `host_stage.rs`), used instead of `up` when present.
+    host_up: Option<[HostStage; 2]>,
     down: [wgpu::Buffer; 2],
     stage: u64,
     partials: wgpu::Buffer,
@@ -182,6 +190,16 @@ impl WgpuBackend {
             mk("stage-up-0", stage, U::MAP_WRITE | U::COPY_SRC),
             mk("stage-up-1", stage, U::MAP_WRITE | U::COPY_SRC),
         ];
+        let want_host = std::env::var(STAGING_ENV).map_or(true, |v| v != "mapped");
+        let host_up = if want_host {
+            HostStage::new(&device, stage).and_then(|a| Ok([a, HostStage::new(&device, stage)?]))
+        } else {
+            Err(format!("{STAGING_ENV}=mapped"))
+        };
+        let staging = match &host_up {
+            Ok(_) => "upload staging: host memory".to_string(),
+            Err(why) => format!("upload staging: mapped ({why})"),
+        };
         let down = [
             mk("stage-down-0", stage, U::MAP_READ | U::COPY_DST),
             mk("stage-down-1", stage, U::MAP_READ | U::COPY_DST),
@@ -210,7 +228,10 @@ impl WgpuBackend {
         let info = DeviceInfo {
             backend: BackendKind::Wgpu,
             name: ai.name.clone(),
-            driver: format!("{:?}, {} {}", ai.backend, ai.driver, ai.driver_info),
+            driver: format!(
+                "{:?}, {} {}, {staging}",
+                ai.backend, ai.driver, ai.driver_info
+            ),
             memory_bytes: None,
             max_buffer_bytes,
             supports_f64: features.contains(wgpu::Features::SHADER_F64),
@@ -226,6 +247,7 @@ impl WgpuBackend {
             pipelines: HashMap::new(),
             up,
             up_last: [None, None],
+            host_up: host_up.ok(),
             down,
             stage,
             partials,

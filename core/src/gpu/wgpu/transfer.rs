@@ -1,10 +1,12 @@
-//! Transfers of the wgpu backend: uploads through the two `MAP_WRITE` staging buffers in
-//! turn, downloads through the two `MAP_READ` ones in turn, each mapping filled or emptied
+//! Transfers of the wgpu backend: uploads through two host-memory staging buffers in turn
+//! (`host_stage.rs`; else the two `MAP_WRITE` staging buffers), downloads through the two `MAP_READ` ones in turn, each mapping filled or emptied
 //! on several threads (rayon).
 
 use super::{map_err, WgpuBackend};
-use crate::gpu::{BufferId, Result};
+use crate::gpu::{BufferId, GpuError, Result};
+use core::sync::atomic::Ordering;
 use rayon::prelude::*;
+use std::format;
 
 /// Chunk of a host-side parallel memcpy into or out of a mapping.
 const PAR_CHUNK: usize = 1 << 20;
@@ -13,6 +15,9 @@ impl WgpuBackend {
     /// Upload of an aligned range (offset and length multiples of 4) through the two
     /// staging buffers in turn.
     pub(super) fn write_aligned(&mut self, dst: BufferId, offset: u64, data: &[u8]) -> Result<()> {
+        if self.host_up.is_some() {
+            return self.write_host_staged(dst, offset, data);
+        }
         let stage = self.stage as usize;
         for (i, chunk) in data.chunks(stage).enumerate() {
             let s = i % 2;
@@ -55,6 +60,49 @@ impl WgpuBackend {
                 len,
             );
             self.up_last[s] = Some(self.queue.submit([enc.finish()]));
+        }
+        self.check_uncaptured()
+    }
+
+    /// Upload of an aligned range through the two host-memory staging buffers in turn
+    /// (`host_stage.rs`): each is filled once the device's last copy out of it has
+    /// finished (`Queue::on_submitted_work_done`), then copied to `dst` by the device.
+    fn write_host_staged(&mut self, dst: BufferId, offset: u64, data: &[u8]) -> Result<()> {
+        let stage = self.stage as usize;
+        for (i, chunk) in data.chunks(stage).enumerate() {
+            let s = i % 2;
+            let last = self.up_last[s].take();
+            let st = &self.host_up.as_ref().expect("checked by the caller")[s];
+            while !st.is_idle() {
+                if self.spin {
+                    self.device
+                        .poll(wgpu::PollType::Poll)
+                        .map_err(|e| GpuError::Device(format!("poll: {e}")))?;
+                    std::thread::yield_now();
+                } else {
+                    self.device
+                        .poll(wgpu::PollType::Wait {
+                            submission_index: last.clone(),
+                            timeout: None,
+                        })
+                        .map_err(|e| GpuError::Device(format!("poll: {e}")))?;
+                }
+            }
+            st.fill(chunk, PAR_CHUNK);
+            let mut enc = self.device.create_command_encoder(&Default::default());
+            enc.copy_buffer_to_buffer(
+                &st.buf,
+                0,
+                &self.buf(dst)?.buf,
+                offset + (i * stage) as u64,
+                chunk.len() as u64,
+            );
+            st.idle.store(false, Ordering::Release);
+            let idx = self.queue.submit([enc.finish()]);
+            let flag = st.idle.clone();
+            self.queue
+                .on_submitted_work_done(move || flag.store(true, Ordering::Release));
+            self.up_last[s] = Some(idx);
         }
         self.check_uncaptured()
     }
