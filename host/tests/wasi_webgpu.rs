@@ -371,6 +371,9 @@ fn write_buffer_ranges_are_checked_and_a_partial_write_lands_where_asked() {
     assert_eq!(value(&r, "part"), "ok");
     // Bytes 4..12 of the list (values 5..=12) at offset 8; the zeros before them.
     assert_eq!(value(&r, "written"), "0,0,0,0,0,0,0,0,5,6,7,8,9,10,11,12");
+    // 3 MiB + 12 bytes through one write-buffer and one get-mapped-range (each copied by
+    // the host in 1 MiB pieces on several threads), byte for byte.
+    assert_eq!(value(&r, "large"), "ok");
 }
 
 #[test]

@@ -234,6 +234,7 @@ fn write_ranges(gpu: &mut Gpu) -> Vec<String> {
         },
     };
     let _ = rb.unmap();
+    let large = large_roundtrip(gpu);
     vec![
         format!("zero={zero}"),
         format!("past-list={past_list}"),
@@ -242,8 +243,49 @@ fn write_ranges(gpu: &mut Gpu) -> Vec<String> {
         format!("into-mapped={into_mapped}"),
         format!("part={part}"),
         format!("written={written}"),
+        format!("large={large}"),
         after(gpu),
     ]
+}
+
+/// 3 MiB + 12 bytes (more than the host's 1 MiB pieces of a parallel copy, and not a
+/// multiple of them) written with one `write-buffer`, copied into a mappable buffer and
+/// read back with one `get-mapped-range`: `ok`, or where the first byte differs. Byte `i`
+/// holds `i·131 mod 251`, so a piece copied to the wrong place shows.
+fn large_roundtrip(gpu: &Gpu) -> String {
+    let n = (3 << 20) + 12;
+    let data: Vec<u8> = (0..n).map(|i| (i * 131 % 251) as u8).collect();
+    let usage = g::GpuBufferUsage::COPY_SRC | g::GpuBufferUsage::COPY_DST;
+    let src = gpu.buffer(n as u64, usage, "large-src");
+    let rb = gpu.buffer(
+        n as u64,
+        g::GpuBufferUsage::MAP_READ | g::GpuBufferUsage::COPY_DST,
+        "large-read",
+    );
+    let (q, d) = (&gpu.queue, &gpu.device);
+    let r = match q.write_buffer_with_copy(&src, 0, &data, None, None) {
+        Err(e) => format!("write-failed({})", e.message),
+        Ok(()) => {
+            let enc = d.create_command_encoder(None);
+            enc.copy_buffer_to_buffer(&src, Some(0), &rb, Some(0), Some(n as u64));
+            q.submit(&[&enc.finish(None)]);
+            match rb.map_async(g::GpuMapMode::READ, None, None) {
+                Err(e) => format!("map-failed({})", e.message),
+                Ok(()) => match rb.get_mapped_range_get_with_copy(None, None) {
+                    Err(e) => format!("read-failed({})", e.message),
+                    Ok(v) if v.len() != n => format!("read {} of {n} bytes", v.len()),
+                    Ok(v) => match v.iter().zip(&data).position(|(a, b)| a != b) {
+                        None => "ok".to_string(),
+                        Some(i) => format!("differs-at-{i}"),
+                    },
+                },
+            }
+        }
+    };
+    let _ = rb.unmap();
+    src.destroy();
+    rb.destroy();
+    r
 }
 
 fn dispatch_over_limit(gpu: &mut Gpu) -> Result<Vec<String>, String> {
