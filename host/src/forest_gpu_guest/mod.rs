@@ -52,6 +52,7 @@ pub use error::{ForestGpuGuestError, Result};
 pub use hosts::ForestHost;
 pub use wit::{forest_from_wit, WitFitInfo, WitForestParams, WitPredictStats, WitTree};
 
+use crate::guest_bytes::GuestF32s;
 use crate::wasi_gpu;
 #[cfg(doc)]
 use crate::wasi_gpu::{Device, GpuHost};
@@ -195,7 +196,10 @@ impl<H: ForestHost> ForestComponent<H> {
     /// features, a device error); [`ForestGpuGuestError::Trap`].
     pub fn predict(&mut self, x: &[f32]) -> Result<Vec<f64>> {
         let r = self
-            .call::<(&[f32],), (std::result::Result<Vec<f64>, String>,)>("predict", (x,))?
+            .call::<(GuestF32s<'_>,), (std::result::Result<Vec<f64>, String>,)>(
+                "predict",
+                (GuestF32s(x),),
+            )?
             .0;
         guest("predict", r)
     }
