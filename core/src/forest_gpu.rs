@@ -458,10 +458,10 @@ impl DeviceForest {
             )?;
             b.batch_predict(self.dtype, &self.buffers, self.x, rows as u32, self.out)?;
             match self.dtype {
+                // Straight into the result (no staging vector, no second copy).
                 DType::F64 => {
-                    let mut o = vec![0f64; rows];
-                    b.read(self.out, 0, bytemuck::cast_slice_mut(&mut o))?;
-                    res.extend_from_slice(&o);
+                    res.resize(start + rows, 0.0);
+                    b.read(self.out, 0, bytemuck::cast_slice_mut(&mut res[start..]))?;
                 }
                 DType::F32 => {
                     let mut o = vec![0f32; rows];
