@@ -246,6 +246,51 @@ pub fn copy(a: &[f64], out: &mut [f64]) -> Result<(), ShapeError> {
     Ok(())
 }
 
+/// Bytes of each piece of [`copy_bytes`] and [`copy_bytes_to`] (1 MiB).
+pub const COPY_PIECE: usize = 1 << 20;
+
+/// `dst.copy_from_slice(src)` on several threads (rayon), in [`COPY_PIECE`] pieces, from two
+/// pieces on (below that on the calling thread): for copies into and out of staging
+/// memory and linear memory (tens of MB a call), which one thread moves at a few GB/s.
+/// Panics if the lengths differ.
+pub fn copy_bytes(dst: &mut [u8], src: &[u8]) {
+    assert_eq!(dst.len(), src.len(), "copy_bytes: lengths differ");
+    if src.len() < 2 * COPY_PIECE {
+        dst.copy_from_slice(src);
+        return;
+    }
+    dst.par_chunks_mut(COPY_PIECE)
+        .zip(src.par_chunks(COPY_PIECE))
+        .for_each(|(d, s)| d.copy_from_slice(s));
+}
+
+/// [`copy_bytes`] into memory given by its address: for destinations whose owner cannot
+/// cross threads (wgpu's write-only mapped views), or raw mappings.
+///
+/// # Safety
+/// `dst` must be valid for writes of `src.len()` bytes, must not overlap `src`, and
+/// nothing else may read or write it until this returns.
+pub unsafe fn copy_bytes_to(dst: *mut u8, src: &[u8]) {
+    if src.len() < 2 * COPY_PIECE {
+        // SAFETY: the caller's contract.
+        unsafe { core::ptr::copy_nonoverlapping(src.as_ptr(), dst, src.len()) };
+        return;
+    }
+    // An address as an integer crosses threads; each piece writes only its own range.
+    let base = dst as usize;
+    src.par_chunks(COPY_PIECE).enumerate().for_each(|(j, s)| {
+        // SAFETY: [j·COPY_PIECE, j·COPY_PIECE + s.len()) lies inside dst's src.len() bytes
+        // (the caller's contract); the pieces are disjoint.
+        unsafe {
+            core::ptr::copy_nonoverlapping(
+                s.as_ptr(),
+                (base as *mut u8).add(j * COPY_PIECE),
+                s.len(),
+            )
+        }
+    });
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -440,5 +485,26 @@ mod tests {
         assert!(add(&[1.0; 3], &[1.0; 3], &mut o64).is_err());
         assert!(relu(&[1.0; 3], &mut o64).is_err());
         assert_eq!(o64, [7.0, 7.0]);
+    }
+
+    /// Both copies, below and above the parallel threshold and with a last piece shorter
+    /// than the others: byte for byte, every byte differing from its neighbours'.
+    #[test]
+    fn copy_bytes_copies_every_piece_in_place() {
+        for n in [
+            0,
+            5,
+            2 * COPY_PIECE - 1,
+            2 * COPY_PIECE + COPY_PIECE / 2 + 3,
+        ] {
+            let src: Vec<u8> = (0..n).map(|i| (i * 131 % 251) as u8).collect();
+            let mut a = std::vec![0u8; n];
+            copy_bytes(&mut a, &src);
+            assert!(a == src, "copy_bytes, {n} bytes");
+            let mut b = std::vec![0u8; n];
+            // SAFETY: b is n bytes, distinct from src, and used by nothing else meanwhile.
+            unsafe { copy_bytes_to(b.as_mut_ptr(), &src) };
+            assert!(b == src, "copy_bytes_to, {n} bytes");
+        }
     }
 }

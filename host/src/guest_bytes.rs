@@ -19,37 +19,48 @@
 /// of the guest's memory).
 macro_rules! lower_as_guest_bytes {
     ($t:ty) => {
+        $crate::guest_bytes::lower_as_guest_list!($t, u8);
+    };
+}
+
+/// [`lower_as_guest_bytes!`] for a `list<$elem>` of a primitive `$elem` (`u8`, `f32`, …):
+/// `byte_len()` is the list's length in bytes (a multiple of the element's size), `fill`
+/// writes the little-endian bytes of the elements; the list is allocated with the
+/// element's alignment.
+macro_rules! lower_as_guest_list {
+    ($t:ty, $elem:ty) => {
         impl $t {
-            /// Allocates the list in the guest and fills it; (pointer, length).
+            /// Allocates the list in the guest and fills it; (pointer, length in elements).
             fn lower_list<T>(
                 &self,
                 cx: &mut wasmtime::component::__internal::LowerContext<'_, T>,
             ) -> wasmtime::Result<(usize, usize)> {
                 let len = self.byte_len();
-                let ptr = cx.realloc(0, 0, 1, len)?;
+                let align = core::mem::align_of::<$elem>() as u32;
+                let ptr = cx.realloc(0, 0, align, len)?;
                 // `realloc` checked that ptr..ptr+len lies inside linear memory.
                 self.fill(&mut cx.as_slice_mut()[ptr..ptr + len])?;
-                Ok((ptr, len))
+                Ok((ptr, len / core::mem::size_of::<$elem>()))
             }
         }
 
-        // SAFETY: the representation of `[u8]` (`list<u8>`: a pointer pair), whose ABI and
+        // SAFETY: the representation of `[$elem]` (a list: a pointer pair), whose ABI and
         // type check this delegates to.
         unsafe impl wasmtime::component::ComponentType for $t {
             type Lower = [wasmtime::ValRaw; 2];
             const ABI: wasmtime::component::__internal::CanonicalAbiInfo =
-                <[u8] as wasmtime::component::ComponentType>::ABI;
+                <[$elem] as wasmtime::component::ComponentType>::ABI;
 
             fn typecheck(
                 ty: &wasmtime::component::__internal::InterfaceType,
                 types: &wasmtime::component::__internal::InstanceType<'_>,
             ) -> wasmtime::Result<()> {
-                <[u8] as wasmtime::component::ComponentType>::typecheck(ty, types)
+                <[$elem] as wasmtime::component::ComponentType>::typecheck(ty, types)
             }
         }
 
-        // SAFETY: writes exactly a (pointer, length) pair as `[u8]`'s lowering does: flat as
-        // two i64 `ValRaw`s, in memory as two little-endian u32 (memory32).
+        // SAFETY: writes exactly a (pointer, length) pair as `[$elem]`'s lowering does: flat
+        // as two i64 `ValRaw`s, in memory as two little-endian u32 (memory32).
         unsafe impl wasmtime::component::Lower for $t {
             fn linear_lower_to_flat<T>(
                 &self,
@@ -81,90 +92,29 @@ macro_rules! lower_as_guest_bytes {
 }
 
 pub(crate) use lower_as_guest_bytes;
+pub(crate) use lower_as_guest_list;
 
 /// A `list<f32>` argument (rows of features, e.g. 10^6 rows × 10 = 40 MB for a forest
-/// predict) lowered into the guest with one copy, on several threads (rayon, pieces of
-/// [`PIECE_ELEMS`] elements) from two pieces on. wasmtime's own lowering of a `&[f32]`
-/// asks `cabi_realloc` for the list (align 4) and stores it element by element on one
-/// thread; this asks for the same memory and writes the same little-endian bytes. Same
-/// `#[doc(hidden)]` wasmtime items, and the same pin, as [`lower_as_guest_bytes!`].
+/// predict) lowered into the guest with one copy, on several threads from 2 MiB on
+/// ([`offload_core::par::copy_bytes`]): wasmtime's own lowering of a `&[f32]` asks
+/// `cabi_realloc` for the same memory and stores the elements one by one on one thread.
 pub(crate) struct GuestF32s<'a>(pub &'a [f32]);
 
-/// Elements of each piece of [`GuestF32s`]' parallel copy (1 MiB).
-const PIECE_ELEMS: usize = 1 << 18;
-
 impl GuestF32s<'_> {
-    /// Allocates the list in the guest and fills it; (pointer, length in elements).
-    fn lower_list<T>(
-        &self,
-        cx: &mut wasmtime::component::__internal::LowerContext<'_, T>,
-    ) -> wasmtime::Result<(usize, usize)> {
-        use rayon::prelude::*;
-        let src = self.0;
-        let bytes = src
-            .len()
-            .checked_mul(4)
-            .ok_or_else(|| wasmtime::format_err!("size overflow copying a list"))?;
-        let ptr = cx.realloc(0, 0, 4, bytes)?;
-        // `realloc` checked that ptr..ptr+bytes lies inside linear memory.
-        let dst = &mut cx.as_slice_mut()[ptr..ptr + bytes];
-        let copy = |d: &mut [u8], s: &[f32]| {
-            for (d, v) in d.chunks_exact_mut(4).zip(s) {
+    fn byte_len(&self) -> usize {
+        std::mem::size_of_val(self.0)
+    }
+
+    fn fill(&self, dst: &mut [u8]) -> wasmtime::Result<()> {
+        if cfg!(target_endian = "little") {
+            offload_core::par::copy_bytes(dst, bytemuck::cast_slice(self.0));
+        } else {
+            for (d, v) in dst.chunks_exact_mut(4).zip(self.0) {
                 d.copy_from_slice(&v.to_le_bytes());
             }
-        };
-        if src.len() < 2 * PIECE_ELEMS {
-            copy(dst, src);
-        } else {
-            dst.par_chunks_mut(4 * PIECE_ELEMS)
-                .zip(src.par_chunks(PIECE_ELEMS))
-                .for_each(|(d, s)| copy(d, s));
         }
-        Ok((ptr, src.len()))
-    }
-}
-
-// SAFETY: the representation of `[f32]` (`list<f32>`: a pointer pair), whose ABI and type
-// check this delegates to.
-unsafe impl wasmtime::component::ComponentType for GuestF32s<'_> {
-    type Lower = [wasmtime::ValRaw; 2];
-    const ABI: wasmtime::component::__internal::CanonicalAbiInfo =
-        <[f32] as wasmtime::component::ComponentType>::ABI;
-
-    fn typecheck(
-        ty: &wasmtime::component::__internal::InterfaceType,
-        types: &wasmtime::component::__internal::InstanceType<'_>,
-    ) -> wasmtime::Result<()> {
-        <[f32] as wasmtime::component::ComponentType>::typecheck(ty, types)
-    }
-}
-
-// SAFETY: writes exactly a (pointer, length) pair as `[f32]`'s lowering does: flat as two
-// i64 `ValRaw`s, in memory as two little-endian u32 (memory32).
-unsafe impl wasmtime::component::Lower for GuestF32s<'_> {
-    fn linear_lower_to_flat<T>(
-        &self,
-        cx: &mut wasmtime::component::__internal::LowerContext<'_, T>,
-        _ty: wasmtime::component::__internal::InterfaceType,
-        dst: &mut std::mem::MaybeUninit<[wasmtime::ValRaw; 2]>,
-    ) -> wasmtime::Result<()> {
-        let (ptr, len) = self.lower_list(cx)?;
-        dst.write([
-            wasmtime::ValRaw::i64(ptr as i64),
-            wasmtime::ValRaw::i64(len as i64),
-        ]);
-        Ok(())
-    }
-
-    fn linear_lower_to_memory<T>(
-        &self,
-        cx: &mut wasmtime::component::__internal::LowerContext<'_, T>,
-        _ty: wasmtime::component::__internal::InterfaceType,
-        offset: usize,
-    ) -> wasmtime::Result<()> {
-        let (ptr, len) = self.lower_list(cx)?;
-        *cx.get::<4>(offset) = u32::try_from(ptr)?.to_le_bytes();
-        *cx.get::<4>(offset + 4) = u32::try_from(len)?.to_le_bytes();
         Ok(())
     }
 }
+
+lower_as_guest_list!(GuestF32s<'_>, f32);

@@ -139,28 +139,18 @@ impl HostStage {
         }
     }
 
-    /// Copies `src` to byte `0..src.len()` of the mapping on several threads (rayon).
-    /// The caller has waited for [`HostStage::idle`]. Panics if `src` is longer than the
-    /// buffer (the caller chunks by the buffer's length).
-    pub(super) fn fill(&self, src: &[u8], chunk: usize) {
-        use rayon::prelude::*;
+    /// Copies `src` to byte `0..src.len()` of the mapping ([`crate::par::copy_bytes_to`]:
+    /// on several threads). The caller has waited for [`HostStage::is_idle`]. Panics if
+    /// `src` is longer than the buffer (the caller chunks by the buffer's length).
+    pub(super) fn fill(&self, src: &[u8]) {
         assert!(
             src.len() <= self.len,
             "staging chunk longer than the buffer"
         );
-        let base = self.ptr;
-        src.par_chunks(chunk).enumerate().for_each(|(j, s)| {
-            // SAFETY: the mapping is `len` ≥ src.len() bytes, mapped for the buffer's life;
-            // the ranges [j·chunk, j·chunk + s.len()) are disjoint and in bounds; no copy
-            // out of it is in flight (the caller waited for `idle`).
-            unsafe {
-                core::ptr::copy_nonoverlapping(
-                    s.as_ptr(),
-                    (base as *mut u8).add(j * chunk),
-                    s.len(),
-                )
-            }
-        });
+        // SAFETY: the mapping is `len` ≥ src.len() bytes, mapped for the buffer's life; no
+        // copy out of it is in flight (the caller waited for `idle`) and nothing else
+        // writes it.
+        unsafe { crate::par::copy_bytes_to(self.ptr as *mut u8, src) }
     }
 
     /// Whether the last copy out of this buffer has finished.

@@ -334,14 +334,21 @@ impl WgpuBackend {
             {
                 return r.map_err(|e| GpuError::Device(format!("map_async: {e}")));
             }
-            if self.spin {
-                self.device
-                    .poll(wgpu::PollType::Poll)
-                    .map_err(|e| GpuError::Device(format!("poll: {e}")))?;
-                std::thread::yield_now();
-            } else {
-                self.wait(None)?;
-            }
+            self.wait_step(None)?;
+        }
+    }
+
+    /// One step of waiting for a callback: a non-blocking poll and a yield (spin), or a
+    /// blocking wait for submission `after` (everything queued when `None`).
+    fn wait_step(&self, after: Option<wgpu::SubmissionIndex>) -> Result<()> {
+        if self.spin {
+            self.device
+                .poll(wgpu::PollType::Poll)
+                .map_err(|e| GpuError::Device(format!("poll: {e}")))?;
+            std::thread::yield_now();
+            Ok(())
+        } else {
+            self.wait(after)
         }
     }
 

@@ -1,15 +1,12 @@
 //! Transfers of the wgpu backend: uploads through two host-memory staging buffers in turn
-//! (`host_stage.rs`; else the two `MAP_WRITE` staging buffers), downloads through the two `MAP_READ` ones in turn, each mapping filled or emptied
-//! on several threads (rayon).
+//! (`host_stage.rs`; else the two `MAP_WRITE` staging buffers), downloads through the two
+//! `MAP_READ` ones in turn, each staging buffer filled or emptied on several threads
+//! ([`crate::par::copy_bytes`]).
 
 use super::{map_err, WgpuBackend};
-use crate::gpu::{BufferId, GpuError, Result};
+use crate::gpu::{BufferId, Result};
+use crate::par;
 use core::sync::atomic::Ordering;
-use rayon::prelude::*;
-use std::format;
-
-/// Chunk of a host-side parallel memcpy into or out of a mapping.
-const PAR_CHUNK: usize = 1 << 20;
 
 impl WgpuBackend {
     /// Upload of an aligned range (offset and length multiples of 4) through the two
@@ -30,25 +27,9 @@ impl WgpuBackend {
                     .get_mapped_range_mut()
                     .map_err(map_err)?;
                 let mut w = view.slice(..);
-                // wgpu's WriteOnly views are not Send, so the parallel copy goes through the
-                // mapping's base address (as an integer, to cross threads).
-                let base = w.as_raw_element_ptr().as_ptr() as usize;
-                chunk
-                    .par_chunks(PAR_CHUNK)
-                    .enumerate()
-                    .for_each(|(j, src)| {
-                        // SAFETY: the mapping is `len` = chunk.len() bytes long and stays mapped
-                        // until `view` drops after this loop; the destination ranges
-                        // [j·PAR_CHUNK, j·PAR_CHUNK + src.len()) are disjoint and in bounds; it
-                        // is only written, never read.
-                        unsafe {
-                            std::ptr::copy_nonoverlapping(
-                                src.as_ptr(),
-                                (base as *mut u8).add(j * PAR_CHUNK),
-                                src.len(),
-                            )
-                        }
-                    });
+                // SAFETY: the mapping is chunk.len() bytes and stays mapped, written by
+                // nothing else, until `view` drops after this.
+                unsafe { par::copy_bytes_to(w.as_raw_element_ptr().as_ptr(), chunk) };
             }
             self.up[s].unmap();
             let mut enc = self.device.create_command_encoder(&Default::default());
@@ -74,21 +55,9 @@ impl WgpuBackend {
             let last = self.up_last[s].take();
             let st = &self.host_up.as_ref().expect("checked by the caller")[s];
             while !st.is_idle() {
-                if self.spin {
-                    self.device
-                        .poll(wgpu::PollType::Poll)
-                        .map_err(|e| GpuError::Device(format!("poll: {e}")))?;
-                    std::thread::yield_now();
-                } else {
-                    self.device
-                        .poll(wgpu::PollType::Wait {
-                            submission_index: last.clone(),
-                            timeout: None,
-                        })
-                        .map_err(|e| GpuError::Device(format!("poll: {e}")))?;
-                }
+                self.wait_step(last.clone())?;
             }
-            st.fill(chunk, PAR_CHUNK);
+            st.fill(chunk);
             let mut enc = self.device.create_command_encoder(&Default::default());
             enc.copy_buffer_to_buffer(
                 &st.buf,
@@ -144,10 +113,7 @@ impl WgpuBackend {
             self.map(down, len, wgpu::MapMode::Read, idx)?;
             {
                 let view = down.slice(..len).get_mapped_range().map_err(map_err)?;
-                chunk
-                    .par_chunks_mut(PAR_CHUNK)
-                    .zip(view.par_chunks(PAR_CHUNK))
-                    .for_each(|(d, src)| d.copy_from_slice(src));
+                par::copy_bytes(chunk, &view);
             }
             down.unmap();
         }

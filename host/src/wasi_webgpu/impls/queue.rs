@@ -149,35 +149,19 @@ pub(crate) type WriteParams = (
     Option<u64>,
 );
 
-/// Bytes of each piece of a parallel copy into wgpu's staging memory.
-const PAR_CHUNK: usize = 1 << 20;
-
-/// Copies `src` into `view` (same length): on several threads (rayon) in [`PAR_CHUNK`]
-/// pieces from 2 pieces on, since wgpu's staging memory may be device memory behind the
-/// BAR (host-visible device memory), which one thread fills at a few GB/s.
+/// Copies `src` into `view` (same length) on several threads from 2 MiB on
+/// ([`offload_core::par::copy_bytes_to`]): wgpu's staging memory may be host-visible device
+/// memory, which one thread fills at a few GB/s.
 fn copy_into_view(view: &mut wgpu::QueueWriteBufferView, src: &[u8]) {
-    use rayon::prelude::*;
-    if src.len() < 2 * PAR_CHUNK {
-        view.copy_from_slice(src);
-        return;
-    }
     assert_eq!(
         view.len(),
         src.len(),
         "staging view and data differ in length"
     );
     let mut w = view.slice(..);
-    // wgpu's write-only views are not Send: the copy goes through the base address (an
-    // integer, to cross threads).
-    let base = w.as_raw_element_ptr().as_ptr() as usize;
-    src.par_chunks(PAR_CHUNK).enumerate().for_each(|(j, s)| {
-        // SAFETY: the view is src.len() bytes long and lives until after this loop; the
-        // pieces [j·PAR_CHUNK, j·PAR_CHUNK + s.len()) are disjoint and in bounds; the view
-        // is only written.
-        unsafe {
-            std::ptr::copy_nonoverlapping(s.as_ptr(), (base as *mut u8).add(j * PAR_CHUNK), s.len())
-        }
-    });
+    // SAFETY: the view is src.len() bytes long, lives until after this, and is only
+    // written, by this call alone (wgpu's write-only views are not Send: hence the address).
+    unsafe { offload_core::par::copy_bytes_to(w.as_raw_element_ptr().as_ptr(), src) }
 }
 
 /// `write-buffer-with-copy` as the linker runs it: the checks of the trait method, then
