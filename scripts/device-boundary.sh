@@ -42,7 +42,7 @@ for step in ${steps//,/ }; do
       cd go-host || exit 1
       timeout 30 "$B/go-host.test" -test.run '^$' -test.bench 'BenchmarkEmptyCall/path=(rust-cgo|wasm-rust|wasm-rust-batch|wazero-rust)$' \
         -test.benchtime 1000000x -test.count 5 > "$W/go-empty-call.txt" 2>&1
-      OFFLOAD_BENCH_N=100000 timeout 30 "$B/go-host.test" -test.run '^$' \
+      OFFLOAD_BENCH_N=100000 timeout 90 "$B/go-host.test" -test.run '^$' \
         -test.bench 'BenchmarkSumResident/family=fast/path=(rust-cgo|rust-cgo-par|wasm-rust|wasm-c)/' -test.count 5 > "$W/go-sum-resident.txt" 2>&1
       timeout 30 "$B/go-host.test" -test.run '^$' -test.bench BenchmarkWasiGPUCall -test.count 5 > "$W/go-wasi-gpu-call.txt" 2>&1
       cd "$R" ;;
