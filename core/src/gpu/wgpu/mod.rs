@@ -31,7 +31,8 @@
 //! Arguments arrive checked (see the `gpu` module's layers); this backend still checks its
 //! own dispatch limits, the precision of a matmul, and find-split's index contents (a
 //! status word the kernels set). Files: this one holds the device, its buffers and the pass
-//! machinery; `transfer.rs` the staged uploads and downloads; `vector.rs` the reductions and
+//! machinery; `wait.rs` waiting for the device and for mappings; `transfer.rs` the staged
+//! uploads and downloads; `vector.rs` the reductions and
 //! element-wise ops, `matmul.rs` SGEMM, `ml.rs` the random-forest kernels, each with its
 //! WGSL sources; `custom.rs` runs a caller's own WGSL on the same device and buffers.
 
@@ -52,6 +53,7 @@ mod matmul;
 mod ml;
 mod transfer;
 mod vector;
+mod wait;
 
 use host_stage::HostStage;
 pub use host_stage::STAGING_ENV;
@@ -279,76 +281,6 @@ impl WgpuBackend {
             let msg = v.join("; ");
             v.clear();
             Err(GpuError::Device(msg))
-        }
-    }
-
-    /// Waits for the submission `idx` (all submissions when `None`). In spin mode (the
-    /// default) by polling without blocking until the queue is empty, else by a blocking
-    /// `poll(Wait)`.
-    fn wait(&self, idx: Option<wgpu::SubmissionIndex>) -> Result<()> {
-        if self.spin {
-            loop {
-                let st = self
-                    .device
-                    .poll(wgpu::PollType::Poll)
-                    .map_err(|e| GpuError::Device(format!("poll: {e}")))?;
-                if st.is_queue_empty() {
-                    return Ok(());
-                }
-                std::thread::yield_now();
-            }
-        }
-        self.device
-            .poll(wgpu::PollType::Wait {
-                submission_index: idx,
-                timeout: None,
-            })
-            .map(|_| ())
-            .map_err(|e| GpuError::Device(format!("poll: {e}")))
-    }
-
-    /// Maps `buf[..len]` and waits until the mapping is ready (after submission `after`,
-    /// the last one that used the buffer).
-    fn map(
-        &self,
-        buf: &wgpu::Buffer,
-        len: u64,
-        mode: wgpu::MapMode,
-        after: Option<wgpu::SubmissionIndex>,
-    ) -> Result<()> {
-        let done = Arc::new(Mutex::new(None));
-        let d2 = done.clone();
-        buf.slice(..len).map_async(mode, move |r| {
-            if let Ok(mut g) = d2.lock() {
-                *g = Some(r);
-            }
-        });
-        if !self.spin {
-            self.wait(after)?;
-        }
-        loop {
-            if let Some(r) = done
-                .lock()
-                .map_err(|_| GpuError::Device("map poisoned".into()))?
-                .take()
-            {
-                return r.map_err(|e| GpuError::Device(format!("map_async: {e}")));
-            }
-            self.wait_step(None)?;
-        }
-    }
-
-    /// One step of waiting for a callback: a non-blocking poll and a yield (spin), or a
-    /// blocking wait for submission `after` (everything queued when `None`).
-    fn wait_step(&self, after: Option<wgpu::SubmissionIndex>) -> Result<()> {
-        if self.spin {
-            self.device
-                .poll(wgpu::PollType::Poll)
-                .map_err(|e| GpuError::Device(format!("poll: {e}")))?;
-            std::thread::yield_now();
-            Ok(())
-        } else {
-            self.wait(after)
         }
     }
 
