@@ -54,10 +54,12 @@ std::string fit_forest(cppforest::Forest* forest, ListF32* x, ListF64* y, uint32
   return msg;
 }
 
-// The predict export: checks x against the fitted forest, allocates the result and runs
-// predict(x, rows, out) (the build's device predictor, returning "" or an error); frees x
-// (free_x). True with the predictions in ret, else false with the error set through
-// set_err.
+// The predict export: checks x against the fitted forest, allocates the result (rows
+// doubles from malloc) and runs predict(x, rows, &out) (the build's device predictor,
+// returning "" or an error; it fills out, or frees it and puts in its place another
+// malloc'ed block of rows doubles that it filled, e.g. a list the host lowered, taken over
+// instead of copied); frees x (free_x). True with the predictions in ret, else false with
+// the error set through set_err.
 template <typename ListF32, typename ListF64, typename Str, typename Predict>
 bool predict_export(const cppforest::Forest& forest, ListF32* x, ListF64* ret, Str* err,
                     void (*free_x)(ListF32*), void (*set_err)(Str*, std::string), Predict predict) {
@@ -79,7 +81,7 @@ bool predict_export(const cppforest::Forest& forest, ListF32* x, ListF64* ret, S
     } else {
       out = static_cast<double*>(std::malloc(rows * sizeof(double)));
       msg = out == nullptr ? "out of guest memory for " + std::to_string(rows) + " predictions"
-                           : predict(x->ptr, rows, out);
+                           : predict(x->ptr, rows, &out);
     }
   }
   free_x(x);

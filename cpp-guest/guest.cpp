@@ -88,17 +88,26 @@ class Buffer {
     std::string err = create(bytes);
     return err.empty() ? write(data, bytes) : err;
   }
-  // Reads `bytes` bytes from byte 0 into `dst`.
-  std::string read(void* dst, size_t bytes) {
+  // Reads `bytes` bytes from byte 0 as the list the host lowered into *got (freed by the
+  // caller with forest_gpu_list_u8_free; left empty on an error).
+  std::string read_list(size_t bytes, forest_gpu_list_u8_t* got) {
+    *got = forest_gpu_list_u8_t{nullptr, 0};
     forest_gpu_list_u8_t l{nullptr, 0};
     wasi_gpu_compute_gpu_error_t e;
     if (!wasi_gpu_compute_buffer_read(borrow(), 0, bytes, &l, &e)) return gpu_error("buffer-read", &e);
-    std::string err;
-    if (l.len != bytes)
-      err = "buffer-read: " + std::to_string(l.len) + " bytes, asked for " + std::to_string(bytes);
-    else if (bytes > 0)
-      std::memcpy(dst, l.ptr, bytes);
-    forest_gpu_list_u8_free(&l);
+    if (l.len != bytes) {
+      forest_gpu_list_u8_free(&l);
+      return "buffer-read: " + std::to_string(l.len) + " bytes, asked for " + std::to_string(bytes);
+    }
+    *got = l;
+    return "";
+  }
+  // Reads `bytes` bytes from byte 0 into `dst`.
+  std::string read(void* dst, size_t bytes) {
+    forest_gpu_list_u8_t l;
+    std::string err = read_list(bytes, &l);
+    if (err.empty() && bytes > 0) std::memcpy(dst, l.ptr, bytes);
+    if (l.ptr != nullptr) forest_gpu_list_u8_free(&l);
     return err;
   }
   wasi_gpu_compute_borrow_buffer_t borrow() const { return wasi_gpu_compute_borrow_buffer(own_); }
@@ -156,8 +165,11 @@ std::string flatten(const Forest& f, Flat* out) {
 
 using cppguest::bytes_of;
 
-// Batch prediction of `rows` rows of x on the device into out (rows doubles).
-std::string predict_on_device(const float* x, size_t rows, double* out) {
+// Batch prediction of `rows` rows of x on the device into *out_block (rows doubles,
+// malloc'ed). When one f64 launch covers every row, the list buffer-read returns (malloc'ed
+// by the bindings' cabi_realloc, 8-aligned) becomes *out_block in place of a copy of it.
+std::string predict_on_device(const float* x, size_t rows, double** out_block) {
+  double* out = *out_block;
   DeviceInfo dev;
   std::string err = device_info(&dev);
   if (!err.empty()) return err;
@@ -204,7 +216,17 @@ std::string predict_on_device(const float* x, size_t rows, double* out) {
             value.borrow(), tree_start.borrow(), &shape, xb.borrow(), static_cast<uint32_t>(n),
             ob.borrow(), &e))
       return gpu_error("kernel-batch-predict", &e);
-    if (dev.supports_f64) {
+    if (dev.supports_f64 && n == rows) {
+      forest_gpu_list_u8_t l;
+      err = ob.read_list(n * 8, &l);
+      if (err.empty() && reinterpret_cast<uintptr_t>(l.ptr) % alignof(double) == 0) {
+        std::free(out);
+        out = *out_block = reinterpret_cast<double*>(l.ptr);
+      } else {
+        if (err.empty()) std::memcpy(out, l.ptr, n * 8);
+        if (l.ptr != nullptr) forest_gpu_list_u8_free(&l);
+      }
+    } else if (dev.supports_f64) {
       err = ob.read(out + start, n * 8);
     } else {
       out32.resize(n);

@@ -333,26 +333,41 @@ uint64_t chunk_rows(uint64_t rows, uint64_t d) {
   return chunk;
 }
 
-// Copies predict.wgsl's means of `n` rows (8 bytes each at `sums`, any alignment) into out
-// and walks on the CPU the rows it flagged (a NaN: no finite mean is one, see predict.wgsl);
-// counts the rows summed on the device in c[0] and walked in c[1].
-void take_means(const uint8_t* sums, uint32_t n, const float* x, uint32_t d, double* out, uint64_t c[2]) {
-  std::memcpy(out, sums, static_cast<size_t>(n) * kSumBytes);
+// Rows of one block of take_means' flag scan.
+constexpr uint32_t kScanBlock = 256;
+
+// Walks on the CPU the rows of predict.wgsl's `n` means at `means` (8-aligned) that it
+// flagged (a NaN: no finite mean is one, see predict.wgsl), writing their means in place;
+// counts the rows summed on the device in c[0] and walked in c[1]. The scan goes by blocks
+// of kScanBlock rows with one branch per block (the inner test vectorizes).
+void take_means(double* means, uint32_t n, const float* x, uint32_t d, uint64_t c[2]) {
   uint64_t walked = 0;
-  for (uint32_t r = 0; r < n; ++r) {
-    uint32_t hi;
-    std::memcpy(&hi, sums + kSumBytes * r + 4, sizeof hi);
-    if ((hi & 0x7ff00000u) == 0x7ff00000u) {
-      out[r] = g_forest.predict_cpu(x + static_cast<size_t>(r) * d, 1)[0];
-      ++walked;
+  for (uint32_t b = 0; b < n; b += kScanBlock) {
+    const uint32_t e = n - b < kScanBlock ? n : b + kScanBlock;
+    uint32_t any = 0;
+    for (uint32_t r = b; r < e; ++r) {
+      uint64_t bits;
+      std::memcpy(&bits, means + r, sizeof bits);
+      any |= ((bits >> 52) & 0x7ffu) == 0x7ffu;
+    }
+    if (any == 0) continue;
+    for (uint32_t r = b; r < e; ++r) {
+      uint64_t bits;
+      std::memcpy(&bits, means + r, sizeof bits);
+      if (((bits >> 52) & 0x7ffu) == 0x7ffu) {
+        means[r] = g_forest.predict_cpu(x + static_cast<size_t>(r) * d, 1)[0];
+        ++walked;
+      }
     }
   }
   c[0] += n - walked;
   c[1] += walked;
 }
 
-// `rows` rows of x through predict.wgsl, their means into out (rows doubles).
-std::string predict_on_gpu(const float* x, size_t rows, double* out) {
+// `rows` rows of x through predict.wgsl, their means into *out (rows doubles, malloc'ed).
+// When one chunk holds every row, the read-back list (malloc'ed by the bindings'
+// cabi_realloc, 8-aligned) becomes *out in place of a copy of it.
+std::string predict_on_gpu(const float* x, size_t rows, double** out) {
   const uint32_t d = g_forest.n_features();
   const uint32_t trees = static_cast<uint32_t>(g_packed.tree_start.size());
   const uint64_t chunk = chunk_rows(rows, d);
@@ -430,7 +445,19 @@ std::string predict_on_gpu(const float* x, size_t rows, double* out) {
     forest_webgpu_list_u8_t sums{nullptr, 0};
     if (err.empty()) err = read(k.readback, static_cast<size_t>(n) * kSumBytes, &sums);
     // Each row's mean: Forest::predict_cpu's, bit for bit.
-    if (err.empty()) take_means(sums.ptr, n, x + start * d, d, out + start, counts);
+    if (err.empty()) {
+      double* means = *out + start;
+      const bool adopt = n == rows && reinterpret_cast<uintptr_t>(sums.ptr) % alignof(double) == 0;
+      if (adopt) {
+        means = reinterpret_cast<double*>(sums.ptr);
+        sums = forest_webgpu_list_u8_t{nullptr, 0};
+        std::free(*out);
+        *out = means;
+      } else {
+        std::memcpy(means, sums.ptr, static_cast<size_t>(n) * kSumBytes);
+      }
+      take_means(means, n, x + start * d, d, counts);
+    }
     if (sums.ptr != nullptr) forest_webgpu_list_u8_free(&sums);
   }
   if (err.empty()) {

@@ -52,7 +52,7 @@ pub use error::{ForestGpuGuestError, Result};
 pub use hosts::ForestHost;
 pub use wit::{forest_from_wit, WitFitInfo, WitForestParams, WitPredictStats, WitTree};
 
-use crate::guest_bytes::GuestF32s;
+use crate::guest_bytes::{GuestF32s, HostF64s};
 use crate::wasi_gpu;
 #[cfg(doc)]
 use crate::wasi_gpu::{Device, GpuHost};
@@ -196,12 +196,12 @@ impl<H: ForestHost> ForestComponent<H> {
     /// features, a device error); [`ForestGpuGuestError::Trap`].
     pub fn predict(&mut self, x: &[f32]) -> Result<Vec<f64>> {
         let r = self
-            .call::<(GuestF32s<'_>,), (std::result::Result<Vec<f64>, String>,)>(
+            .call::<(GuestF32s<'_>,), (std::result::Result<HostF64s, String>,)>(
                 "predict",
                 (GuestF32s(x),),
             )?
             .0;
-        guest("predict", r)
+        guest("predict", r.map(|v| v.0))
     }
 
     /// The kept forest as offload-core's [`Forest`] (to compare with a native one).
