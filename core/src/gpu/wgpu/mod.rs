@@ -55,8 +55,7 @@ mod transfer;
 mod vector;
 mod wait;
 
-use host_stage::HostStage;
-pub use host_stage::STAGING_ENV;
+pub use host_stage::{HostUploads, STAGING_ENV};
 use transfer::aligned;
 use vector::REDUCE_GROUPS;
 
@@ -94,7 +93,7 @@ pub struct WgpuBackend {
     up: [wgpu::Buffer; 2],
     up_last: [Option<wgpu::SubmissionIndex>; 2],
     /// Host-memory upload staging (see `host_stage.rs`), used instead of `up` when present.
-    host_up: Option<[HostStage; 2]>,
+    host_up: Option<HostUploads>,
     down: [wgpu::Buffer; 2],
     stage: u64,
     partials: wgpu::Buffer,
@@ -194,7 +193,7 @@ impl WgpuBackend {
         ];
         let want_host = std::env::var(STAGING_ENV).map_or(true, |v| v != "mapped");
         let host_up = if want_host {
-            HostStage::new(&device, stage).and_then(|a| Ok([a, HostStage::new(&device, stage)?]))
+            HostUploads::new(&device, stage)
         } else {
             Err(format!("{STAGING_ENV}=mapped"))
         };
