@@ -6,16 +6,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use offload_core::gpu::policy;
-use offload_core::gpu::wgpu::{HostUploads, STAGING_ENV};
 use offload_core::gpu::GpuError;
-
-/// Bytes of each of the two host-memory staging buffers that `write-buffer` uploads of
-/// [`HOST_STAGED_MIN_BYTES`] or more go through (offload-core's [`HostUploads`]).
-pub const WRITE_STAGE_BYTES: u64 = 8 << 20;
-
-/// Smallest `write-buffer` that goes through the host-memory staging buffers; smaller ones
-/// go through wgpu's own staging (`Queue::write_buffer_with`, no extra submission).
-pub const HOST_STAGED_MIN_BYTES: usize = 1 << 20;
 
 /// Largest WGSL source one `create-shader-module` takes, in bytes (larger: a validation
 /// error, nothing compiled).
@@ -36,10 +27,6 @@ pub struct WebGpuDevice {
     pub(super) lock: Mutex<()>,
     stray: Arc<AtomicU64>,
     pub(super) live_bytes: AtomicU64,
-    /// Host-memory upload staging for large `write-buffer` calls (None: wgpu's staging
-    /// for every write, for the reason in `staging`).
-    pub(super) uploads: Mutex<Option<HostUploads>>,
-    staging: String,
 }
 
 impl std::fmt::Debug for WebGpuDevice {
@@ -94,16 +81,6 @@ impl WebGpuDevice {
         device.on_uncaptured_error(Arc::new(move |_e: wgpu::Error| {
             s.fetch_add(1, Ordering::SeqCst);
         }));
-        let want_host = std::env::var(STAGING_ENV).map_or(true, |v| v != "mapped");
-        let uploads = if want_host {
-            HostUploads::new(&device, WRITE_STAGE_BYTES)
-        } else {
-            Err(format!("{STAGING_ENV}=mapped"))
-        };
-        let staging = match &uploads {
-            Ok(_) => "write-buffer staging: host memory".to_string(),
-            Err(why) => format!("write-buffer staging: wgpu's ({why})"),
-        };
         Ok(Arc::new(WebGpuDevice {
             device,
             queue,
@@ -111,22 +88,12 @@ impl WebGpuDevice {
             lock: Mutex::new(()),
             stray,
             live_bytes: AtomicU64::new(0),
-            uploads: Mutex::new(uploads.ok()),
-            staging,
         }))
     }
 
     /// The adapter's name and API, e.g. `llvmpipe (LLVM 19.1.7, 256 bits) (Vulkan)`.
     pub fn name(&self) -> String {
         format!("{} ({:?})", self.info.name, self.info.backend)
-    }
-
-    /// How large `write-buffer` calls are staged: `write-buffer staging: host memory`
-    /// (offload-core's [`HostUploads`]: filled at host-memory speed, copied by the device)
-    /// or `write-buffer staging: wgpu's (<why>)` (`OFFLOAD_WGPU_STAGING=mapped`, or a device
-    /// that is not Vulkan or has no such memory).
-    pub fn staging(&self) -> &str {
-        &self.staging
     }
 
     /// Whether the adapter runs on the CPU (e.g. Mesa's lavapipe): timings then measure the

@@ -43,7 +43,7 @@ mod impls;
 mod objects;
 mod state;
 
-pub use device::{Limits, WebGpuDevice, HOST_STAGED_MIN_BYTES, MAX_WGSL_BYTES, WRITE_STAGE_BYTES};
+pub use device::{Limits, WebGpuDevice, MAX_WGSL_BYTES};
 pub use host::{WebGpuHost, WebGpuInstance};
 pub use objects::{
     Adapter, BindGroup, BindGroupLayout, Buffer, CommandBuffer, CommandEncoder, ComputePass,

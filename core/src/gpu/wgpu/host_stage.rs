@@ -11,9 +11,6 @@
 //! mapped for the buffer's life and is freed by the drop callback wgpu runs when it
 //! destroys the buffer (after the device is done with it).
 //!
-//! [`HostUploads`] runs uploads through two such buffers in turn; offload-core's wgpu
-//! backend and offload-host's wasi:webgpu `write-buffer` both use it.
-//!
 //! `OFFLOAD_WGPU_STAGING` ([`STAGING_ENV`]) picks `host` (the default: these buffers where
 //! the device is Vulkan and has such memory) or `mapped` (wgpu's `MAP_WRITE` buffers
 //! always), so that both can be timed on one machine.
@@ -28,89 +25,14 @@ use std::sync::Arc;
 /// Environment variable choosing the upload staging: `host` (default) or `mapped`.
 pub const STAGING_ENV: &str = "OFFLOAD_WGPU_STAGING";
 
-/// Uploads through two host-memory staging buffers of `chunk` bytes in turn: each chunk
-/// of the data waits until the device's last copy out of its buffer has finished
-/// (`Queue::on_submitted_work_done`), fills it on several threads and submits the device's
-/// copy (`copy_buffer_to_buffer`) to the destination, so the host fills one buffer while
-/// the device copies out of the other.
-pub struct HostUploads {
-    stages: [HostStage; 2],
-    last: [Option<wgpu::SubmissionIndex>; 2],
-    chunk: usize,
-}
-
-impl HostUploads {
-    /// Two staging buffers of `chunk` bytes (a nonzero multiple of 4) on `device`, or the
-    /// reason there are none (see [`HostStage::new`]: not Vulkan, no host memory for a
-    /// transfer source, a Vulkan error).
-    pub fn new(device: &wgpu::Device, chunk: u64) -> core::result::Result<Self, String> {
-        if chunk == 0 || !chunk.is_multiple_of(4) {
-            return Err(format!(
-                "staging chunk of {chunk} bytes (a nonzero multiple of 4)"
-            ));
-        }
-        let a = HostStage::new(device, chunk)?;
-        let b = HostStage::new(device, chunk)?;
-        Ok(HostUploads {
-            stages: [a, b],
-            last: [None, None],
-            chunk: chunk as usize,
-        })
-    }
-
-    /// Bytes of each staging buffer.
-    pub fn chunk_bytes(&self) -> u64 {
-        self.chunk as u64
-    }
-
-    /// Uploads `data` to `dst` from byte `offset` (offset and length multiples of 4, the
-    /// range inside `dst`, `dst` with `COPY_DST`: wgpu raises a validation error on the
-    /// device otherwise). `wait(after)` is one step of waiting while a staging buffer's
-    /// last copy (submission `after`) runs: a non-blocking poll, or a blocking wait for it;
-    /// its error ends the upload and is returned.
-    pub fn write<E>(
-        &mut self,
-        device: &wgpu::Device,
-        queue: &wgpu::Queue,
-        dst: &wgpu::Buffer,
-        offset: u64,
-        data: &[u8],
-        mut wait: impl FnMut(Option<wgpu::SubmissionIndex>) -> core::result::Result<(), E>,
-    ) -> core::result::Result<(), E> {
-        for (i, chunk) in data.chunks(self.chunk).enumerate() {
-            let s = i % 2;
-            let last = self.last[s].take();
-            let st = &self.stages[s];
-            while !st.is_idle() {
-                wait(last.clone())?;
-            }
-            st.fill(chunk);
-            let mut enc = device.create_command_encoder(&Default::default());
-            enc.copy_buffer_to_buffer(
-                &st.buf,
-                0,
-                dst,
-                offset + (i * self.chunk) as u64,
-                chunk.len() as u64,
-            );
-            st.idle.store(false, Ordering::Release);
-            let idx = queue.submit([enc.finish()]);
-            let flag = st.idle.clone();
-            queue.on_submitted_work_done(move || flag.store(true, Ordering::Release));
-            self.last[s] = Some(idx);
-        }
-        Ok(())
-    }
-}
-
 /// One host-memory staging buffer: a wgpu `COPY_SRC` buffer whose memory is mapped at
 /// `ptr` for `len` bytes, and the completion flag of the last copy submitted from it.
-struct HostStage {
-    buf: wgpu::Buffer,
+pub(super) struct HostStage {
+    pub(super) buf: wgpu::Buffer,
     ptr: usize,
     len: usize,
     /// Set by `Queue::on_submitted_work_done` once the last copy out of it has finished.
-    idle: Arc<AtomicBool>,
+    pub(super) idle: Arc<AtomicBool>,
 }
 
 impl HostStage {
@@ -119,7 +41,7 @@ impl HostStage {
     /// none: the device is not Vulkan, has no host-visible coherent memory outside device
     /// memory for a transfer source, or a Vulkan call fails; the caller then stages through
     /// wgpu's `MAP_WRITE` buffers and says so in its device info.
-    fn new(device: &wgpu::Device, len: u64) -> core::result::Result<Self, String> {
+    pub(super) fn new(device: &wgpu::Device, len: u64) -> core::result::Result<Self, String> {
         // SAFETY: the HAL device is used only to create, bind and map one buffer and its
         // memory (all destroyed in the drop callback below, which wgpu runs once the device
         // no longer uses the buffer); nothing wgpu tracks is touched.
@@ -220,7 +142,7 @@ impl HostStage {
     /// Copies `src` to byte `0..src.len()` of the mapping ([`crate::par::copy_bytes_to`]:
     /// on several threads). The caller has waited for [`HostStage::is_idle`]. Panics if
     /// `src` is longer than the buffer (the caller chunks by the buffer's length).
-    fn fill(&self, src: &[u8]) {
+    pub(super) fn fill(&self, src: &[u8]) {
         assert!(
             src.len() <= self.len,
             "staging chunk longer than the buffer"
@@ -232,7 +154,7 @@ impl HostStage {
     }
 
     /// Whether the last copy out of this buffer has finished.
-    fn is_idle(&self) -> bool {
+    pub(super) fn is_idle(&self) -> bool {
         self.idle.load(Ordering::Acquire)
     }
 }

@@ -55,7 +55,8 @@ mod transfer;
 mod vector;
 mod wait;
 
-pub use host_stage::{HostUploads, STAGING_ENV};
+use host_stage::HostStage;
+pub use host_stage::STAGING_ENV;
 use transfer::aligned;
 use vector::REDUCE_GROUPS;
 
@@ -93,7 +94,7 @@ pub struct WgpuBackend {
     up: [wgpu::Buffer; 2],
     up_last: [Option<wgpu::SubmissionIndex>; 2],
     /// Host-memory upload staging (see `host_stage.rs`), used instead of `up` when present.
-    host_up: Option<HostUploads>,
+    host_up: Option<[HostStage; 2]>,
     down: [wgpu::Buffer; 2],
     stage: u64,
     partials: wgpu::Buffer,
@@ -193,7 +194,7 @@ impl WgpuBackend {
         ];
         let want_host = std::env::var(STAGING_ENV).map_or(true, |v| v != "mapped");
         let host_up = if want_host {
-            HostUploads::new(&device, stage)
+            HostStage::new(&device, stage).and_then(|a| Ok([a, HostStage::new(&device, stage)?]))
         } else {
             Err(format!("{STAGING_ENV}=mapped"))
         };

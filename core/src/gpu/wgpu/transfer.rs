@@ -6,6 +6,7 @@
 use super::{map_err, WgpuBackend};
 use crate::gpu::{BufferId, Result};
 use crate::par;
+use core::sync::atomic::Ordering;
 
 impl WgpuBackend {
     /// Upload of an aligned range (offset and length multiples of 4) through the two
@@ -45,16 +46,33 @@ impl WgpuBackend {
     }
 
     /// Upload of an aligned range through the two host-memory staging buffers in turn
-    /// ([`super::HostUploads`]), waiting as `OFFLOAD_WGPU_WAIT` chose.
+    /// (`host_stage.rs`): each is filled once the device's last copy out of it has
+    /// finished (`Queue::on_submitted_work_done`), then copied to `dst` by the device.
     fn write_host_staged(&mut self, dst: BufferId, offset: u64, data: &[u8]) -> Result<()> {
-        let mut up = self.host_up.take().expect("checked by the caller");
-        let r = self.buf(dst).map(|b| b.buf.clone()).and_then(|dst| {
-            up.write(&self.device, &self.queue, &dst, offset, data, |after| {
-                self.wait_step(after)
-            })
-        });
-        self.host_up = Some(up);
-        r?;
+        let stage = self.stage as usize;
+        for (i, chunk) in data.chunks(stage).enumerate() {
+            let s = i % 2;
+            let last = self.up_last[s].take();
+            let st = &self.host_up.as_ref().expect("checked by the caller")[s];
+            while !st.is_idle() {
+                self.wait_step(last.clone())?;
+            }
+            st.fill(chunk);
+            let mut enc = self.device.create_command_encoder(&Default::default());
+            enc.copy_buffer_to_buffer(
+                &st.buf,
+                0,
+                &self.buf(dst)?.buf,
+                offset + (i * stage) as u64,
+                chunk.len() as u64,
+            );
+            st.idle.store(false, Ordering::Release);
+            let idx = self.queue.submit([enc.finish()]);
+            let flag = st.idle.clone();
+            self.queue
+                .on_submitted_work_done(move || flag.store(true, Ordering::Release));
+            self.up_last[s] = Some(idx);
+        }
         self.check_uncaptured()
     }
 

@@ -1,8 +1,7 @@
 //! `gpu-queue`: `submit` of command buffers (each runs once) and `write-buffer-with-copy`
 //! (the guest's bytes copied into a buffer, range checked first). The linker runs
 //! [`write_buffer_from_guest`] for the import: it copies the bytes straight from the
-//! guest's linear memory into staging memory (the device's host-memory staging buffers
-//! from [`HOST_STAGED_MIN_BYTES`] on, else wgpu's); the trait method (the same checks,
+//! guest's linear memory into wgpu's staging memory; the trait method (the same checks,
 //! from a lifted `Vec<u8>`) serves any other caller of the bindings.
 
 use std::num::NonZeroU64;
@@ -13,7 +12,7 @@ use wasmtime::StoreContextMut;
 
 use super::super::bindings::wasi::webgpu::webgpu as w;
 use super::super::objects::*;
-use super::super::{WebGpuState, HOST_STAGED_MIN_BYTES};
+use super::super::WebGpuState;
 use super::{COPY_ALIGN, R};
 
 impl w::HostGpuQueue for WebGpuState {
@@ -166,18 +165,10 @@ fn copy_into_view(view: &mut wgpu::QueueWriteBufferView, src: &[u8]) {
 }
 
 /// `write-buffer-with-copy` as the linker runs it: the checks of the trait method, then
-/// the guest's bytes copied once, from its linear memory into staging memory, instead of
-/// lifting them into a `Vec` first and copying that (two copies of every byte; 40 MB of
-/// rows a forest predict of 10^6 rows writes). Writes of [`HOST_STAGED_MIN_BYTES`] or more
-/// go through the device's two host-memory staging buffers (offload-core's
-/// `HostUploads`: filled at host-memory speed, copied by the device, one submission per
-/// staging chunk, in queue order with every other write and submit), smaller ones (or all,
-/// on a device without them: [`WebGpuDevice::staging`]) through wgpu's
-/// (`Queue::write_buffer_with`, host-visible device memory on a discrete GPU). Errors,
-/// quotas and traps as the trait method; a failed wait for a staging buffer is an internal
-/// error on the device (the write may be partial, as after any device error).
-///
-/// [`WebGpuDevice::staging`]: super::super::WebGpuDevice::staging
+/// the guest's bytes copied once, from its linear memory into the staging memory wgpu
+/// hands out (`Queue::write_buffer_with`), instead of lifting them into a `Vec` first and
+/// copying that (two copies of every byte; 40 MB of rows a forest predict of 10^6 rows
+/// writes). Errors, quotas and traps as the trait method.
 pub(crate) fn write_buffer_from_guest(
     mut store: StoreContextMut<'_, WebGpuState>,
     (this, buffer, buffer_offset, data, data_offset, size): WriteParams,
@@ -196,37 +187,14 @@ pub(crate) fn write_buffer_from_guest(
     };
     let bytes = NonZeroU64::new(t.range.len() as u64)
         .ok_or_else(|| wasmtime::format_err!("write-buffer: an empty range passed its checks"))?;
-    let (failed, mut errors) = {
+    let (_, errors) = {
         let src = &data.as_le_slice(&store)[t.range.clone()];
         store.data().gpu.capture(|g| {
-            if src.len() >= HOST_STAGED_MIN_BYTES {
-                let mut up = g.uploads.lock().unwrap_or_else(|p| p.into_inner());
-                if let Some(up) = up.as_mut() {
-                    let wait = |after| {
-                        g.device
-                            .poll(wgpu::PollType::Wait {
-                                submission_index: after,
-                                timeout: None,
-                            })
-                            .map(|_| ())
-                    };
-                    return up
-                        .write(&g.device, &g.queue, &t.buffer, t.offset, src, wait)
-                        .err();
-                }
-            }
             if let Some(mut view) = g.queue.write_buffer_with(&t.buffer, t.offset, bytes) {
                 copy_into_view(&mut view, src);
             }
-            None
         })?
     };
-    if let Some(e) = failed {
-        errors.push(ErrorObject {
-            kind: ErrorKind::Internal,
-            message: format!("write-buffer: waiting for a staging buffer: {e}"),
-        });
-    }
     store.data_mut().gpu.raise_all(errors);
     Ok((Ok(()),))
 }
