@@ -4,7 +4,7 @@
 // predicting through wasi:webgpu with its own WGSL (predict.wgsl, embedded at build time as
 // predict_wgsl.inc) instead of wasi:gpu's batch-predict kernel.
 //   fit      trains inside wasm on the CPU (Forest::fit, as guest.cpp), keeps the forest
-//            packed as predict.wgsl's Node array, and opens the device and builds the
+//            packed as predict.wgsl's node array, and opens the device and builds the
 //            pipeline once per instance;
 //   predict  uploads the packed forest and the rows (in write-buffer pieces of at most
 //            4 MiB) to storage buffers, dispatches
@@ -47,15 +47,15 @@ constexpr uint32_t kGroup = 64;
 // Most bytes of one leaf or row buffer (and of one read-back copy in guest memory).
 constexpr uint64_t kMaxChunkBytes = uint64_t{64} << 20;
 
-// One node as predict.wgsl's `Node` (five 4-byte fields, array stride 20).
+// One node as predict.wgsl reads it (a vec4<u32>, 16 bytes): at a leaf (feature -1) the
+// threshold word holds the leaf's value.
 struct Node {
   int32_t feature;
-  float threshold;
+  float threshold;  // the value at a leaf
   int32_t left;
   int32_t right;
-  float value;
 };
-static_assert(sizeof(Node) == 20, "Node must match predict.wgsl");
+static_assert(sizeof(Node) == 16, "Node must match predict.wgsl");
 
 // The forest as predict.wgsl reads it.
 struct Packed {
@@ -311,7 +311,8 @@ std::string pack(const Forest& f, Packed* out) {
   for (const Tree& t : f.trees()) {
     out->tree_start.push_back(static_cast<uint32_t>(out->nodes.size()));
     for (size_t i = 0; i < t.size(); ++i)
-      out->nodes.push_back(Node{t.feature[i], t.threshold[i], t.left[i], t.right[i], t.value[i]});
+      out->nodes.push_back(
+          Node{t.feature[i], t.feature[i] < 0 ? t.value[i] : t.threshold[i], t.left[i], t.right[i]});
   }
   return "";
 }
