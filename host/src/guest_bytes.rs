@@ -224,7 +224,11 @@ mod tests {
             let got = HostF64s::lift(&m, 64, n).expect("a list inside memory").0;
             assert_eq!(got.len(), n);
             for (i, v) in got.iter().enumerate() {
-                assert_eq!(v.to_bits(), (i as f64 * 0.5 - 7.0).to_bits(), "element {i} of {n}");
+                assert_eq!(
+                    v.to_bits(),
+                    (i as f64 * 0.5 - 7.0).to_bits(),
+                    "element {i} of {n}"
+                );
             }
         }
     }
