@@ -58,11 +58,13 @@ use crate::tree::scan_feature;
 pub use crate::tree::{bootstrap_counts, Split};
 
 mod grow;
+pub mod hist;
 use grow::{grow_tree, Presorted, Scratch};
 
 pub mod predict;
 pub mod words;
 pub mod xgboost;
+pub use hist::{HistBins, HistNode, HistRules, HistSetup, QuantizedTargets};
 pub use predict::{PackedForest, BLOCK_ROWS, COMPILE_NODES_PER_ROW, LANES};
 pub use words::{PackedWords, NODE_WORDS, TREE_WORDS};
 pub use xgboost::XgbModel;
@@ -141,6 +143,22 @@ pub enum ForestError {
         /// The value, as text (`NaN`, `inf`, `-inf`).
         value: alloc::string::String,
     },
+    /// A target is NaN or infinite (or the targets' range overflows f64), which histogram
+    /// mode cannot quantize ([`hist::QuantizedTargets`]).
+    #[error("training data: y[{row}] is not a finite number (or the targets' range overflows)")]
+    NonFiniteTarget {
+        /// Row (0-based).
+        row: usize,
+    },
+    /// Histogram mode was asked for fewer or more than 2..=256 bins per feature.
+    #[error("max_bins must be in 2..=256, got {0}")]
+    MaxBins(usize),
+    /// Histogram mode considers every feature at each node, so `max_features` must be
+    /// `None` or the number of features.
+    #[error(
+        "histogram mode considers every feature at each node: max_features must be unset or d"
+    )]
+    HistMaxFeatures,
     /// Rows given to predict have the wrong width.
     #[error("input has {got} values, not a multiple of the forest's {d} features")]
     Width {
@@ -250,6 +268,45 @@ pub struct Forest {
     pub n_features: usize,
     /// The trees, in training order.
     pub trees: Vec<Tree>,
+}
+
+/// Renumbers a tree whose root is node 0 into `grow_tree`'s order: nodes in creation order
+/// of a depth-first, left-first growth, the two children of a node numbered together when
+/// the node is split. Node contents (feature, threshold, value) are unchanged; nodes not
+/// reachable from the root are dropped. A pure function: `renumber_depth_first` of any
+/// renumbering of a trained tree gives the trained tree back.
+pub fn renumber_depth_first(t: &Tree) -> Tree {
+    let mut out = Tree::default();
+    if t.is_empty() {
+        return out;
+    }
+    out.feature.push(-1);
+    out.threshold.push(0.0);
+    out.left.push(-1);
+    out.right.push(-1);
+    out.value.push(t.value[0]);
+    let mut stack = vec![(0usize, 0usize)];
+    while let Some((old, new)) = stack.pop() {
+        if t.feature[old] < 0 {
+            continue;
+        }
+        let (lo, ro) = (t.left[old] as usize, t.right[old] as usize);
+        let l = out.len();
+        for &c in &[lo, ro] {
+            out.feature.push(-1);
+            out.threshold.push(0.0);
+            out.left.push(-1);
+            out.right.push(-1);
+            out.value.push(t.value[c]);
+        }
+        out.feature[new] = t.feature[old];
+        out.threshold[new] = t.threshold[old];
+        out.left[new] = l as i32;
+        out.right[new] = l as i32 + 1;
+        stack.push((ro, l + 1));
+        stack.push((lo, l));
+    }
+    out
 }
 
 /// The reference find-split: the best split of the node holding `rows` (row indices of
@@ -380,6 +437,12 @@ impl Forest {
     }
 
     pub(crate) fn check(data: &Dataset, params: &ForestParams) -> Result<(), ForestError> {
+        Self::check_data(data)?;
+        params.validate(data.n_features)
+    }
+
+    /// Refuses an empty data set or a non-finite feature value.
+    pub(crate) fn check_data(data: &Dataset) -> Result<(), ForestError> {
         if data.n_rows == 0 || data.n_features == 0 {
             return Err(ForestError::EmptyData {
                 rows: data.n_rows,
@@ -393,7 +456,7 @@ impl Forest {
                 value: alloc::format!("{}", data.x[i]),
             });
         }
-        params.validate(data.n_features)
+        Ok(())
     }
 
     /// Predicts `x` (`n × n_features` values, row-major) on the calling thread: for each

@@ -25,6 +25,9 @@
 //! walk and the "no node" marker [`NONE`] that the cpu backend shares with it in the
 //! crate's `tree` module.
 
+mod hist;
+pub use hist::{HIST_BATCH_BYTES, HIST_SCRATCH_ROW_BYTES};
+
 use std::format;
 use std::vec;
 use std::vec::Vec;
@@ -44,49 +47,8 @@ use crate::gpu::{
 /// `max_buffer_bytes / (64 · d)` nodes.
 pub const NODE_FEATURE_BYTES: u64 = 64;
 
+pub use crate::forest::renumber_depth_first;
 pub use crate::tree::NONE;
-
-// ---------------------------------------------------------------------------------------
-// Tree renumbering.
-
-/// Renumbers a tree whose root is node 0 into `grow_tree`'s order: nodes in creation order
-/// of a depth-first, left-first growth, the two children of a node numbered together when
-/// the node is split. Node contents (feature, threshold, value) are unchanged; nodes not
-/// reachable from the root are dropped. A pure function: `renumber_depth_first` of any
-/// renumbering of a trained tree gives the trained tree back.
-pub fn renumber_depth_first(t: &Tree) -> Tree {
-    let mut out = Tree::default();
-    if t.is_empty() {
-        return out;
-    }
-    out.feature.push(-1);
-    out.threshold.push(0.0);
-    out.left.push(-1);
-    out.right.push(-1);
-    out.value.push(t.value[0]);
-    let mut stack = vec![(0usize, 0usize)];
-    while let Some((old, new)) = stack.pop() {
-        if t.feature[old] < 0 {
-            continue;
-        }
-        let (lo, ro) = (t.left[old] as usize, t.right[old] as usize);
-        let l = out.len();
-        for &c in &[lo, ro] {
-            out.feature.push(-1);
-            out.threshold.push(0.0);
-            out.left.push(-1);
-            out.right.push(-1);
-            out.value.push(t.value[c]);
-        }
-        out.feature[new] = t.feature[old];
-        out.threshold[new] = t.threshold[old];
-        out.left[new] = l as i32;
-        out.right[new] = l as i32 + 1;
-        stack.push((ro, l + 1));
-        stack.push((lo, l));
-    }
-    out
-}
 
 // ---------------------------------------------------------------------------------------
 // Training.

@@ -94,6 +94,19 @@ pub(crate) fn split_score(sl: f64, wl: u64, st: f64, wt: u64, min_leaf: u64) -> 
     Some(sl * sl / wl as f64 + sr * sr / wr as f64)
 }
 
+/// The threshold between the consecutive distinct values `lo < hi` of a feature:
+/// `lo + (hi − lo)·0.5` in `f32`, or `lo` where that rounds to `hi` (or overflows), so that
+/// `lo <= threshold < hi` ([`crate::forest`]'s module docs; the histogram mode's cuts too).
+#[inline]
+pub(crate) fn split_threshold(lo: f32, hi: f32) -> f32 {
+    let threshold = lo + (hi - lo) * 0.5;
+    if threshold >= hi {
+        lo
+    } else {
+        threshold
+    }
+}
+
 /// Offers `best` the split of feature `f` between the consecutive distinct values
 /// `lo < hi` with exact `score` and weight `wl` on the left: it replaces `best` only when
 /// its score is strictly higher (the tie rule), at the threshold `lo + (hi − lo)·0.5` in
@@ -108,13 +121,9 @@ pub(crate) fn offer_split(
     wl: u64,
 ) {
     if best.is_none_or(|b| score > b.score) {
-        let mut threshold = lo + (hi - lo) * 0.5;
-        if threshold >= hi {
-            threshold = lo;
-        }
         *best = Some(Split {
             feature: f,
-            threshold,
+            threshold: split_threshold(lo, hi),
             score,
             weight_left: wl,
         });

@@ -13,44 +13,12 @@ use offload_core::forest::{
     bootstrap_counts, find_split, presort, Forest, ForestError, ForestParams,
 };
 use offload_core::forest_gpu::{DeviceForest, NONE};
-use offload_core::gpu::{
-    Backend, BackendKind, DType, FindSplitArgs, ForestBuffers, GpuError, SplitRecord,
-};
+use offload_core::gpu::{Backend, DType, FindSplitArgs, ForestBuffers, GpuError, SplitRecord};
 use rand::Rng;
 use rand_pcg::Pcg64;
 
 mod common;
-use common::{download, poisoned, rng, upload};
-
-/// Every backend that starts; the others are printed with their reason.
-fn backends() -> Vec<Backend> {
-    let mut v = Vec::new();
-    for kind in BackendKind::ALL {
-        match Backend::open_kind(kind) {
-            Ok(b) => {
-                let i = b.info();
-                println!(
-                    "{}: {} ({}), f64 {}",
-                    kind.name(),
-                    i.name,
-                    i.driver,
-                    i.supports_f64
-                );
-                v.push(b);
-            }
-            Err(e) => println!("SKIP {}: {e}", kind.name()),
-        }
-    }
-    v
-}
-
-/// True when `b` runs f64 kernels; else prints that `what` is skipped on it.
-fn has_f64(b: &Backend, what: &str) -> bool {
-    if !b.info().supports_f64 {
-        println!("SKIP {what} on {}: the device lacks f64", b.kind().name());
-    }
-    b.info().supports_f64
-}
+use common::{backends, download, has_f64, poisoned, rng, upload};
 
 #[test]
 fn bootstrap_sample_equals_bootstrap_counts() {

@@ -10,7 +10,7 @@
 //! find-split buckets each tree's rows by node while walking the presort and runs the
 //! reference scan (`tree::scan_feature`) per candidate feature in rank order, batch-predict
 //! walks the trees as [`crate::forest::Tree::predict_row`] does, trees and rows spread over
-//! rayon threads.
+//! rayon threads; hist-grow is [`crate::forest::hist::grow_hist_tree`] per tree.
 //!
 //! Arguments arrive checked (see the `gpu` module's layers): handles exist, ranges and
 //! shapes fit. Only find-split's index contents are checked here, as they are read.
@@ -18,8 +18,9 @@
 use super::hal::{BufferTable, RawBackend};
 use super::{
     BackendKind, BufferId, DType, DeviceInfo, ElementwiseOp, FindSplitArgs, ForestBuffers,
-    GpuError, MatmulPrecision, ReduceOp, Result, SplitRecord,
+    GpuError, HistGrowArgs, HistNode, MatmulPrecision, ReduceOp, Result, SplitRecord,
 };
+use crate::forest::hist::{grow_hist_tree, HistRules};
 use crate::tree::{bootstrap_counts, scan_feature, walk_tree, Split, NONE};
 use rayon::prelude::*;
 use std::string::ToString;
@@ -451,6 +452,38 @@ impl RawBackend for CpuBackend {
         self.timed(|s| {
             let recs = s.find_split_impl(args)?;
             s.put(args.out, &recs)
+        })
+    }
+
+    fn hist_grow(&mut self, a: &HistGrowArgs) -> Result<()> {
+        self.timed(|s| {
+            let (n, d, nt, cap) = (
+                a.n_rows as usize,
+                a.d as usize,
+                a.n_trees as usize,
+                a.node_cap as usize,
+            );
+            let bins = &s.bufs.get(a.bins)?.bytes()[..d * n];
+            let n_bins: &[u32] = s.words32(a.n_bins, d as u64)?;
+            let yq: &[u32] = s.words32(a.yq, n as u64)?;
+            let w: &[u32] = s.words32(a.weights, (nt * n) as u64)?;
+            let rules = HistRules {
+                min_split: a.min_split,
+                min_leaf: a.min_leaf,
+                max_depth: a.max_depth,
+            };
+            let trees: Vec<Vec<HistNode>> = (0..nt)
+                .into_par_iter()
+                .map(|t| grow_hist_tree(bins, n_bins, yq, &w[t * n..(t + 1) * n], rules))
+                .collect();
+            let mut nodes = vec![HistNode::default(); nt * cap];
+            let mut count = vec![0u32; nt];
+            for (t, tree) in trees.iter().enumerate() {
+                nodes[t * cap..t * cap + tree.len()].copy_from_slice(tree);
+                count[t] = tree.len() as u32;
+            }
+            s.put(a.nodes, &nodes)?;
+            s.put(a.node_count, &count)
         })
     }
 

@@ -21,7 +21,7 @@
 
 use super::{
     BufferId, DType, DeviceInfo, ElementwiseOp, FindSplitArgs, ForestBuffers, GpuError,
-    MatmulPrecision, ReduceOp, Result,
+    HistGrowArgs, MatmulPrecision, ReduceOp, Result,
 };
 use std::collections::HashMap;
 #[cfg(any(feature = "cuda", feature = "wgpu"))]
@@ -102,6 +102,8 @@ pub trait RawBackend: Send {
     ) -> Result<()>;
     /// find-split with checked shapes (not contents) and f64 available.
     fn find_split(&mut self, args: &FindSplitArgs) -> Result<()>;
+    /// hist-grow with checked shapes (not contents) and f64 available.
+    fn hist_grow(&mut self, args: &HistGrowArgs) -> Result<()>;
     /// average with checked shapes and dtype.
     fn average(
         &mut self,

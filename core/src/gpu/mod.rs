@@ -32,11 +32,13 @@ pub mod cpu;
 #[cfg(feature = "cuda")]
 pub mod cuda;
 mod hal;
+pub mod hist;
 pub mod policy;
 mod validate;
 #[cfg(feature = "wgpu")]
 pub mod wgpu;
 
+pub use hist::{HistGrowArgs, HistNode};
 use std::string::{String, ToString};
 use std::vec::Vec;
 
@@ -331,6 +333,19 @@ pub trait GpuBackend: Send {
     fn find_split(&mut self, args: &FindSplitArgs) -> Result<()> {
         let _ = args;
         Err(self.ml_unsupported("find-split"))
+    }
+
+    /// **hist-grow**: grows whole trees of the histogram-mode forest on the device (operands
+    /// and rule: [`HistGrowArgs`]; the same trees as [`crate::forest::hist::grow_hist_tree`],
+    /// each node's children numbered in pairs in any order). The host reads back only
+    /// `node_count` and the nodes.
+    /// Errors: `InvalidHandle`, `ZeroSize`, `ShapeMismatch` for a buffer smaller than its
+    /// shape, `InvalidArgument` for `min_leaf` 0, `min_split` < 2, `node_cap` < 2·n_rows − 1,
+    /// or an output aliasing an input, `Unsupported` where the device lacks f64, `TooLarge`
+    /// when the backend's scratch does not fit.
+    fn hist_grow(&mut self, args: &HistGrowArgs) -> Result<()> {
+        let _ = args;
+        Err(self.ml_unsupported("hist-grow"))
     }
 
     /// **average**: `out[r] = (Σ_t preds[t·n_rows + r]) / n_trees` for r < `n_rows`, `preds` f32

@@ -19,6 +19,7 @@
 //! are not [`RawBackend`]s and do their own checking.
 
 use super::hal::RawBackend;
+use super::hist::{check_hist_grow, HistGrowArgs};
 use super::{
     BufferId, DType, DeviceInfo, ElementwiseOp, FindSplitArgs, ForestBuffers, GpuBackend, GpuError,
     MatmulPrecision, ReduceOp, Result,
@@ -151,7 +152,13 @@ fn check_no_overlap(
 // The ML kernels of the random forest.
 
 /// `ShapeMismatch` unless buffer `id` (`size` bytes) holds `elems` elements of `elem_bytes`.
-fn check_holds(id: BufferId, size: u64, elems: u64, elem_bytes: u64, what: &str) -> Result<()> {
+pub(super) fn check_holds(
+    id: BufferId,
+    size: u64,
+    elems: u64,
+    elem_bytes: u64,
+    what: &str,
+) -> Result<()> {
     match elems.checked_mul(elem_bytes) {
         Some(need) if need <= size => Ok(()),
         _ => Err(GpuError::ShapeMismatch(format!(
@@ -162,7 +169,7 @@ fn check_holds(id: BufferId, size: u64, elems: u64, elem_bytes: u64, what: &str)
 
 /// `TooLarge` when a product of kernel dimensions exceeds 2^32−1 (indices are u32 on the
 /// devices); returns the product.
-fn check_count(what: &'static str, a: u64, b: u64) -> Result<u64> {
+pub(super) fn check_count(what: &'static str, a: u64, b: u64) -> Result<u64> {
     let p = a.saturating_mul(b);
     if p > u32::MAX as u64 {
         return Err(GpuError::TooLarge {
@@ -423,6 +430,13 @@ impl<T: RawBackend> GpuBackend for T {
         self.check_dtype(DType::F64)
             .map_err(|e| GpuError::Unsupported(format!("find-split needs f64: {e}")))?;
         RawBackend::find_split(self, args)
+    }
+
+    fn hist_grow(&mut self, args: &HistGrowArgs) -> Result<()> {
+        check_hist_grow(args, |id| RawBackend::buffer_size(self, id))?;
+        self.check_dtype(DType::F64)
+            .map_err(|e| GpuError::Unsupported(format!("hist-grow needs f64: {e}")))?;
+        RawBackend::hist_grow(self, args)
     }
 
     fn average(

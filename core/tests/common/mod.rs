@@ -2,7 +2,7 @@
 // Each test file is its own crate and uses only some of these.
 #![allow(dead_code)]
 
-use offload_core::gpu::{BufferId, GpuBackend};
+use offload_core::gpu::{Backend, BackendKind, BufferId, GpuBackend};
 use rand::SeedableRng;
 use rand_pcg::Pcg64;
 
@@ -43,4 +43,34 @@ pub fn poisoned(b: &mut dyn GpuBackend, bytes: usize) -> BufferId {
     let id = b.create_buffer(bytes as u64).unwrap();
     b.write(id, 0, &vec![0xFFu8; bytes]).unwrap();
     id
+}
+
+/// Every backend that starts; the others are printed with their reason.
+pub fn backends() -> Vec<Backend> {
+    let mut v = Vec::new();
+    for kind in BackendKind::ALL {
+        match Backend::open_kind(kind) {
+            Ok(b) => {
+                let i = b.info();
+                println!(
+                    "{}: {} ({}), f64 {}",
+                    kind.name(),
+                    i.name,
+                    i.driver,
+                    i.supports_f64
+                );
+                v.push(b);
+            }
+            Err(e) => println!("SKIP {}: {e}", kind.name()),
+        }
+    }
+    v
+}
+
+/// True when `b` runs f64 kernels; else prints that `what` is skipped on it.
+pub fn has_f64(b: &Backend, what: &str) -> bool {
+    if !b.info().supports_f64 {
+        println!("SKIP {what} on {}: the device lacks f64", b.kind().name());
+    }
+    b.info().supports_f64
 }

@@ -46,7 +46,7 @@
 use super::hal::{panic_message, BufferTable, RawBackend};
 use super::{
     BackendKind, BufferId, DType, DeviceInfo, ElementwiseOp, FindSplitArgs, ForestBuffers,
-    GpuError, MatmulPrecision, ReduceOp, Result,
+    GpuError, HistGrowArgs, MatmulPrecision, ReduceOp, Result,
 };
 use cudarc::cublas::CudaBlas;
 use cudarc::driver::{
@@ -61,6 +61,7 @@ use std::string::{String, ToString};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::vec::Vec;
 
+mod hist;
 mod matmul;
 mod ml;
 mod transfer;
@@ -505,6 +506,10 @@ impl RawBackend for CudaBackend {
 
     fn find_split(&mut self, args: &FindSplitArgs) -> Result<()> {
         guard(|| self.find_split_impl(args))
+    }
+
+    fn hist_grow(&mut self, a: &HistGrowArgs) -> Result<()> {
+        self.hist_grow_impl(a)
     }
 
     fn average(

@@ -39,7 +39,7 @@
 use super::hal::{panic_message, BufferTable, RawBackend};
 use super::{
     BackendKind, BufferId, DType, DeviceInfo, ElementwiseOp, FindSplitArgs, ForestBuffers,
-    GpuError, MatmulPrecision, ReduceOp, Result,
+    GpuError, HistGrowArgs, MatmulPrecision, ReduceOp, Result,
 };
 use std::collections::HashMap;
 use std::format;
@@ -48,6 +48,7 @@ use std::sync::{Arc, Mutex};
 use std::vec::Vec;
 
 mod custom;
+mod hist;
 mod host_stage;
 mod matmul;
 mod ml;
@@ -591,6 +592,10 @@ impl RawBackend for WgpuBackend {
 
     fn find_split(&mut self, a: &FindSplitArgs) -> Result<()> {
         self.find_split_impl(a)
+    }
+
+    fn hist_grow(&mut self, a: &HistGrowArgs) -> Result<()> {
+        self.hist_grow_impl(a)
     }
 
     fn average(
