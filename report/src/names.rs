@@ -82,6 +82,11 @@ pub const KNOWN_PATHS: &[&str] = &[
     "wazero-go",
     "gpu-wgpu",
     "gpu-cuda",
+    // the forest's histogram mode (offload-core forest::hist; approximate splits, own trees)
+    "rust-native-hist",
+    "rust-native-rayon-hist",
+    "gpu-wgpu-hist",
+    "gpu-cuda-hist",
     // data in page-locked host memory (so far only ever in SKIP lines)
     "gpu-cuda-pinned",
     "gpu-wgpu-resident",

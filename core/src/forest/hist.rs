@@ -280,6 +280,92 @@ impl HistRules {
     }
 }
 
+/// Nodes of at most this many rows find each feature's best cut by sorting their rows by
+/// bin instead of filling a 256-bin histogram (the same cut: see [`NodeRows`]).
+const SMALL_HIST_NODE: usize = 32;
+
+/// One node's rows seen through one feature's bins (`col`, `nb` bins used).
+struct NodeRows<'a> {
+    rows: &'a [u32],
+    col: &'a [u8],
+    weights: &'a [u32],
+    yq: &'a [u32],
+    nb: usize,
+}
+
+impl NodeRows<'_> {
+    /// [`best_cut`] of the node's histogram, filling and scanning only the bins its rows
+    /// occupy: cuts below the lowest occupied bin leave no weight left, and the cuts from
+    /// the highest one up all give the same split, of which the lowest is scanned.
+    /// `cnt` and `sum` are all zeros on entry and on return.
+    fn best_by_histogram(
+        &self,
+        cnt: &mut [u32; MAX_BINS],
+        sum: &mut [u64; MAX_BINS],
+        w: u32,
+        s: u64,
+        min_leaf: u32,
+    ) -> Option<(f64, u32, u32, u64)> {
+        let (mut lo, mut hi) = (MAX_BINS, 0usize);
+        for &r in self.rows {
+            let b = self.col[r as usize] as usize;
+            if b < self.nb {
+                let wr = self.weights[r as usize];
+                cnt[b] = cnt[b].wrapping_add(wr);
+                sum[b] = sum[b].wrapping_add(wr as u64 * self.yq[r as usize] as u64);
+                lo = lo.min(b);
+                hi = hi.max(b);
+            }
+        }
+        if lo > hi {
+            return None;
+        }
+        let top = (hi + 1).min(self.nb - 1);
+        let found = best_cut(&cnt[lo..=top], &sum[lo..=top], w, s, min_leaf)
+            .map(|(score, j, wl, sl)| (score, j + lo as u32, wl, sl));
+        cnt[lo..=hi].fill(0);
+        sum[lo..=hi].fill(0);
+        found
+    }
+
+    /// The same cut as [`best_cut`] of the full histogram, from the rows sorted by bin: a cut
+    /// between two occupied bins splits like the cut right after the lower one, the lowest
+    /// cut of that split, so only cuts at occupied bins (below `nb − 1`) are scored.
+    fn best_by_sorting(
+        &self,
+        buf: &mut Vec<(u8, u32, u64)>,
+        w: u32,
+        s: u64,
+        min_leaf: u32,
+    ) -> Option<(f64, u32, u32, u64)> {
+        buf.clear();
+        for &r in self.rows {
+            let b = self.col[r as usize];
+            if (b as usize) < self.nb {
+                let wr = self.weights[r as usize];
+                buf.push((b, wr, wr as u64 * self.yq[r as usize] as u64));
+            }
+        }
+        buf.sort_unstable_by_key(|e| e.0);
+        let mut best: Option<(f64, u32, u32, u64)> = None;
+        let (mut wl, mut sl) = (0u32, 0u64);
+        for (k, &(b, wr, p)) in buf.iter().enumerate() {
+            wl = wl.wrapping_add(wr);
+            sl = sl.wrapping_add(p);
+            let last_of_bin = buf.get(k + 1).is_none_or(|e| e.0 != b);
+            let wr_side = w.wrapping_sub(wl);
+            if !last_of_bin || b as usize + 1 >= self.nb || wl < min_leaf || wr_side < min_leaf {
+                continue;
+            }
+            let score = hist_score(wl, sl, wr_side, s.wrapping_sub(sl));
+            if best.is_none_or(|x| score > x.0) {
+                best = Some((score, b as u32, wl, sl));
+            }
+        }
+        best
+    }
+}
+
 /// The reference histogram grower: grows one tree over `bins` (feature-major, `d × n`
 /// bytes), `n_bins` (per feature, at most 256 used), `yq` (`n`) and the tree's bootstrap
 /// `weights` (`n`; rows of weight 0 are out), depth first. Returns the nodes, root first,
@@ -296,6 +382,7 @@ pub fn grow_hist_tree(
     let mut nodes = vec![HistNode::default()];
     let mut cnt = [0u32; MAX_BINS];
     let mut sum = [0u64; MAX_BINS];
+    let mut small: Vec<(u8, u32, u64)> = Vec::with_capacity(SMALL_HIST_NODE);
     // (node id, first row, rows, depth)
     let mut stack = vec![(0usize, 0usize, rows.len(), 0u32)];
     while let Some((id, start, len, depth)) = stack.pop() {
@@ -317,19 +404,19 @@ pub fn grow_hist_tree(
         for (f, &nb) in n_bins.iter().enumerate() {
             let nb = (nb as usize).min(MAX_BINS);
             let col = &bins[f * n..(f + 1) * n];
-            cnt[..nb].fill(0);
-            sum[..nb].fill(0);
-            for &r in node_rows.iter() {
-                let b = col[r as usize] as usize;
-                if b < nb {
-                    let wr = weights[r as usize];
-                    cnt[b] = cnt[b].wrapping_add(wr);
-                    sum[b] = sum[b].wrapping_add(wr as u64 * yq[r as usize] as u64);
-                }
-            }
-            if let Some((score, cut, wl, sl)) =
-                best_cut(&cnt[..nb], &sum[..nb], w, s, rules.min_leaf)
-            {
+            let node = NodeRows {
+                rows: node_rows,
+                col,
+                weights,
+                yq,
+                nb,
+            };
+            let found = if len <= SMALL_HIST_NODE {
+                node.best_by_sorting(&mut small, w, s, rules.min_leaf)
+            } else {
+                node.best_by_histogram(&mut cnt, &mut sum, w, s, rules.min_leaf)
+            };
+            if let Some((score, cut, wl, sl)) = found {
                 if best.is_none_or(|b| score > b.0) {
                     best = Some((score, f, cut, wl, sl));
                 }
@@ -521,3 +608,7 @@ impl Forest {
         })
     }
 }
+
+#[cfg(test)]
+#[path = "hist_tests.rs"]
+mod tests;

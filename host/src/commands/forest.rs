@@ -104,6 +104,14 @@ pub struct ForestCommand {
     /// Native path only: train one tree per rayon task.
     #[arg(long)]
     parallel: bool,
+    /// Native path only: histogram mode (offload-core `forest::hist`: splits only at
+    /// per-feature bin cuts, fixed-point targets; its own trees, labels `…-hist`), on one
+    /// thread, all cores with `--parallel`, or grown whole on the device with `--backend`.
+    #[arg(long)]
+    hist: bool,
+    /// `--hist`: most bins per feature (2..=256).
+    #[arg(long, default_value_t = 256)]
+    max_bins: usize,
     /// The guest (wasm path). Default: build/guests/forest/forest-rust.wasm (plain forest
     /// guest), or build/guests/forest/forest-gpu.wasm (the forest-gpu component) for the
     /// wasi:gpu runs, or build/guests/forest/forest-cpp.wasm for `--path wasm-cpp`
@@ -146,15 +154,17 @@ pub struct ForestCommand {
 /// `rust-native-rayon`, `gpu-<backend>`, `wasm-rust`, `wasi-gpu-<backend>`, and
 /// `wasm-cpp-wasi-gpu-<backend>` for the C++ guest, which trains in wasm and predicts
 /// through wasi:gpu on the backend, or `wasm-cpp-wasi-webgpu-wgpu` with `--via
-/// wasi-webgpu`), printed on the `forest:` line and written to `--predictions`.
+/// wasi-webgpu`; the native paths with `-hist` in histogram mode), printed on the
+/// `forest:` line and written to `--predictions`.
 fn path_label(
     path: ForestPath,
     backend: BackendKind,
     wasi_gpu: bool,
     parallel: bool,
     via: ForestVia,
+    hist: bool,
 ) -> &'static str {
-    let label = match path {
+    let mut label = match path {
         ForestPath::Native if backend != BackendKind::Cpu => format!("gpu-{}", backend.name()),
         ForestPath::Native if parallel => "rust-native-rayon".to_string(),
         ForestPath::Native => "rust-native".to_string(),
@@ -165,6 +175,9 @@ fn path_label(
         }
         ForestPath::WasmCpp => format!("wasm-cpp-wasi-gpu-{}", backend.name()),
     };
+    if hist {
+        label.push_str("-hist");
+    }
     names::KNOWN_PATHS
         .iter()
         .copied()
@@ -247,6 +260,9 @@ impl ForestCommand {
                 anyhow::bail!("--via wasi-webgpu runs on wgpu only (--backend cpu or wgpu)");
             }
         }
+        if self.hist && self.path != ForestPath::Native {
+            anyhow::bail!("--hist applies to --path native only");
+        }
         if self.parallel && self.path == ForestPath::WasmCpp {
             anyhow::bail!("--parallel applies to --path native only");
         }
@@ -294,7 +310,14 @@ impl ForestCommand {
             seed: self.seed,
             ..ForestParams::default()
         };
-        let label = path_label(self.path, backend, wasi_gpu, self.parallel, self.via);
+        let label = path_label(
+            self.path,
+            backend,
+            wasi_gpu,
+            self.parallel,
+            self.via,
+            self.hist,
+        );
         let mut identical = None;
         // The forest --export-xgboost writes when it is not the native one.
         let mut exported: Option<Forest> = None;
@@ -307,7 +330,11 @@ impl ForestCommand {
                 }
                 let mut dev = offload_core::gpu::Backend::open_kind(backend)?;
                 let t0 = Instant::now();
-                let forest = Forest::fit_on(&mut *dev, &train, &params)?;
+                let forest = if self.hist {
+                    Forest::fit_hist_on(&mut *dev, &train, &params, self.max_bins)?
+                } else {
+                    Forest::fit_on(&mut *dev, &train, &params)?
+                };
                 let train_ns = t0.elapsed().as_nanos();
                 let t1 = Instant::now();
                 let pred = forest.predict_on(&mut *dev, &test.x)?;
@@ -316,9 +343,14 @@ impl ForestCommand {
                 // The reference: Forest::fit_parallel (the trees of Forest::fit, bit for
                 // bit), timed so the run also gives the all-cores native training time.
                 let t2 = Instant::now();
-                let native = Forest::fit_parallel(&train, &params)?;
+                let native = if self.hist {
+                    Forest::fit_hist_parallel(&train, &params, self.max_bins)?
+                } else {
+                    Forest::fit_parallel(&train, &params)?
+                };
                 println!(
-                    "reference:   rust-native-rayon fit {:.2} ms ({} cores)",
+                    "reference:   rust-native-rayon{} fit {:.2} ms ({} cores)",
+                    if self.hist { "-hist" } else { "" },
                     t2.elapsed().as_secs_f64() * 1e3,
                     std::thread::available_parallelism().map_or(1, |n| n.get())
                 );
@@ -328,10 +360,11 @@ impl ForestCommand {
             }
             ForestPath::Native => {
                 let t0 = Instant::now();
-                let forest = if self.parallel {
-                    Forest::fit_parallel(&train, &params)?
-                } else {
-                    Forest::fit(&train, &params)?
+                let forest = match (self.hist, self.parallel) {
+                    (true, true) => Forest::fit_hist_parallel(&train, &params, self.max_bins)?,
+                    (true, false) => Forest::fit_hist(&train, &params, self.max_bins)?,
+                    (false, true) => Forest::fit_parallel(&train, &params)?,
+                    (false, false) => Forest::fit(&train, &params)?,
                 };
                 let train_ns = t0.elapsed().as_nanos();
                 let t1 = Instant::now();
@@ -492,8 +525,16 @@ mod tests {
             for backend in BackendKind::ALL {
                 for wasi_gpu in [false, true] {
                     for parallel in [false, true] {
-                        path_label(path, backend, wasi_gpu, parallel, ForestVia::WasiGpu);
+                        path_label(path, backend, wasi_gpu, parallel, ForestVia::WasiGpu, false);
                     }
+                }
+            }
+        }
+        for backend in BackendKind::ALL {
+            for parallel in [false, true] {
+                if backend == BackendKind::Cpu || !parallel {
+                    let via = ForestVia::WasiGpu;
+                    path_label(ForestPath::Native, backend, false, parallel, via, true);
                 }
             }
         }
@@ -503,7 +544,8 @@ mod tests {
                 BackendKind::Wgpu,
                 false,
                 false,
-                ForestVia::WasiGpu
+                ForestVia::WasiGpu,
+                false
             ),
             "gpu-wgpu"
         );
@@ -513,7 +555,8 @@ mod tests {
                 BackendKind::Cpu,
                 true,
                 false,
-                ForestVia::WasiGpu
+                ForestVia::WasiGpu,
+                false
             ),
             "wasi-gpu-cpu"
         );
@@ -523,7 +566,8 @@ mod tests {
                 BackendKind::Cpu,
                 false,
                 false,
-                ForestVia::WasiGpu
+                ForestVia::WasiGpu,
+                false
             ),
             "wasm-rust"
         );
@@ -533,7 +577,8 @@ mod tests {
                 BackendKind::Wgpu,
                 true,
                 false,
-                ForestVia::WasiGpu
+                ForestVia::WasiGpu,
+                false
             ),
             "wasm-cpp-wasi-gpu-wgpu"
         );
@@ -544,7 +589,8 @@ mod tests {
                     backend,
                     false,
                     false,
-                    ForestVia::WasiWebgpu
+                    ForestVia::WasiWebgpu,
+                    false
                 ),
                 "wasm-cpp-wasi-webgpu-wgpu"
             );

@@ -246,7 +246,14 @@ impl CudaBackend {
         if let Some(f) = self.funcs.get(name) {
             return Ok(f.clone());
         }
-        if name.starts_with("ml_") {
+        if name.starts_with("hist_") {
+            self.load_module(
+                "ml_hist",
+                hist::ML_HIST_CU,
+                &["--fmad=false"],
+                &hist::HIST_KERNELS,
+            )?;
+        } else if name.starts_with("ml_") {
             // Without FMA contraction, so that f32/f64 results equal the cpu's bit for bit.
             self.load_module(
                 "ml_kernels",
