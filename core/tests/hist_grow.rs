@@ -112,10 +112,10 @@ fn hist_grow_rejects_bad_input_and_keeps_working() {
             continue;
         }
         let (n, d) = (50u32, 3u32);
-        let bins = upload(&mut *b, &vec![0u8; 152]);
+        let bins = upload(&mut *b, &[0u8; 152]);
         let n_bins = upload(&mut *b, &[4u32; 3]);
-        let yq = upload(&mut *b, &vec![1u32; 50]);
-        let w = upload(&mut *b, &vec![1u32; 100]);
+        let yq = upload(&mut *b, &[1u32; 50]);
+        let w = upload(&mut *b, &[1u32; 100]);
         let nodes = poisoned(&mut *b, 2 * 99 * 24);
         let count = poisoned(&mut *b, 8);
         let good = HistGrowArgs {

@@ -114,6 +114,8 @@ pub struct WgpuBackend {
     ml_scratch: Option<wgpu::Buffer>,
     /// find-split's node owners and status word, grown as needed.
     ml_aux: Option<wgpu::Buffer>,
+    /// hist-grow's row lists, open-node lists and control words (`hist.rs`), grown as needed.
+    hist_scratch: hist::HistScratch,
 }
 
 fn unavailable(reason: impl Into<String>) -> GpuError {
@@ -267,6 +269,7 @@ impl WgpuBackend {
             pending_params: None,
             ml_scratch: None,
             ml_aux: None,
+            hist_scratch: Default::default(),
         })
     }
 
