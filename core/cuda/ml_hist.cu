@@ -15,8 +15,8 @@
 //   in shared memory, an inclusive scan over the bins, each thread scoring the cut after its
 //   bin, a block argmax (lowest cut among equal scores); the best over features (strictly
 //   greater wins); then the node's rows are split into the other row list within the node's
-//   segment (left from the start up, right from the end down), two child ids are taken from
-//   node_count[t], the node's record and both children's leaf records are written, and each
+//   segment (left from the start up, right from the end down; only when a child is enqueued),
+//   two child ids are taken from node_count[t], the node's record and both children's leaf records are written, and each
 //   child that may split (depth + 1 < max_depth, W ≥ min_split) is enqueued for the next
 //   level, whose launch overwrites its record.
 //
@@ -254,7 +254,10 @@ extern "C" __global__ void __launch_bounds__(256) hist_level(
         const unsigned char* B = bins + (u64)best_f * n_rows;
         const u32 cut = best_cut;
         u32* Rn = rows_next + base + o.start;
-        for (u32 i0 = 0; i0 < o.len; i0 += HB) {
+        // The rows move only when a child goes on to the next level.
+        const bool deeper = o.depth + 1 < max_depth;
+        const bool moved = deeper && (best_wl >= min_split || wn - best_wl >= min_split);
+        for (u32 i0 = 0; moved && i0 < o.len; i0 += HB) {
             u32 i = i0 + tid;
             bool in = i < o.len;
             u32 r = in ? R[i] : 0;
