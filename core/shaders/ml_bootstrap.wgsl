@@ -2,7 +2,8 @@
 // Pcg32::new(seed, 2·(first_tree + t)).below(n_rows) (core/src/rng.rs, forest::bootstrap_counts).
 //
 // WGSL has no 64-bit integers here, so the PCG32 state (a 64-bit LCG) is a vec2<u32>
-// (x = low word, y = high word) with 64-bit multiply-add built from 16-bit halves.
+// (x = low word, y = high word) with 64-bit multiply-add built from 16-bit halves (mulhi32, in
+// mul64.wgsl, which the backend prepends).
 // Invocation (t, c) draws the c-th chunk of CHUNK draws of tree t: it seeds the generator,
 // jumps ahead c·CHUNK steps (F. Brown, "Random number generation with arbitrary strides",
 // Trans. Am. Nucl. Soc. 1994: the LCG's affine map raised to a power by squaring, as
@@ -32,19 +33,6 @@ fn params() -> Params {
     return Params(p0.xy, p0.z, p0.w, p1.x, p1.y, p1.z, p1.w);
 }
 
-// High 32 bits of the 64-bit product a·b.
-fn mulhi32(a: u32, b: u32) -> u32 {
-    let a0 = a & 0xffffu;
-    let a1 = a >> 16u;
-    let b0 = b & 0xffffu;
-    let b1 = b >> 16u;
-    let p00 = a0 * b0;
-    let p01 = a0 * b1;
-    let p10 = a1 * b0;
-    let p11 = a1 * b1;
-    let mid = (p00 >> 16u) + (p01 & 0xffffu) + (p10 & 0xffffu);
-    return p11 + (p01 >> 16u) + (p10 >> 16u) + (mid >> 16u);
-}
 
 // a·b mod 2^64.
 fn mul64(a: vec2<u32>, b: vec2<u32>) -> vec2<u32> {

@@ -9,13 +9,13 @@
 //! `cargo test -p offload-core --features wgpu,cuda --test hist_grow -- --nocapture`.
 
 use offload_core::data::{diabetes, diabetes_split, Dataset};
-use offload_core::forest::{mse, Forest, ForestError, ForestParams};
-use offload_core::gpu::{GpuError, HistGrowArgs};
+use offload_core::forest::{mse, Forest, ForestParams};
+use offload_core::gpu::HistGrowArgs;
 use rand::Rng;
 use rand_pcg::Pcg64;
 
 mod common;
-use common::{backends, has_f64, poisoned, rng, upload};
+use common::{backends, has_f64, poisoned, rng, same_forest_on_every_backend, upload};
 
 /// A data set of `n` rows and `d` features, feature `f` taking at most `levels[f]` values,
 /// targets small integers (ties in scores and constant nodes are common).
@@ -39,27 +39,9 @@ fn tied(r: &mut Pcg64, n: usize, d: usize) -> Dataset {
 
 fn fit_hist_on_equals_fit_hist(data: &Dataset, p: &ForestParams, bins: usize, what: &str) {
     let want = Forest::fit_hist(data, p, bins).unwrap();
-    for mut b in backends() {
-        if !has_f64(&b, "fit_hist_on") {
-            let err = Forest::fit_hist_on(&mut *b, data, p, bins).unwrap_err();
-            assert!(
-                matches!(err, ForestError::Gpu(GpuError::Unsupported(_))),
-                "{err}"
-            );
-            continue;
-        }
-        let t0 = std::time::Instant::now();
-        let got = Forest::fit_hist_on(&mut *b, data, p, bins).unwrap();
-        println!(
-            "{}: fit_hist_on {what} in {:.1} ms",
-            b.kind().name(),
-            t0.elapsed().as_secs_f64() * 1e3
-        );
-        for (t, (g, w)) in got.trees.iter().zip(&want.trees).enumerate() {
-            assert!(g == w, "{}: {what}: tree {t} differs", b.kind().name());
-        }
-        assert_eq!(got, want);
-    }
+    same_forest_on_every_backend(&want, "fit_hist_on", what, |b| {
+        Forest::fit_hist_on(b, data, p, bins)
+    });
 }
 
 #[test]

@@ -18,7 +18,7 @@ use rand::Rng;
 use rand_pcg::Pcg64;
 
 mod common;
-use common::{backends, download, has_f64, poisoned, rng, upload};
+use common::{backends, download, has_f64, poisoned, rng, same_forest_on_every_backend, upload};
 
 #[test]
 fn bootstrap_sample_equals_bootstrap_counts() {
@@ -480,27 +480,7 @@ fn batch_predict_and_average_reject_bad_input_and_survive_malformed_forests() {
 
 fn fit_on_equals_fit(data: &Dataset, p: &ForestParams, what: &str) {
     let want = Forest::fit(data, p).unwrap();
-    for mut b in backends() {
-        if !has_f64(&b, "fit_on") {
-            let err = Forest::fit_on(&mut *b, data, p).unwrap_err();
-            assert!(
-                matches!(err, ForestError::Gpu(GpuError::Unsupported(_))),
-                "{err}"
-            );
-            continue;
-        }
-        let t0 = std::time::Instant::now();
-        let got = Forest::fit_on(&mut *b, data, p).unwrap();
-        println!(
-            "{}: fit_on {what} in {:.1} ms",
-            b.kind().name(),
-            t0.elapsed().as_secs_f64() * 1e3
-        );
-        for (t, (g, w)) in got.trees.iter().zip(&want.trees).enumerate() {
-            assert!(g == w, "{}: {what}: tree {t} differs", b.kind().name());
-        }
-        assert_eq!(got, want);
-    }
+    same_forest_on_every_backend(&want, "fit_on", what, |b| Forest::fit_on(b, data, p));
 }
 
 #[test]

@@ -2,7 +2,8 @@
 // Each test file is its own crate and uses only some of these.
 #![allow(dead_code)]
 
-use offload_core::gpu::{Backend, BackendKind, BufferId, GpuBackend};
+use offload_core::forest::{Forest, ForestError};
+use offload_core::gpu::{Backend, BackendKind, BufferId, GpuBackend, GpuError};
 use rand::SeedableRng;
 use rand_pcg::Pcg64;
 
@@ -73,4 +74,35 @@ pub fn has_f64(b: &Backend, what: &str) -> bool {
         println!("SKIP {what} on {}: the device lacks f64", b.kind().name());
     }
     b.info().supports_f64
+}
+
+/// Trains with `fit` (`name` in the output) on every backend that starts and checks that the
+/// forest is `want`, tree for tree; a backend without f64 must refuse with `Unsupported`.
+pub fn same_forest_on_every_backend(
+    want: &Forest,
+    name: &str,
+    what: &str,
+    fit: impl Fn(&mut dyn GpuBackend) -> Result<Forest, ForestError>,
+) {
+    for mut b in backends() {
+        if !has_f64(&b, name) {
+            let err = fit(&mut *b).unwrap_err();
+            assert!(
+                matches!(err, ForestError::Gpu(GpuError::Unsupported(_))),
+                "{err}"
+            );
+            continue;
+        }
+        let t0 = std::time::Instant::now();
+        let got = fit(&mut *b).unwrap();
+        println!(
+            "{}: {name} {what} in {:.1} ms",
+            b.kind().name(),
+            t0.elapsed().as_secs_f64() * 1e3
+        );
+        for (t, (g, w)) in got.trees.iter().zip(&want.trees).enumerate() {
+            assert!(g == w, "{}: {what}: tree {t} differs", b.kind().name());
+        }
+        assert_eq!(&got, want);
+    }
 }

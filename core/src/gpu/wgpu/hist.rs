@@ -12,9 +12,9 @@
 use super::{map_err, WgpuBackend, MAX_GROUPS};
 use crate::gpu::{GpuError, HistGrowArgs, Result};
 use std::format;
-use std::string::ToString;
 
 const ML_HIST_WGSL: &str = include_str!("../../../shaders/ml_hist.wgsl");
+use super::ml::MUL64_WGSL;
 /// Invocations per workgroup (`GROUP` in `ml_hist.wgsl`).
 const GROUP: u64 = 256;
 /// Bytes of one open-node entry (`vec4<u32>`: tree, node id, first row, rows).
@@ -105,7 +105,7 @@ impl WgpuBackend {
         ];
         let ctl_what = "hist-grow control words in bytes (4·(n_trees + 3))";
         let ctl = self.hist_buffer(CTL, 4 * (CTL_HEAD + nt), ctl_what)?;
-        let src = || ML_HIST_WGSL.to_string();
+        let src = || format!("{MUL64_WGSL}{ML_HIST_WGSL}");
         let clear = self.pipeline("ml-hist-clear", src, "clear")?;
         let compact = self.pipeline("ml-hist-compact", src, "compact")?;
         let roots = self.pipeline("ml-hist-roots", src, "roots")?;

@@ -11,6 +11,8 @@ use std::string::ToString;
 use std::vec::Vec;
 
 const ML_BOOTSTRAP_WGSL: &str = include_str!("../../../shaders/ml_bootstrap.wgsl");
+/// `mulhi32` (64-bit products from u32 halves), prepended to the shaders that use it.
+pub(super) const MUL64_WGSL: &str = include_str!("../../../shaders/mul64.wgsl");
 const ML_FIND_SPLIT_WGSL: &str = include_str!("../../../shaders/ml_find_split.wgsl");
 const ML_PREDICT_WGSL: &str = include_str!("../../../shaders/ml_predict.wgsl");
 /// Draws per invocation of the bootstrap kernel (`CHUNK` in `ml_bootstrap.wgsl`).
@@ -73,8 +75,9 @@ impl WgpuBackend {
         let total = n_trees as u64 * n_rows as u64;
         let chunks = (n_rows as u64).div_ceil(BOOTSTRAP_CHUNK);
         let draws = n_trees as u64 * chunks;
-        let clear = self.pipeline("ml-bootstrap-clear", || ML_BOOTSTRAP_WGSL.into(), "clear")?;
-        let draw = self.pipeline("ml-bootstrap-draw", || ML_BOOTSTRAP_WGSL.into(), "draw")?;
+        let src = || format!("{MUL64_WGSL}{ML_BOOTSTRAP_WGSL}");
+        let clear = self.pipeline("ml-bootstrap-clear", src, "clear")?;
+        let draw = self.pipeline("ml-bootstrap-draw", src, "draw")?;
         let seed = [seed as u32, (seed >> 32) as u32];
         let p0: [u32; 4] = [seed[0], seed[1], first_tree, n_trees];
         let p1: [u32; 4] = [n_rows, chunks as u32, total as u32, 0];
