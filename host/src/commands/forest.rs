@@ -336,6 +336,9 @@ impl ForestCommand {
                     Forest::fit_on(&mut *dev, &train, &params)?
                 };
                 let train_ns = t0.elapsed().as_nanos();
+                // Printed before predicting too: a forest too large for the device's
+                // buffers fails there, and its training time is still worth having.
+                println!("trained:     {:.2} ms", train_ns as f64 / 1e6);
                 let t1 = Instant::now();
                 let pred = forest.predict_on(&mut *dev, &test.x)?;
                 let predict_ns = t1.elapsed().as_nanos();
