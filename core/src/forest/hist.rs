@@ -576,13 +576,22 @@ impl Forest {
         params: &ForestParams,
         max_bins: usize,
     ) -> Result<Forest, ForestError> {
+        Self::fit_hist_with(data, params, max_bins, |setup| {
+            (0..params.n_trees).map(|t| setup.grow(params, t)).collect()
+        })
+    }
+
+    /// The forest of the trees `grow_all` grows from the checked, binned data.
+    fn fit_hist_with(
+        data: &Dataset,
+        params: &ForestParams,
+        max_bins: usize,
+        grow_all: impl FnOnce(&HistSetup) -> Result<Vec<Tree>, ForestError>,
+    ) -> Result<Forest, ForestError> {
         let setup = HistSetup::new(data, params, max_bins)?;
-        let trees = (0..params.n_trees)
-            .map(|t| setup.grow(params, t))
-            .collect::<Result<_, _>>()?;
         Ok(Forest {
             n_features: data.n_features,
-            trees,
+            trees: grow_all(&setup)?,
         })
     }
 
@@ -597,14 +606,11 @@ impl Forest {
         max_bins: usize,
     ) -> Result<Forest, ForestError> {
         use rayon::prelude::*;
-        let setup = HistSetup::new(data, params, max_bins)?;
-        let trees = (0..params.n_trees)
-            .into_par_iter()
-            .map(|t| setup.grow(params, t))
-            .collect::<Result<_, _>>()?;
-        Ok(Forest {
-            n_features: data.n_features,
-            trees,
+        Self::fit_hist_with(data, params, max_bins, |setup| {
+            (0..params.n_trees)
+                .into_par_iter()
+                .map(|t| setup.grow(params, t))
+                .collect()
         })
     }
 }
