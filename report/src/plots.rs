@@ -48,6 +48,10 @@ const COLORS: &[RGBColor] = &[
     RGBColor(23, 190, 207),  // wazero-go
     RGBColor(214, 39, 40),   // gpu-wgpu
     RGBColor(44, 160, 44),   // gpu-cuda
+    RGBColor(60, 60, 60),    // rust-native-hist
+    RGBColor(110, 110, 170), // rust-native-rayon-hist
+    RGBColor(140, 20, 25),   // gpu-wgpu-hist
+    RGBColor(20, 100, 20),   // gpu-cuda-hist
     RGBColor(152, 223, 138), // gpu-cuda-pinned
     RGBColor(255, 127, 14),  // gpu-wgpu-resident
     RGBColor(31, 119, 180),  // gpu-cuda-resident
