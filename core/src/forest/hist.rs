@@ -507,6 +507,8 @@ pub fn hist_tree(
 pub struct HistSetup {
     /// The bins.
     pub bins: HistBins,
+    /// Bins of each feature (`bins.n_bins()`, made once).
+    pub n_bins: Vec<u32>,
     /// The quantized targets.
     pub targets: QuantizedTargets,
     /// The rules.
@@ -528,8 +530,10 @@ impl HistSetup {
         if params.max_features.is_some_and(|m| m != data.n_features) {
             return Err(ForestError::HistMaxFeatures);
         }
+        let bins = HistBins::new(data, max_bins)?;
         Ok(HistSetup {
-            bins: HistBins::new(data, max_bins)?,
+            n_bins: bins.n_bins(),
+            bins,
             targets: QuantizedTargets::new(&data.y)?,
             rules: HistRules::of(params),
         })
@@ -548,7 +552,7 @@ impl HistSetup {
     pub fn grow(&self, params: &ForestParams, t: usize) -> Result<Tree, ForestError> {
         let nodes = grow_hist_tree(
             &self.bins.bins,
-            &self.bins.n_bins(),
+            &self.n_bins,
             &self.targets.yq,
             &self.weights(params, t),
             self.rules,

@@ -76,7 +76,7 @@ fn grow_batches(
     let bins = owned.new_buf(b, (d * n).div_ceil(4) * 4)?;
     b.write(bins, 0, &padded(&setup.bins.bins))?;
     let n_bins = owned.new_buf(b, 4 * d)?;
-    b.write(n_bins, 0, bytemuck::cast_slice(&setup.bins.n_bins()))?;
+    b.write(n_bins, 0, bytemuck::cast_slice(&setup.n_bins))?;
     let yq = owned.new_buf(b, 4 * n)?;
     b.write(yq, 0, bytemuck::cast_slice(&setup.targets.yq))?;
 

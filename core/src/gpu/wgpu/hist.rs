@@ -14,7 +14,7 @@ use crate::gpu::{GpuError, HistGrowArgs, Result};
 use std::format;
 
 const ML_HIST_WGSL: &str = include_str!("../../../shaders/ml_hist.wgsl");
-use super::ml::MUL64_WGSL;
+use super::ml::{grown_scratch, MUL64_WGSL};
 /// Invocations per workgroup (`GROUP` in `ml_hist.wgsl`).
 const GROUP: u64 = 256;
 /// Bytes of one open-node entry (`vec4<u32>`: tree, node id, first row, rows).
@@ -35,36 +35,9 @@ impl WgpuBackend {
     /// are lost when it grows). Errors: `TooLarge` above `max_buffer_bytes` (`what` names
     /// it), `Device` when the device is out of memory.
     fn hist_buffer(&mut self, slot: usize, bytes: u64, what: &'static str) -> Result<wgpu::Buffer> {
-        if let Some(b) = &self.hist_scratch[slot] {
-            if b.size() >= bytes {
-                return Ok(b.clone());
-            }
-        }
         let limit = self.info.max_buffer_bytes;
-        if bytes > limit {
-            return Err(GpuError::TooLarge {
-                what,
-                requested: bytes,
-                limit,
-            });
-        }
-        let size = (bytes.next_power_of_two().min(limit).max(256)).div_ceil(4) * 4;
-        let scope = self.device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
-        let buf = self.device.create_buffer(&wgpu::BufferDescriptor {
-            label: Some("hist-scratch"),
-            size,
-            usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC,
-            mapped_at_creation: false,
-        });
-        if let Some(e) = pollster::block_on(scope.pop()) {
-            return Err(GpuError::Device(format!(
-                "hist-grow scratch of {size} bytes: {e}"
-            )));
-        }
-        if let Some(o) = self.hist_scratch[slot].replace(buf.clone()) {
-            o.destroy();
-        }
-        Ok(buf)
+        let slot = &mut self.hist_scratch[slot];
+        grown_scratch(&self.device, limit, slot, bytes, "hist-scratch", what)
     }
 
     /// The open list `k` grown to hold `entries` entries.

@@ -26,42 +26,20 @@ impl WgpuBackend {
     /// find-split's scratch (`aux` false) or owners/status buffer (`aux` true), grown to at
     /// least `bytes` (by doubling, so that a growing tree does not reallocate every level).
     fn ml_buffer(&mut self, aux: bool, bytes: u64) -> Result<wgpu::Buffer> {
-        let slot = if aux { &self.ml_aux } else { &self.ml_scratch };
-        if let Some(b) = slot {
-            if b.size() >= bytes {
-                return Ok(b.clone());
-            }
-        }
-        let limit = self.info.max_buffer_bytes;
-        if bytes > limit {
-            return Err(GpuError::TooLarge {
-                what: "find-split scratch in bytes (n_nodes·d·48)",
-                requested: bytes,
-                limit,
-            });
-        }
-        let size = (bytes.next_power_of_two().min(limit).max(256)).div_ceil(4) * 4;
-        let scope = self.device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
-        let buf = self.device.create_buffer(&wgpu::BufferDescriptor {
-            label: Some(if aux { "ml-aux" } else { "ml-scratch" }),
-            size,
-            usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC,
-            mapped_at_creation: false,
-        });
-        if let Some(e) = pollster::block_on(scope.pop()) {
-            return Err(GpuError::Device(format!(
-                "find-split scratch of {size} bytes: {e}"
-            )));
-        }
-        let old = if aux {
-            self.ml_aux.replace(buf.clone())
+        let (slot, label) = if aux {
+            (&mut self.ml_aux, "ml-aux")
         } else {
-            self.ml_scratch.replace(buf.clone())
+            (&mut self.ml_scratch, "ml-scratch")
         };
-        if let Some(o) = old {
-            o.destroy();
-        }
-        Ok(buf)
+        let what = "find-split scratch in bytes (n_nodes·d·48)";
+        grown_scratch(
+            &self.device,
+            self.info.max_buffer_bytes,
+            slot,
+            bytes,
+            label,
+            what,
+        )
     }
 
     pub(super) fn bootstrap_impl(
@@ -245,4 +223,48 @@ fn grid(n: u64) -> Result<(u32, u32)> {
         });
     }
     Ok((x as u32, y as u32))
+}
+
+/// The scratch buffer in `slot` (STORAGE | COPY_SRC), replaced by one of at least `bytes`
+/// when it is smaller: sizes double (the next power of two, at least 256 bytes, at most
+/// `limit`), so a growing workload does not reallocate every call; the contents are lost when
+/// it grows. Shared by find-split's and hist-grow's scratch (`label` names the buffer).
+/// Errors: `TooLarge` (`what`) above `limit`, `Device` when the device is out of memory.
+pub(super) fn grown_scratch(
+    device: &wgpu::Device,
+    limit: u64,
+    slot: &mut Option<wgpu::Buffer>,
+    bytes: u64,
+    label: &'static str,
+    what: &'static str,
+) -> Result<wgpu::Buffer> {
+    if let Some(b) = slot.as_ref() {
+        if b.size() >= bytes {
+            return Ok(b.clone());
+        }
+    }
+    if bytes > limit {
+        return Err(GpuError::TooLarge {
+            what,
+            requested: bytes,
+            limit,
+        });
+    }
+    let size = (bytes.next_power_of_two().min(limit).max(256)).div_ceil(4) * 4;
+    let scope = device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
+    let buf = device.create_buffer(&wgpu::BufferDescriptor {
+        label: Some(label),
+        size,
+        usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC,
+        mapped_at_creation: false,
+    });
+    if let Some(e) = pollster::block_on(scope.pop()) {
+        return Err(GpuError::Device(format!(
+            "scratch buffer {label} of {size} bytes: {e}"
+        )));
+    }
+    if let Some(o) = slot.replace(buf.clone()) {
+        o.destroy();
+    }
+    Ok(buf)
 }
