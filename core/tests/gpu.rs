@@ -408,7 +408,9 @@ fn cuda_bad_input() {
 /// as the device's largest buffer where that is less: lavapipe's 128 MiB, two chunks),
 /// read back byte for byte; every 4-byte word differs from its neighbours, so a chunk
 /// copied to or from the wrong place fails. Then an unaligned read of more than one chunk
-/// that starts just before a chunk boundary.
+/// that starts just before a chunk boundary. (The sizes come from the wgpu backend, so the
+/// three need its feature; `cargo test -p offload-core` alone builds without it.)
+#[cfg(feature = "wgpu")]
 fn transfers_span_staging_chunks(dev: &mut Backend) {
     let stage = offload_core::gpu::wgpu::STAGE_BYTES as usize;
     let max = dev.info().max_buffer_bytes as usize;
@@ -434,6 +436,7 @@ fn transfers_span_staging_chunks(dev: &mut Backend) {
     dev.destroy_buffer(id).unwrap();
 }
 
+#[cfg(feature = "wgpu")]
 #[test]
 fn wgpu_transfers_span_staging_chunks() {
     if let Some(mut b) = open(BackendKind::Wgpu) {
@@ -441,6 +444,7 @@ fn wgpu_transfers_span_staging_chunks() {
     }
 }
 
+#[cfg(feature = "wgpu")]
 #[test]
 fn cuda_transfers_span_staging_chunks() {
     if let Some(mut b) = open(BackendKind::Cuda) {

@@ -8,8 +8,11 @@
 //! node, because every floating-point value it compares is formed by the same operations
 //! in the same order. What it changes is only how the work is scheduled:
 //!
-//! - **Tabulated products.** Per tree, `wy[r] = w[r] as f64 · y[r]`: the very product the
-//!   reference forms inline before adding it to `S_L` / `S_T`.
+//! - **Tabulated products, values beside rows.** Per tree, one [`RowStat`] per row holds
+//!   `wy = w as f64 · y` (the very product the reference forms inline before adding it to
+//!   `S_L` / `S_T`), `wy · y` and `w`, so a scan finds everything it adds about a row in
+//!   one place. A feature's list holds each row with its value ([`Entry`]), so scans read
+//!   values in list order instead of looking them up by row.
 //! - **Prefix sums, features interleaved** ([`gather`]). For each candidate feature the
 //!   running sums `S_L` over the node's rows in that feature's order are computed once
 //!   and stored (`ps[k]` = the reference's `sl` after row `k`); `S_T` is the last of them,
@@ -25,7 +28,10 @@
 //!   scores `E` below the `E` of the position holding `B_max`: it can be neither the
 //!   node's best split nor tie with it. Only the others (in practice the best position
 //!   and its near ties) get `E`, in the reference's order and with its strict `>` test,
-//!   so the winner (the first position with the highest `E`) is unchanged. Where `S_T`
+//!   so the winner (the first position with the highest `E`) is unchanged. [`bounds`]
+//!   already sets aside, in order, the positions whose `B` reaches the floor of the
+//!   highest bound seen so far: the final floor is no lower, so they include every
+//!   position [`rescan`] must score, and it looks at no other. Where `S_T`
 //!   is not finite (NaN or ±∞ targets, overflow) or `B_max` is +∞, the group of features
 //!   takes the reference's exact scan instead ([`scan_exact`]).
 //! - **Small nodes** (at most [`SMALL_NODE`] rows, most nodes of a deep tree) skip that
@@ -33,13 +39,13 @@
 //! - **Branch-free stable partition** ([`partition`]) of every feature's row list after a
 //!   split, from one of two buffers into the same range of the other; the split
 //!   feature's list, already left rows first (checked), is copied.
-//! - `W`, `S`, `S2` and the leaf rules are [`node_summary`](super::node_summary)'s own code
-//!   ([`summarize`](super::summarize), [`leaf_rule`](super::leaf_rule)).
+//! - `W`, `S`, `S2` are [`summarize`](super::summarize)'s sums (same terms, same order, from
+//!   the tabulated products: [`summarize`]), the leaf rules
+//!   [`node_summary`](super::node_summary)'s own code ([`leaf_rule`](super::leaf_rule)).
 
-use alloc::vec;
 use alloc::vec::Vec;
 
-use super::{child_key, leaf_rule, node_candidates, presort, summarize, ForestParams, Tree};
+use super::{child_key, leaf_rule, node_candidates, presort, ForestParams, Tree};
 use crate::data::Dataset;
 use crate::tree::{bootstrap_counts, offer_split, split_score, Split};
 
@@ -62,10 +68,9 @@ pub(super) struct Presorted {
     n: usize,
     /// Features.
     d: usize,
-    /// [`presort`]: `d × n` row indices, feature `f`'s rows at `f·n..(f+1)·n`.
-    order: Vec<u32>,
-    /// `x` feature-major: `xt[f·n + r] = x[r·d + f]` (`d × n` f32).
-    xt: Vec<f32>,
+    /// [`presort`] with each row's value: `d × n` entries, feature `f`'s rows in value
+    /// order at `f·n..(f+1)·n`.
+    sorted: Vec<Entry>,
     /// `inv[w] = 1 / w` for `w` in `1..=n` (`inv[0]` = 0, unused): a node's weight is
     /// at most the tree's, which is `n` (bootstrap counts sum to `n`; else 1 per row).
     inv: Vec<f64>,
@@ -75,23 +80,38 @@ impl Presorted {
     /// Presorts `data` (`n_rows ≥ 1`, `n_features ≥ 1`) and builds the tables.
     pub(super) fn new(data: &Dataset) -> Self {
         let (n, d) = (data.n_rows, data.n_features);
-        let mut xt = vec![0.0f32; n * d];
-        for (r, row) in data.x.chunks_exact(d).enumerate() {
-            for (f, &v) in row.iter().enumerate() {
-                xt[f * n + r] = v;
-            }
-        }
+        let order = presort(data);
+        let sorted = order
+            .iter()
+            .enumerate()
+            .map(|(i, &row)| Entry {
+                row,
+                x: data.x[row as usize * d + i / n],
+            })
+            .collect();
         let inv = (0..=n)
             .map(|w| if w == 0 { 0.0 } else { 1.0 / w as f64 })
             .collect();
-        Presorted {
-            n,
-            d,
-            order: presort(data),
-            xt,
-            inv,
-        }
+        Presorted { n, d, sorted, inv }
     }
+}
+
+/// A row of a feature's list: the row and its value of that feature (the value travels
+/// with the row, so that scans read it in list order).
+#[derive(Clone, Copy, Default)]
+struct Entry {
+    row: u32,
+    x: f32,
+}
+
+/// What the scans need of a row of the tree, in one place: `wy = w as f64 · y` (the
+/// product the reference forms before adding it to `S_L` / `S_T`), `wyy = wy · y` (the
+/// term of `S2` in [`summarize`](super::summarize)) and the bootstrap weight `w`.
+#[derive(Clone, Copy, Default)]
+struct RowStat {
+    wy: f64,
+    wyy: f64,
+    w: u64,
 }
 
 /// A node waiting to be grown: its id, its range `start..end` of every feature's row
@@ -111,20 +131,20 @@ struct Open {
 pub(super) struct Scratch {
     /// Bootstrap weight per row (`n`).
     w_of: Vec<u32>,
-    /// `w_of[r] as f64 · y[r]` per row (`n`).
-    wy: Vec<f64>,
+    /// [`RowStat`] per row (`n`).
+    rs: Vec<RowStat>,
     /// The tree's rows (weight > 0) per feature in value order, twice: `2 × (d × m + 1)`.
     /// Feature `f`'s list lies at `f·m..(f+1)·m` of a buffer; a node is a range of each
     /// list, in buffer `depth mod 2` (a split writes its children's lists, partitioned,
     /// into the same range of the other buffer).
-    order: [Vec<u32>; 2],
+    order: [Vec<Entry>; 2],
     /// Per position of up to [`LANES`] features of one node (`LANES × len` each): `S_L`
-    /// (prefix sums of `w·y`), `W_L` (prefix sums of `w`), the feature's value, and the
-    /// score bound of [`bounds`].
+    /// (prefix sums of `w·y`), `W_L` (prefix sums of `w`), and the positions that
+    /// [`bounds`] keeps with their bounds.
     ps: Vec<f64>,
     wlp: Vec<u64>,
-    xs: Vec<f32>,
     ap: Vec<f64>,
+    ak: Vec<u32>,
     /// Side of each row at the split being applied (`n`).
     goes_left: Vec<bool>,
     /// Candidate features of the node.
@@ -149,27 +169,34 @@ pub(super) fn grow_tree(
         s.w_of.resize(n, 1);
     }
     let w_of = &s.w_of;
-    s.wy.clear();
-    s.wy.extend(w_of.iter().zip(&data.y).map(|(&w, &y)| w as u64 as f64 * y));
+    s.rs.clear();
+    s.rs.extend(w_of.iter().zip(&data.y).map(|(&w, &y)| {
+        let wy = w as u64 as f64 * y;
+        RowStat {
+            wy,
+            wyy: wy * y,
+            w: w as u64,
+        }
+    }));
     let m = w_of.iter().filter(|&&w| w > 0).count();
     // Keep the rows drawn, in each feature's order. Branch free: every row is written at
     // slot k and k advances only past kept rows; the slot after feature f's m rows is
     // feature f+1's first, written again later (the last feature's is the spare).
     for b in &mut s.order {
         b.clear();
-        b.resize(d * m + 1, 0);
+        b.resize(d * m + 1, Entry::default());
     }
     for f in 0..d {
         let mut k = f * m;
-        for &r in &pre.order[f * n..(f + 1) * n] {
-            s.order[0][k] = r;
-            k += (w_of[r as usize] > 0) as usize;
+        for &e in &pre.sorted[f * n..(f + 1) * n] {
+            s.order[0][k] = e;
+            k += (w_of[e.row as usize] > 0) as usize;
         }
     }
     s.ps.resize(LANES * m, 0.0);
     s.wlp.resize(LANES * m, 0);
-    s.xs.resize(LANES * m, 0.0);
     s.ap.resize(LANES * m, 0.0);
+    s.ak.resize(LANES * m, 0);
     s.goes_left.resize(n, false);
     let min_leaf = p.min_samples_leaf as u64;
 
@@ -188,7 +215,7 @@ pub(super) fn grow_tree(
         let len = o.end - o.start;
         let order = &s.order[o.buf];
         let rows_of = |f: usize| &order[f * m + o.start..f * m + o.end];
-        let (wt, sum, sum2) = summarize(&data.y, rows_of(0), w_of);
+        let (wt, sum, sum2) = summarize(rows_of(0), &s.rs);
         let (value, splittable) = leaf_rule(wt, sum, sum2, o.depth, p);
         tree.value[o.id] = value;
         if !splittable || len < 2 {
@@ -201,58 +228,39 @@ pub(super) fn grow_tree(
         let mut max_bound = f64::NEG_INFINITY;
         let small = if len <= SMALL_NODE { s.cand.len() } else { 0 };
         for &f in &s.cand[..small] {
-            let xf = &pre.xt[f * n..(f + 1) * n];
-            scan_small(f, rows_of(f), xf, &s.wy, w_of, wt, min_leaf, &mut best);
+            scan_small(f, rows_of(f), &s.rs, wt, min_leaf, &mut best);
         }
         for group in s.cand[small..].chunks(LANES) {
             let at = ..group.len() * len;
-            let (ps, wlp, xs) = (&mut s.ps[at], &mut s.wlp[at], &mut s.xs[at]);
-            let col = |f: usize| &pre.xt[f * n..(f + 1) * n];
-            let (wy, g) = (&s.wy[..], group);
+            let (ps, wlp) = (&mut s.ps[at], &mut s.wlp[at]);
+            let (rs, g) = (&s.rs[..], group);
             match *group {
                 [a, b, c, e] => gather(
                     [rows_of(a), rows_of(b), rows_of(c), rows_of(e)],
-                    [col(a), col(b), col(c), col(e)],
-                    wy,
-                    w_of,
+                    rs,
                     ps,
                     wlp,
-                    xs,
                 ),
-                [a, b, c] => gather(
-                    [rows_of(a), rows_of(b), rows_of(c)],
-                    [col(a), col(b), col(c)],
-                    wy,
-                    w_of,
-                    ps,
-                    wlp,
-                    xs,
-                ),
-                [a, b] => gather(
-                    [rows_of(a), rows_of(b)],
-                    [col(a), col(b)],
-                    wy,
-                    w_of,
-                    ps,
-                    wlp,
-                    xs,
-                ),
-                [a] => gather([rows_of(a)], [col(a)], wy, w_of, ps, wlp, xs),
+                [a, b, c] => gather([rows_of(a), rows_of(b), rows_of(c)], rs, ps, wlp),
+                [a, b] => gather([rows_of(a), rows_of(b)], rs, ps, wlp),
+                [a] => gather([rows_of(a)], rs, ps, wlp),
                 _ => unreachable!("chunks of 1..=LANES"),
             }
-            let (ps, wlp, xs) = (&*ps, &*wlp, &*xs);
-            let ap = &mut s.ap[at];
+            let (ps, wlp) = (&*ps, &*wlp);
+            let (ap, ak) = (&mut s.ap[at], &mut s.ak[at]);
+            let mut kept = [0usize; LANES];
             // The bound of every position; a non-finite S_T (NaN or ±inf among the
             // targets, or an overflow) or an infinite bound: the exact scan instead.
             let mut exact_all = false;
             for (j, _) in g.iter().enumerate() {
                 let at = j * len..(j + 1) * len;
-                let (ps, ap) = (&ps[at.clone()], &mut ap[at.clone()]);
+                let (ps, ap, ak) = (&ps[at.clone()], &mut ap[at.clone()], &mut ak[at.clone()]);
                 if ps[len - 1].is_finite() {
-                    let mx = bounds(&xs[at.clone()], ps, &wlp[at], wt, min_leaf, &pre.inv, ap);
-                    if mx > max_bound {
-                        max_bound = mx;
-                    }
+                    let es = rows_of(g[j]);
+                    let (mx, c) =
+                        bounds(es, ps, &wlp[at], wt, min_leaf, &pre.inv, max_bound, ap, ak);
+                    max_bound = mx;
+                    kept[j] = c;
                 } else {
                     exact_all = true;
                 }
@@ -264,11 +272,15 @@ pub(super) fn grow_tree(
             let floor = max_bound * (1.0 - REL_SLACK) - ABS_SLACK;
             for (j, &f) in g.iter().enumerate() {
                 let at = j * len..(j + 1) * len;
-                let (xs, ps, wlp) = (&xs[at.clone()], &ps[at.clone()], &wlp[at.clone()]);
+                let (es, ps, wlp) = (rows_of(f), &ps[at.clone()], &wlp[at.clone()]);
                 if exact_all {
-                    scan_exact(f, xs, ps, wlp, wt, min_leaf, &mut best);
+                    scan_exact(f, es, ps, wlp, wt, min_leaf, &mut best);
                 } else {
-                    rescan(f, xs, ps, wlp, &ap[at], wt, min_leaf, floor, &mut best);
+                    let (ap, ak) = (
+                        &ap[j * len..j * len + kept[j]],
+                        &ak[j * len..j * len + kept[j]],
+                    );
+                    rescan(f, es, ps, wlp, ap, ak, wt, min_leaf, floor, &mut best);
                 }
             }
         }
@@ -277,11 +289,10 @@ pub(super) fn grow_tree(
         // Apply the split: mark each row's side, then write every list, partitioned
         // stably (left rows first), into the same range of the other buffer.
         let fs = split.feature;
-        let xf = &pre.xt[fs * n..(fs + 1) * n];
         let (mut n_left, mut seen_right, mut prefix) = (0usize, false, true);
-        for &r in rows_of(fs) {
-            let gl = xf[r as usize] <= split.threshold;
-            s.goes_left[r as usize] = gl;
+        for &e in rows_of(fs) {
+            let gl = e.x <= split.threshold;
+            s.goes_left[e.row as usize] = gl;
             n_left += gl as usize;
             prefix &= !(gl && seen_right);
             seen_right |= !gl;
@@ -318,68 +329,80 @@ pub(super) fn grow_tree(
 }
 
 /// For `N` features at once (their addition chains interleaved): along each feature's
-/// node rows `rows[j]` (all of length `len`), the running sums of `wy` (`ps`, added left
-/// to right from 0, as the reference's `sl`) and of `w_of` (`wlp`), and the feature's
-/// value `cols[j][row]` (`xs`); feature `j`'s position `k` at `j·len + k`.
-fn gather<const N: usize>(
-    rows: [&[u32]; N],
-    cols: [&[f32]; N],
-    wy: &[f64],
-    w_of: &[u32],
-    ps: &mut [f64],
-    wlp: &mut [u64],
-    xs: &mut [f32],
-) {
-    let len = rows[0].len();
-    assert!(rows.iter().all(|r| r.len() == len));
-    assert!(ps.len() == N * len && wlp.len() == N * len && xs.len() == N * len);
+/// node list `lists[j]` (all of length `len`), the running sums of `wy` (`ps`, added left
+/// to right from 0, as the reference's `sl`) and of `w` (`wlp`); feature `j`'s position
+/// `k` at `j·len + k`.
+fn gather<const N: usize>(lists: [&[Entry]; N], rs: &[RowStat], ps: &mut [f64], wlp: &mut [u64]) {
+    let len = lists[0].len();
+    assert!(lists.iter().all(|r| r.len() == len));
+    assert!(ps.len() == N * len && wlp.len() == N * len);
     let mut acc = [0.0f64; N];
     let mut wacc = [0u64; N];
     for k in 0..len {
         for j in 0..N {
-            let r = rows[j][k] as usize;
-            acc[j] += wy[r];
-            wacc[j] += w_of[r] as u64;
+            let r = rs[lists[j][k].row as usize];
+            acc[j] += r.wy;
+            wacc[j] += r.w;
             ps[j * len + k] = acc[j];
             wlp[j * len + k] = wacc[j];
-            xs[j * len + k] = cols[j][r];
         }
     }
 }
 
 /// The score bound `S_L²·(1/W_L) + S_R²·(1/W_R)` at every split position `k` of one
-/// feature (between its `k`-th and `k+1`-th row; `xs`, `ps`, `wlp` from [`gather`], `wt`
-/// the node's weight, `inv` the reciprocal table), written to `ap[k]`; returns the highest
-/// value written (a scored position's bound, or 0). Branch free: where the reference skips
-/// the position (equal values, or a side under `min_leaf`) the bound is multiplied by 0
-/// (giving 0, or NaN from +∞), so [`rescan`] checks those rules again on the positions it
-/// scores. Needs a finite `S_T = ps[len−1]`: then every `S_L` is finite and the bound is
-/// ≥ 0 or +∞ (never NaN) at a scored position.
+/// feature (between its `k`-th and `k+1`-th entry of `es`; `ps`, `wlp` from [`gather`],
+/// `wt` the node's weight, `inv` the reciprocal table, `mx` the node's highest bound
+/// before this feature). Branch free: where the reference skips the position (equal
+/// values, or a side under `min_leaf`) the bound is multiplied by 0 (giving 0, or NaN from
+/// +∞), so [`rescan`] checks those rules again on the positions it scores. Keeps, in
+/// order, the positions whose bound reaches the floor of the highest bound seen so far
+/// (`ak`, with their bounds in `ap`): every position that can reach the node's final
+/// floor. Returns the highest bound so far (`mx` or a scored position's bound, or 0) and
+/// how many positions it kept. Needs a finite `S_T = ps[len−1]`: then every `S_L` is
+/// finite and the bound is ≥ 0 or +∞ (never NaN) at a scored position.
+#[allow(clippy::too_many_arguments)]
 fn bounds(
-    xs: &[f32],
+    es: &[Entry],
     ps: &[f64],
     wlp: &[u64],
     wt: u64,
     min_leaf: u64,
     inv: &[f64],
+    mx: f64,
     ap: &mut [f64],
-) -> f64 {
-    let st = ps[ps.len() - 1];
-    let mut mx = f64::NEG_INFINITY;
-    for (((x, &sl), &wl), a) in xs.windows(2).zip(ps).zip(wlp).zip(ap) {
+    ak: &mut [u32],
+) -> (f64, usize) {
+    let last = ps.len() - 1;
+    let st = ps[last];
+    // Every slice as long as the loop, and the table's indices clamped to `wt` (a
+    // no-op: `wl ≤ wt` within a node), so no position has a bounds check.
+    let (e0, e1) = (&es[..last], &es[1..=last]);
+    let (ps, wlp, ap, ak) = (&ps[..last], &wlp[..last], &mut ap[..last], &mut ak[..last]);
+    let top = wt as usize;
+    let inv = &inv[..=top];
+    let mut mx = mx;
+    let mut c = 0usize;
+    for k in 0..last {
+        let (sl, wl) = (ps[k], wlp[k]);
         // wl ≥ 1 (a row weighs ≥ 1) and wr ≥ the last row's weight ≥ 1.
-        let wr = wt - wl;
+        let wr = wt.wrapping_sub(wl);
         let sr = st - sl;
         // The reference skips `lo >= hi` (so a NaN neighbour is not skipped).
-        let skip = x[0] >= x[1];
+        let skip = e0[k].x >= e1[k].x;
         let ok = !skip & (wl >= min_leaf) & (wr >= min_leaf);
         // Ties are common (discrete features), so no branch: a product with 0 or 1
         // (which the compiler may not turn into a branch, as v·0 is not always 0).
-        let v = (sl * sl * inv[wl as usize] + sr * sr * inv[wr as usize]) * f64::from(u8::from(ok));
+        let (il, ir) = (inv[(wl as usize).min(top)], inv[(wr as usize).min(top)]);
+        let v = (sl * sl * il + sr * sr * ir) * f64::from(u8::from(ok));
         mx = if v > mx { v } else { mx };
-        *a = v;
+        // Kept: positions that reach the floor of the highest bound so far (the final
+        // floor is no lower). c ≤ k, so the clamp is a no-op.
+        let at = c.min(last - 1);
+        ap[at] = v;
+        ak[at] = k as u32;
+        c += usize::from(v >= mx * (1.0 - REL_SLACK) - ABS_SLACK);
     }
-    mx
+    (mx, c)
 }
 
 /// [`scan_feature`](crate::tree::scan_feature) of feature `f` on [`gather`]'s arrays: every
@@ -387,7 +410,7 @@ fn bounds(
 #[allow(clippy::too_many_arguments)]
 fn scan_exact(
     f: usize,
-    xs: &[f32],
+    es: &[Entry],
     ps: &[f64],
     wlp: &[u64],
     wt: u64,
@@ -395,8 +418,8 @@ fn scan_exact(
     best: &mut Option<Split>,
 ) {
     let st = ps[ps.len() - 1];
-    for ((x, &sl), &wl) in xs.windows(2).zip(ps).zip(wlp) {
-        let (lo, hi) = (x[0], x[1]);
+    for ((e, &sl), &wl) in es.windows(2).zip(ps).zip(wlp) {
+        let (lo, hi) = (e[0].x, e[1].x);
         if lo >= hi {
             continue;
         }
@@ -407,30 +430,27 @@ fn scan_exact(
     }
 }
 
-/// [`scan_feature`](crate::tree::scan_feature) of feature `f` over a node's `rows` (in `f`'s
-/// order), with `xf` the feature by row, `wy` the tabulated `w·y` and `wt` the node's
-/// weight: the same sums in the same order, every position scored exactly.
-#[allow(clippy::too_many_arguments)]
+/// [`scan_feature`](crate::tree::scan_feature) of feature `f` over a node's list `es` (in
+/// `f`'s order), with `rs` the rows' sums and `wt` the node's weight: the same sums in the
+/// same order, every position scored exactly.
 fn scan_small(
     f: usize,
-    rows: &[u32],
-    xf: &[f32],
-    wy: &[f64],
-    w_of: &[u32],
+    es: &[Entry],
+    rs: &[RowStat],
     wt: u64,
     min_leaf: u64,
     best: &mut Option<Split>,
 ) {
     let mut st = 0.0f64;
-    for &r in rows {
-        st += wy[r as usize];
+    for e in es {
+        st += rs[e.row as usize].wy;
     }
     let (mut wl, mut sl) = (0u64, 0.0f64);
-    for pair in rows.windows(2) {
-        let (r, q) = (pair[0] as usize, pair[1] as usize);
-        wl += w_of[r] as u64;
-        sl += wy[r];
-        let (lo, hi) = (xf[r], xf[q]);
+    for pair in es.windows(2) {
+        let r = &rs[pair[0].row as usize];
+        wl += r.w;
+        sl += r.wy;
+        let (lo, hi) = (pair[0].x, pair[1].x);
         if lo >= hi {
             continue;
         }
@@ -441,28 +461,31 @@ fn scan_small(
     }
 }
 
-/// The exact pass of feature `f` after [`bounds`]: positions whose bound `ap[k]` reaches
-/// `floor` (the node's highest bound so far less the slack, finite) are scored exactly
-/// and update `best` as in the reference; the others score below the node's best split
-/// (see the module docs), so skipping them changes nothing.
+/// The exact pass of feature `f` after [`bounds`]: of the positions it kept (`ak`, bounds
+/// `ap`), those whose bound reaches `floor` (the node's highest bound so far less the
+/// slack, finite) are scored exactly and update `best` as in the reference; the others
+/// score below the node's best split (see the module docs), so skipping them changes
+/// nothing.
 #[allow(clippy::too_many_arguments)]
 fn rescan(
     f: usize,
-    xs: &[f32],
+    es: &[Entry],
     ps: &[f64],
     wlp: &[u64],
     ap: &[f64],
+    ak: &[u32],
     wt: u64,
     min_leaf: u64,
     floor: f64,
     best: &mut Option<Split>,
 ) {
     let st = ps[ps.len() - 1];
-    for (k, &v) in ap[..ps.len() - 1].iter().enumerate() {
+    for (&k, &v) in ak.iter().zip(ap) {
         if v < floor {
             continue;
         }
-        let (lo, hi, sl, wl) = (xs[k], xs[k + 1], ps[k], wlp[k]);
+        let k = k as usize;
+        let (lo, hi, sl, wl) = (es[k].x, es[k + 1].x, ps[k], wlp[k]);
         if lo >= hi {
             continue;
         }
@@ -473,15 +496,28 @@ fn rescan(
     }
 }
 
-/// Stable partition of `src` (row ids) into `dst` (as long): the `n_left` rows with
+/// The node's weight `W`, `S = Σ w·y` and `S2 = Σ w·y²` over its list `es`, in list
+/// order: [`summarize`](super::summarize)'s sums from the tabulated products.
+fn summarize(es: &[Entry], rs: &[RowStat]) -> (u64, f64, f64) {
+    let (mut w, mut s, mut s2) = (0u64, 0.0f64, 0.0f64);
+    for e in es {
+        let r = &rs[e.row as usize];
+        w += r.w;
+        s += r.wy;
+        s2 += r.wyy;
+    }
+    (w, s, s2)
+}
+
+/// Stable partition of `src` into `dst` (as long): the `n_left` entries with
 /// `goes_left[row]` first, then the others, each side in its former order. Branch free.
-fn partition(src: &[u32], dst: &mut [u32], n_left: usize, goes_left: &[bool]) {
+fn partition(src: &[Entry], dst: &mut [Entry], n_left: usize, goes_left: &[bool]) {
     let mut k = 0usize;
-    for (i, &r) in src.iter().enumerate() {
-        let gl = goes_left[r as usize];
+    for (i, &e) in src.iter().enumerate() {
+        let gl = goes_left[e.row as usize];
         // Left rows so far: k; right rows so far: i − k.
         let at = if gl { k } else { n_left + i - k };
-        dst[at] = r;
+        dst[at] = e;
         k += gl as usize;
     }
 }
