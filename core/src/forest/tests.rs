@@ -192,7 +192,13 @@ fn assert_same_bits(a: &Tree, b: &Tree, what: &str) {
     // Every NaN as one: Rust leaves the sign and payload of a NaN that arithmetic returns
     // unspecified (the `f32` docs, "NaN bit patterns"), and the compiler may swap the
     // operands of an addition, so two correct growers can differ there and nowhere else.
-    let canonical = |x: &f32| if x.is_nan() { f32::NAN.to_bits() } else { x.to_bits() };
+    let canonical = |x: &f32| {
+        if x.is_nan() {
+            f32::NAN.to_bits()
+        } else {
+            x.to_bits()
+        }
+    };
     let bits = |v: &[f32]| v.iter().map(canonical).collect::<Vec<_>>();
     assert_eq!(bits(&a.threshold), bits(&b.threshold), "{what}: thresholds");
     assert_eq!(bits(&a.value), bits(&b.value), "{what}: values");
