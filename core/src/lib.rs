@@ -10,6 +10,7 @@
 //! - `par` (feature `std`): the same vector kernels over all cores (rayon), `f64` and `f32`.
 //! - `fast` (feature `std`): one-thread lane-array (SIMD) kernels: `f32` sum/dot, min/max.
 //! - [`rng`]: PCG32, the generator every path shares.
+//! - [`widen`]: Σ of `f32` values in `f64`, the check every SGEMM path makes of its product.
 //! - `data`: the diabetes data set, a strict CSV loader, Friedman #1 data (`alloc`).
 //! - `forest`: random-forest regression, CART trees on bootstrap samples (`alloc`).
 //! - `tree`: the bootstrap counts, split scan and tree walk that `forest` and the cpu
@@ -27,6 +28,7 @@ extern crate std;
 
 pub mod rng;
 pub mod vector;
+pub mod widen;
 
 #[cfg(feature = "alloc")]
 pub mod data;

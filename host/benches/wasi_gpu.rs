@@ -87,17 +87,9 @@ fn matmul(i: &mut GpuInstance, n: u32) -> f64 {
     r.unwrap_or_else(|e| panic!("matmul({n}): {e}"))
 }
 
-/// Σ x in f64 with 8 accumulators, as the guest sums C.
+/// Σ C in f64 as the guest sums it ([`offload_core::widen::sum_f32_as_f64`]).
 fn sum_f64(x: &[f32]) -> f64 {
-    let mut acc = [0f64; 8];
-    let chunks = x.chunks_exact(8);
-    let rest = chunks.remainder();
-    for c in chunks {
-        for k in 0..8 {
-            acc[k] += c[k] as f64;
-        }
-    }
-    acc.iter().sum::<f64>() + rest.iter().map(|&v| v as f64).sum::<f64>()
+    offload_core::widen::sum_f32_as_f64(x)
 }
 
 fn direct_sum(b: &mut Backend, a: &[f32]) -> f64 {

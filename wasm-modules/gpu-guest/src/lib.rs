@@ -71,57 +71,15 @@ fn err(e: wasi_gpu_guest::Error) -> String {
     e.to_string()
 }
 
-/// Σ of little-endian f32 bytes in f64 (Σ C straight from the list `buffer-read`
-/// returned, without converting it to a `Vec<f32>` first): 16 f64 partial sums in eight
-/// f64x2 accumulators, each f32 widened exactly (`f64x2.promote_low_f32x4`); 64 values per
-/// loop iteration, because wasmtime's deadline check at each loop header makes Cranelift
-/// reload and store every accumulator once per iteration (see `core::vector`'s
-/// `sum_simd128`). Then the accumulators pairwise and the tail in order.
-#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+/// Σ C in f64 from the little-endian f32 bytes `buffer-read` returned
+/// ([`offload_core::widen::sum_f32_as_f64`], as every SGEMM path sums C). The bytes are
+/// viewed as f32 in place where they are 4-aligned (the list's block from the allocator
+/// is), else copied first.
 fn sum_le_f32(bytes: &[u8]) -> f64 {
-    use core::arch::wasm32::*;
-    let mut acc = [f64x2_splat(0.0); 8];
-    let blocks = bytes.chunks_exact(256);
-    let rest = blocks.remainder();
-    for blk in blocks {
-        for q in 0..4 {
-            for h in 0..4 {
-                // SAFETY: the block is 256 bytes; 16 bytes at 64·q + 16·h lie inside it;
-                // v128_load allows unaligned addresses.
-                let v = unsafe { v128_load(blk.as_ptr().add(64 * q + 16 * h) as *const v128) };
-                let hi = i32x4_shuffle::<2, 3, 0, 1>(v, v);
-                acc[2 * h] = f64x2_add(acc[2 * h], f64x2_promote_low_f32x4(v));
-                acc[2 * h + 1] = f64x2_add(acc[2 * h + 1], f64x2_promote_low_f32x4(hi));
-            }
-        }
+    match bytemuck::try_cast_slice::<u8, f32>(bytes) {
+        Ok(x) => offload_core::widen::sum_f32_as_f64(x),
+        Err(_) => offload_core::widen::sum_f32_as_f64(&bytemuck::pod_collect_to_vec(bytes)),
     }
-    let lo = f64x2_add(f64x2_add(acc[0], acc[1]), f64x2_add(acc[2], acc[3]));
-    let hi = f64x2_add(f64x2_add(acc[4], acc[5]), f64x2_add(acc[6], acc[7]));
-    let v = f64x2_add(lo, hi);
-    let tail: f64 = rest
-        .chunks_exact(4)
-        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]) as f64)
-        .sum();
-    f64x2_extract_lane::<0>(v) + f64x2_extract_lane::<1>(v) + tail
-}
-
-/// Σ of little-endian f32 bytes in f64 with 8 accumulators (builds without simd128).
-#[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
-fn sum_le_f32(bytes: &[u8]) -> f64 {
-    let mut acc = [0f64; 8];
-    let chunks = bytes.chunks_exact(32);
-    let rest = chunks.remainder();
-    for c in chunks {
-        for (i, a) in acc.iter_mut().enumerate() {
-            let b = &c[4 * i..4 * i + 4];
-            *a += f32::from_le_bytes([b[0], b[1], b[2], b[3]]) as f64;
-        }
-    }
-    let tail: f64 = rest
-        .chunks_exact(4)
-        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]) as f64)
-        .sum();
-    acc.iter().sum::<f64>() + tail
 }
 
 /// Σ x in f64 with 8 accumulators (for Σ C of a large matrix).

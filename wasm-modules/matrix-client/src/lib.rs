@@ -144,7 +144,7 @@ impl Guest for Client {
                 }
             }
         }
-        let checksum: f64 = c.iter().map(|&x| f64::from(x)).sum();
+        let checksum = offload_core::widen::sum_f32_as_f64(&c);
         let provider = matrix::provider_name();
         if max_err > EXAMPLE_TOL {
             return Err(format!(
@@ -171,7 +171,7 @@ impl Guest for Client {
             }
             let ops = slot.as_ref().expect("operands were just generated");
             let c = offload_matmul(&ops.a, &ops.b, n, n, n)?;
-            let checksum: f64 = c.iter().map(|&x| f64::from(x)).sum();
+            let checksum = offload_core::widen::sum_f32_as_f64(&c);
             if check {
                 check_product(&ops.a, &ops.b, &c, n, checksum, seed)?;
             }
