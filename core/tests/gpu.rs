@@ -404,15 +404,13 @@ fn cuda_bad_input() {
     }
 }
 
-/// A transfer longer than two of the wgpu backend's staging buffers (64 MiB each; as long
-/// as the device's largest buffer where that is less: lavapipe's 128 MiB, two chunks),
-/// read back byte for byte; every 4-byte word differs from its neighbours, so a chunk
-/// copied to or from the wrong place fails. Then an unaligned read of more than one chunk
-/// that starts just before a chunk boundary. (The sizes come from the wgpu backend, so the
-/// three need its feature; `cargo test -p offload-core` alone builds without it.)
-#[cfg(feature = "wgpu")]
-fn transfers_span_staging_chunks(dev: &mut Backend) {
-    let stage = offload_core::gpu::wgpu::STAGE_BYTES as usize;
+/// A transfer longer than two of a backend's staging buffers of `stage` bytes each (as
+/// long as the device's largest buffer where that is less: lavapipe's 128 MiB against
+/// wgpu's 64 MiB staging, two chunks), read back byte for byte; every 4-byte word differs
+/// from its neighbours, so a chunk copied to or from the wrong place fails. Then an
+/// unaligned read of more than one chunk that starts just before a chunk boundary.
+#[cfg(any(feature = "wgpu", feature = "cuda"))]
+fn transfers_span_staging_chunks(dev: &mut Backend, stage: usize) {
     let max = dev.info().max_buffer_bytes as usize;
     let words = (2 * stage + (3 << 20) + 12).min(max) / 4;
     let data: Vec<u32> = (0..words as u32)
@@ -440,14 +438,14 @@ fn transfers_span_staging_chunks(dev: &mut Backend) {
 #[test]
 fn wgpu_transfers_span_staging_chunks() {
     if let Some(mut b) = open(BackendKind::Wgpu) {
-        transfers_span_staging_chunks(&mut b);
+        transfers_span_staging_chunks(&mut b, offload_core::gpu::wgpu::STAGE_BYTES as usize);
     }
 }
 
-#[cfg(feature = "wgpu")]
+#[cfg(feature = "cuda")]
 #[test]
 fn cuda_transfers_span_staging_chunks() {
     if let Some(mut b) = open(BackendKind::Cuda) {
-        transfers_span_staging_chunks(&mut b);
+        transfers_span_staging_chunks(&mut b, offload_core::gpu::cuda::STAGE_BYTES);
     }
 }

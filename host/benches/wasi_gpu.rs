@@ -87,11 +87,6 @@ fn matmul(i: &mut GpuInstance, n: u32) -> f64 {
     r.unwrap_or_else(|e| panic!("matmul({n}): {e}"))
 }
 
-/// Σ C in f64 as the guest sums it ([`offload_core::widen::sum_f32_as_f64`]).
-fn sum_f64(x: &[f32]) -> f64 {
-    offload_core::widen::sum_f32_as_f64(x)
-}
-
 fn direct_sum(b: &mut Backend, a: &[f32]) -> f64 {
     let buf = b.create_buffer(4 * a.len() as u64).unwrap();
     b.write(buf, 0, bytemuck::cast_slice(a)).unwrap();
@@ -132,7 +127,7 @@ fn direct_sgemm(b: &mut Backend, a: &[f32], bm: &[f32], c: &mut [f32], n: u64) -
     for id in [ba, bb, bc] {
         b.destroy_buffer(id).unwrap();
     }
-    sum_f64(c)
+    offload_core::widen::sum_f32_as_f64(c)
 }
 
 fn assert_close(what: &str, got: f64, want: f64, scale: f64, tol: f64) {

@@ -252,11 +252,11 @@ pub(super) fn grow_tree(
             // The bound of every position; a non-finite S_T (NaN or ±inf among the
             // targets, or an overflow) or an infinite bound: the exact scan instead.
             let mut exact_all = false;
-            for (j, _) in g.iter().enumerate() {
+            for (j, &f) in g.iter().enumerate() {
                 let at = j * len..(j + 1) * len;
                 let (ps, ap, ak) = (&ps[at.clone()], &mut ap[at.clone()], &mut ak[at.clone()]);
                 if ps[len - 1].is_finite() {
-                    let es = rows_of(g[j]);
+                    let es = rows_of(f);
                     let (mx, c) =
                         bounds(es, ps, &wlp[at], wt, min_leaf, &pre.inv, max_bound, ap, ak);
                     max_bound = mx;
@@ -385,7 +385,7 @@ fn bounds(
     for k in 0..last {
         let (sl, wl) = (ps[k], wlp[k]);
         // wl ≥ 1 (a row weighs ≥ 1) and wr ≥ the last row's weight ≥ 1.
-        let wr = wt.wrapping_sub(wl);
+        let wr = wt - wl;
         let sr = st - sl;
         // The reference skips `lo >= hi` (so a NaN neighbour is not skipped).
         let skip = e0[k].x >= e1[k].x;
